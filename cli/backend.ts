@@ -1,0 +1,29 @@
+import type { Writable } from "node:stream";
+import type { OpEvent } from "../lib/operations";
+import type { InstanceView } from "../instances/query";
+import type { ReconcileReport } from "../lib/reconcile";
+
+/** What the CLI needs from a host: satisfied locally (lib calls) or remotely (REST API). */
+export interface Backend {
+  create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView>;
+  list(): Promise<InstanceView[]>;
+  info(name: string, showPassword: boolean): Promise<unknown>;
+  action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  remove(name: string, onEvent: (ev: OpEvent) => void): Promise<void>;
+  logs(name: string, service: string, opts: { tail?: number; follow?: boolean }, out: Writable): Promise<void>;
+  exec(name: string, service: string, argv: string[]): Promise<number>;
+  imagesBuild(specs: string[], onLine: (l: string) => void): Promise<void>;
+  imagesList(): Promise<unknown[]>;
+  imagesSave(dir: string, onLine: (l: string) => void): Promise<void>;
+  reconcile(): Promise<ReconcileReport>;
+}
+
+export async function backendFor(opts: { url?: string; token?: string }): Promise<Backend> {
+  const url = opts.url ?? process.env.MOODLE_DIND_URL;
+  if (url) {
+    const { RemoteBackend } = await import("./remote");
+    return new RemoteBackend(url, opts.token ?? process.env.MOODLE_DIND_TOKEN ?? "");
+  }
+  const { LocalBackend } = await import("./local");
+  return new LocalBackend();
+}

@@ -1,0 +1,92 @@
+import type { Writable } from "node:stream";
+import { subscribe, type OpEvent } from "../lib/operations";
+import { ping } from "../lib/docker";
+import { createInstance, removeInstance, restartInstance, startInstance, stopInstance } from "../instances/lifecycle";
+import { instanceInfo, listInstances, type InstanceView } from "../instances/query";
+import { parseService, serviceLogs } from "../instances/access";
+import { execInteractive } from "./exec";
+import { readSecrets } from "../instances/store";
+import { validateName } from "../instances/spec";
+import { reconcile } from "../lib/reconcile";
+import { imagesBuild, imagesList, imagesSave } from "../lib/images/cli";
+import type { Backend } from "./backend";
+
+/** The CLI driving the engine in-process. */
+export class LocalBackend implements Backend {
+  private async watch<T>(name: string, onEvent: (ev: OpEvent) => void, fn: () => Promise<T>): Promise<T> {
+    await ping();
+    const off = subscribe(name, onEvent);
+    try {
+      return await fn();
+    } finally {
+      off();
+    }
+  }
+
+  private async view(name: string): Promise<InstanceView> {
+    return instanceInfo(name);
+  }
+
+  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    const name = validateName(input.name);
+    await this.watch(name, onEvent, () => createInstance(input));
+    return this.view(name);
+  }
+
+  async list() {
+    await ping();
+    return listInstances();
+  }
+
+  async info(name: string, showPassword: boolean) {
+    await ping();
+    const info = await instanceInfo(validateName(name));
+    if (!showPassword) return info;
+    const s = await readSecrets(name);
+    return { ...info, admin: { username: s.adminUser, password: s.adminPassword } };
+  }
+
+  async action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    const fn = { start: startInstance, stop: stopInstance, restart: restartInstance }[action];
+    await this.watch(name, onEvent, () => fn(name));
+    return this.view(name);
+  }
+
+  async remove(name: string, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    await this.watch(name, onEvent, () => removeInstance(name));
+  }
+
+  async logs(name: string, service: string, opts: { tail?: number; follow?: boolean }, out: Writable) {
+    await ping();
+    const stream = await serviceLogs(validateName(name), parseService(service), opts);
+    await new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("error", reject);
+      stream.pipe(out, { end: false });
+    });
+  }
+
+  async exec(name: string, service: string, argv: string[]) {
+    await ping();
+    return execInteractive(validateName(name), parseService(service), argv);
+  }
+
+  imagesBuild(specs: string[], onLine: (l: string) => void) {
+    return imagesBuild(specs, onLine).then(() => undefined);
+  }
+
+  imagesList() {
+    return imagesList() as Promise<unknown[]>;
+  }
+
+  imagesSave(dir: string, onLine: (l: string) => void) {
+    return imagesSave(dir, onLine).then(() => undefined);
+  }
+
+  async reconcile() {
+    await ping();
+    return reconcile();
+  }
+}

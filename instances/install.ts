@@ -1,0 +1,40 @@
+import { execIn } from "../lib/exec";
+import { containerName } from "./stack";
+import { readRecord, readSecrets, updateRecord } from "./store";
+
+/**
+ * Install the site through Moodle's own CLI, non-interactively, as www-data in the app container.
+ * config.php is already written, so install_database.php is the right entry point. The admin
+ * password travels in argv because that is the only way Moodle's CLI takes it; our logs redact it.
+ */
+export async function installSite(name: string, log: (line: string) => void): Promise<void> {
+  const rec = await readRecord(name);
+  const secrets = await readSecrets(name);
+  const started = Date.now();
+  const args = [
+    "php",
+    "admin/cli/install_database.php",
+    "--agree-license",
+    `--fullname=${rec.spec.siteName}`,
+    `--shortname=${rec.name}`,
+    `--summary=${rec.spec.siteName}`,
+    `--adminuser=${secrets.adminUser}`,
+    `--adminpass=${secrets.adminPassword}`,
+    `--adminemail=${rec.spec.adminEmail}`,
+  ];
+  let buffered = "";
+  await execIn(containerName(name, "app"), args, {
+    user: "www-data",
+    workdir: "/var/www/moodle",
+    what: "admin/cli/install_database.php",
+    onOutput: (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const l of lines) if (l.trim()) log(l.trimEnd());
+    },
+  });
+  if (buffered.trim()) log(buffered.trim());
+  await updateRecord(name, { install: { at: new Date().toISOString(), durationMs: Date.now() - started, fromTemplate: false } });
+  log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,218 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type Docker from "dockerode";
+import { docker, LABEL } from "../lib/docker";
+import { settings } from "../lib/config";
+import { AppError, ConflictError, engineError, isAppError } from "../lib/errors";
+import { allocate, getAllocation, release, setAllocationState } from "../lib/allocation";
+import { runOperation, type Operation } from "../lib/operations";
+import { ensureNetwork, gatewayFor, removeNetwork } from "../networks/subnets";
+import { resolveSpec, validateName, type InstanceSpec } from "./spec";
+import { renderAll, type RenderContext, moodleConfig } from "./render";
+import {
+  containerSpecs, containerName, folderNames, SERVICES, stackImages, type Service,
+} from "./stack";
+import {
+  dataDir, instanceDir, makeSkeleton, randomSecret, readRecord, removeFolder, updateRecord, writeRecord,
+  writeSecrets, readSecrets, type InstanceRecord,
+} from "./store";
+import { chownWww, copyCode, resolveSource } from "./source";
+import { waitReady } from "./ready";
+import { installSite } from "./install";
+import { ensureImages } from "../lib/images/build";
+
+/**
+ * Instance lifecycle: create, start, stop, restart, remove. Every mutation runs as the instance's
+ * one operation (lib/operations), so it is locked, streamed and logged.
+ */
+export const publicHost = () => process.env.MDIND_PUBLIC_HOST ?? "127.0.0.1";
+/** Where instances reach the mail catcher: the host side of their own bridge. */
+export const smtpHostFor = (n: number) => `${process.env.MDIND_SMTP_HOST ?? gatewayFor(n)}:${process.env.MDIND_SMTP_PORT ?? "1025"}`;
+
+export function renderContext(spec: InstanceSpec, n: number, port: number, publicDir: boolean, dbPassword: string): RenderContext {
+  return { spec, n, port, publicHost: publicHost(), publicDir, dbPassword, smtpHost: smtpHostFor(n) };
+}
+
+export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Operation) => void } = {}): Promise<InstanceRecord> {
+  const name = validateName((raw as { name?: unknown })?.name);
+  const requested = String((raw as { moodle?: unknown })?.moodle ?? process.env.MDIND_DEFAULT_MOODLE ?? "auto");
+  return runOperation(name, "create", async (op) => {
+    hooks.onOperation?.(op);
+    const source = await op.step("source", async () => {
+      const s = await resolveSource(requested);
+      op.log(`${s.origin === "fixture" ? "fixture app" : s.origin}: ${s.release} (branch ${s.branch})`);
+      return s;
+    });
+    const spec = resolveSpec({ ...(raw as object), moodle: requested === "auto" ? "auto" : requested }, source.branch);
+
+    const alloc = await op.step("allocate", () =>
+      allocate(name, async (a) => {
+        // Under the allocation lock: the folder and the record are made with N and the port,
+        // and a failure here releases all three together.
+        await makeSkeleton(name, folderNames(spec));
+        await writeSecrets(name, { dbPassword: randomSecret(), adminUser: "admin", adminPassword: randomSecret(12) });
+        await writeRecord({
+          name, spec, n: a.n, port: a.port, subnet: a.subnet, url: `http://${publicHost()}:${a.port}/`,
+          state: "creating", createdAt: new Date().toISOString(), shared: false,
+          source: { branch: source.branch, release: source.release, publicDir: source.publicDir, origin: source.origin },
+        });
+      }).catch(async (e) => {
+        if (!(e instanceof ConflictError && e.field === "name")) await removeFolder(name).catch(() => undefined);
+        throw e;
+      }),
+    );
+    op.log(`allocated 172.20.${alloc.n}.0/24 and port ${alloc.port}`);
+    try {
+      await op.step("images", () => ensureImages(stackImages(spec), (line) => op.log(line)));
+      await op.step("network", () => ensureNetwork(alloc.n));
+      const secrets = await readSecrets(name);
+      await op.step("config", async () => {
+        const ctx = renderContext(spec, alloc.n, alloc.port, source.publicDir, secrets.dbPassword);
+        for (const f of renderAll(ctx)) {
+          await fs.writeFile(path.join(instanceDir(name), "config", f.dir, f.file), f.content);
+        }
+      });
+      await op.step("code", async () => {
+        const code = dataDir(name, "code");
+        await copyCode(source.dir, code);
+        const ctx = renderContext(spec, alloc.n, alloc.port, source.publicDir, secrets.dbPassword);
+        await fs.writeFile(path.join(code, "config.php"), moodleConfig(ctx), { mode: 0o640 });
+        await chownWww(code, dataDir(name, "moodledata"));
+      });
+      await op.step("containers", async () => {
+        const specs = containerSpecs({ spec, n: alloc.n, port: alloc.port });
+        for (const svc of SERVICES) await createContainer(specs[svc]);
+        await startServices(name, ["db"]);
+        await waitReady(name, spec, alloc.port, ["db"], (l) => op.log(l));
+        await startServices(name, ["app", "web", "cron"]);
+        await waitReady(name, spec, alloc.port, ["app", "web"], (l) => op.log(l));
+      });
+      if (spec.install) {
+        await updateRecord(name, { state: "installing" });
+        await op.step("install", () => installSite(name, (l) => op.log(l)));
+      }
+      await setAllocationState(name, "ready");
+      return await updateRecord(name, { state: "ready" });
+    } catch (e) {
+      await op.step("rollback", () => destroy(name, alloc.n)).catch((re) => op.log(`rollback incomplete: ${(re as Error).message}`));
+      throw e;
+    }
+  });
+}
+
+async function createContainer(opts: Docker.ContainerCreateOptions): Promise<void> {
+  try {
+    await docker().createContainer(opts);
+  } catch (e) {
+    throw engineError(`creating ${opts.name}`, e);
+  }
+}
+
+export async function startServices(name: string, services: readonly Service[]): Promise<void> {
+  for (const s of services) {
+    try {
+      await docker().getContainer(containerName(name, s)).start();
+    } catch (e) {
+      const err = e as { statusCode?: number; json?: { message?: string } };
+      if (err.statusCode === 304) continue; // already running
+      const msg = err.json?.message ?? "";
+      if (/port is already allocated|address already in use/i.test(msg)) {
+        throw new AppError("conflict", `starting ${containerName(name, s)}: its host port is taken by another program (${msg})`);
+      }
+      throw engineError(`starting ${containerName(name, s)}`, e);
+    }
+  }
+}
+
+async function stopServices(name: string, services: readonly Service[]): Promise<void> {
+  for (const s of services) {
+    try {
+      await docker().getContainer(containerName(name, s)).stop({ t: 20 });
+    } catch (e) {
+      const code = (e as { statusCode?: number }).statusCode;
+      if (code === 304 || code === 404) continue; // already stopped or gone
+      throw engineError(`stopping ${containerName(name, s)}`, e);
+    }
+  }
+}
+
+/** Remove everything an instance owns in the engine and on disk, then free N and the port. */
+async function destroy(name: string, n: number): Promise<void> {
+  const list = await docker()
+    .listContainers({ all: true, filters: { label: [`${LABEL.instance}=${name}`] } })
+    .catch((e) => {
+      throw engineError("listing containers", e);
+    });
+  for (const c of list) {
+    await docker()
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch((e) => {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw engineError(`removing ${c.Names?.[0]}`, e);
+      });
+  }
+  if (n > settings().preallocatedNetworks) await removeNetwork(n);
+  await removeFolder(name);
+  await release(name);
+}
+
+export async function startInstance(name: string): Promise<InstanceRecord> {
+  validateName(name);
+  const rec = await readRecord(name);
+  return runOperation(name, "start", async (op) => {
+    await op.step("network", () => ensureNetwork(rec.n));
+    await op.step("containers", async () => {
+      await startServices(name, ["db"]);
+      await waitReady(name, rec.spec, rec.port, ["db"], (l) => op.log(l));
+      await startServices(name, ["app", "web", "cron"]);
+      await waitReady(name, rec.spec, rec.port, ["app", "web"], (l) => op.log(l));
+    });
+    return rec;
+  });
+}
+
+export async function stopInstance(name: string): Promise<InstanceRecord> {
+  validateName(name);
+  const rec = await readRecord(name);
+  return runOperation(name, "stop", async (op) => {
+    // Front to back: no request reaches a stopping database.
+    await op.step("containers", () => stopServices(name, ["web", "cron", "app", "db"]));
+    return rec;
+  });
+}
+
+export async function restartInstance(name: string, services?: Service[]): Promise<InstanceRecord> {
+  validateName(name);
+  const rec = await readRecord(name);
+  const which = services?.length ? services : [...SERVICES];
+  return runOperation(name, "restart", async (op) => {
+    await op.step("stop", () => stopServices(name, [...which].reverse()));
+    await op.step("start", async () => {
+      const order = SERVICES.filter((s) => which.includes(s));
+      if (order.includes("db")) {
+        await startServices(name, ["db"]);
+        await waitReady(name, rec.spec, rec.port, ["db"], (l) => op.log(l));
+      }
+      await startServices(name, order.filter((s) => s !== "db"));
+      await waitReady(name, rec.spec, rec.port, order.filter((s): s is "app" | "web" => s === "app" || s === "web"), (l) => op.log(l));
+    });
+    return rec;
+  });
+}
+
+export async function removeInstance(name: string): Promise<{ name: string; removed: true }> {
+  validateName(name);
+  const alloc = await getAllocation(name);
+  const rec = await readRecord(name).catch(() => null);
+  if (!alloc && !rec) throw new AppError("not_found", `no instance named '${name}'`);
+  return runOperation(name, "remove", async (op) => {
+    if (rec) await updateRecord(name, { state: "removing" }).catch(() => undefined);
+    await op.step("remove", () => destroy(name, alloc?.n ?? rec!.n));
+    return { name, removed: true as const };
+  });
+}
+
+export function errorMessage(e: unknown): string {
+  if (isAppError(e)) return e.step ? `${e.step}: ${e.message}` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}

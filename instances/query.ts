@@ -1,0 +1,108 @@
+import type Docker from "dockerode";
+import { docker, LABEL } from "../lib/docker";
+import { engineError } from "../lib/errors";
+import { isBusy } from "../lib/operations";
+import { readJson } from "../lib/lock";
+import path from "node:path";
+import { SERVICES, type Service } from "./stack";
+import { listRecords, logsDir, readRecord, type InstanceRecord } from "./store";
+
+/**
+ * Read side: the record merged with what the engine says right now. One listContainers call
+ * serves the whole list, so the list stays cheap at 100 instances.
+ */
+export interface ServiceStatus {
+  service: Service;
+  container: string;
+  state: string; // running, exited, created, missing …
+  health: string | null; // healthy, unhealthy, starting, or null without a check
+}
+
+export type InstanceStatus = "running" | "stopped" | "partial" | "creating" | "installing" | "failed" | "removing" | "busy";
+
+export interface InstanceView {
+  name: string;
+  status: InstanceStatus;
+  url: string;
+  port: number;
+  subnet: string;
+  n: number;
+  moodle: string;
+  release: string;
+  php: string;
+  db: string;
+  web: string;
+  profile: string;
+  shared: boolean;
+  createdAt: string;
+  services: ServiceStatus[];
+  operation: { id: string; op: string } | null;
+}
+
+function parseHealth(status: string): string | null {
+  const m = /\((healthy|unhealthy|health: starting)\)/.exec(status);
+  if (!m) return null;
+  return m[1] === "health: starting" ? "starting" : m[1];
+}
+
+export function deriveStatus(rec: InstanceRecord, services: ServiceStatus[]): InstanceStatus {
+  if (rec.state === "creating" || rec.state === "installing" || rec.state === "removing" || rec.state === "failed") return rec.state;
+  const running = services.filter((s) => s.state === "running").length;
+  if (running === services.length) return "running";
+  if (running === 0) return "stopped";
+  return "partial";
+}
+
+export function toView(rec: InstanceRecord, containers: Docker.ContainerInfo[]): InstanceView {
+  const services: ServiceStatus[] = SERVICES.map((service) => {
+    const c = containers.find((x) => x.Labels?.[LABEL.instance] === rec.name && x.Labels?.[LABEL.service] === service);
+    return {
+      service,
+      container: `mdind-${rec.name}-${service}`,
+      state: c?.State ?? "missing",
+      health: c ? parseHealth(c.Status ?? "") : null,
+    };
+  });
+  const busy = isBusy(rec.name);
+  return {
+    name: rec.name,
+    status: busy && rec.state === "ready" ? "busy" : deriveStatus(rec, services),
+    url: rec.url,
+    port: rec.port,
+    subnet: rec.subnet,
+    n: rec.n,
+    moodle: rec.spec.moodle,
+    release: rec.source.release,
+    php: rec.spec.php,
+    db: `${rec.spec.db.engine}:${rec.spec.db.version}`,
+    web: `${rec.spec.web.server}:${rec.spec.web.version}`,
+    profile: rec.spec.profile,
+    shared: rec.shared,
+    createdAt: rec.createdAt,
+    services,
+    operation: busy,
+  };
+}
+
+async function managedContainers(filterInstance?: string): Promise<Docker.ContainerInfo[]> {
+  try {
+    return await docker().listContainers({
+      all: true,
+      filters: { label: [filterInstance ? `${LABEL.instance}=${filterInstance}` : `${LABEL.managed}=true`] },
+    });
+  } catch (e) {
+    throw engineError("listing containers", e);
+  }
+}
+
+export async function listInstances(): Promise<InstanceView[]> {
+  const [records, containers] = await Promise.all([listRecords(), managedContainers()]);
+  return records.map((r) => toView(r, containers));
+}
+
+export async function instanceInfo(name: string): Promise<InstanceView & { cron: unknown }> {
+  const rec = await readRecord(name);
+  const view = toView(rec, await managedContainers(name));
+  const cron = await readJson(path.join(logsDir(name, "cron", rec.spec.php), "last-run.json"), null).catch(() => null);
+  return { ...view, cron };
+}

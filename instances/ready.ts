@@ -1,0 +1,60 @@
+import http from "node:http";
+import { AppError } from "../lib/errors";
+import { execIn } from "../lib/exec";
+import { containerName } from "./stack";
+import type { InstanceSpec } from "./spec";
+
+/**
+ * Fast readiness probes used while an operation waits. The engine's own health checks are slow on
+ * purpose (they run forever); these run only during create/start/restart and stop when ready.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new AppError("engine", `${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 1000);
+  }
+}
+
+/** GET http://127.0.0.1:port/path and resolve the status code (only ever loopback). */
+export function httpStatusOf(port: number, pathname: string, timeoutMs = 3000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: pathname, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+export async function waitReady(
+  name: string,
+  spec: InstanceSpec,
+  port: number,
+  services: ("db" | "app" | "web")[],
+  log: (l: string) => void,
+  timeoutMs = 120_000,
+): Promise<void> {
+  for (const s of services) {
+    const started = Date.now();
+    if (s === "db") {
+      const cmd =
+        spec.db.engine === "postgres"
+          ? ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"]
+          : ["sh", "-c", "mariadb-admin -h 127.0.0.1 ping >/dev/null 2>&1 || mysqladmin -h 127.0.0.1 ping >/dev/null 2>&1"];
+      await until(`${spec.db.engine} ${spec.db.version}`, timeoutMs, async () => (await execIn(containerName(name, "db"), cmd, { check: false })).exitCode === 0);
+    } else if (s === "app") {
+      await until(`php-fpm ${spec.php}`, timeoutMs, async () =>
+        (await execIn(containerName(name, "app"), ["php", "-r", "exit(@fsockopen('127.0.0.1', 9000) ? 0 : 1);"], { check: false })).exitCode === 0);
+    } else {
+      await until(`${spec.web.server} on port ${port}`, timeoutMs, async () => (await httpStatusOf(port, "/mdind-health")) === 200);
+    }
+    log(`${s} ready in ${Date.now() - started} ms`);
+  }
+}

@@ -1,0 +1,73 @@
+import { PassThrough } from "node:stream";
+import { docker } from "./docker";
+import { CommandError, engineError } from "./errors";
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  user?: string;
+  workdir?: string;
+  env?: string[];
+  /** Written to the process's stdin, then closed (how secrets and JSON reach scripts, never argv). */
+  stdin?: string | Buffer;
+  /** Throw CommandError on a non-zero exit (default true). */
+  check?: boolean;
+  /** Shown in errors instead of argv (which may hold a secret). */
+  what?: string;
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+  timeoutMs?: number;
+}
+
+/** Run argv inside a container through the engine's exec API. No shell, no string building. */
+export async function execIn(container: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const c = docker().getContainer(container);
+  let exec;
+  try {
+    exec = await c.exec({
+      Cmd: cmd,
+      User: opts.user,
+      WorkingDir: opts.workdir,
+      Env: opts.env,
+      AttachStdout: true,
+      AttachStderr: true,
+      AttachStdin: opts.stdin !== undefined,
+      Tty: false,
+    });
+  } catch (e) {
+    throw engineError(`exec in ${container}`, e);
+  }
+  const stream = await exec.start({ hijack: true, stdin: opts.stdin !== undefined });
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    opts.onOutput?.(d.toString(), "stdout");
+  });
+  err.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    opts.onOutput?.(d.toString(), "stderr");
+  });
+  docker().modem.demuxStream(stream, out, err);
+  if (opts.stdin !== undefined) stream.end(opts.stdin);
+  await new Promise<void>((resolve, reject) => {
+    const timer = opts.timeoutMs ? setTimeout(() => reject(new CommandError(cmd, null, stdout, `${stderr}\ntimed out`, opts.what)), opts.timeoutMs) : null;
+    stream.on("end", () => {
+      if (timer) clearTimeout(timer);
+      resolve();
+    });
+    stream.on("error", (e) => {
+      if (timer) clearTimeout(timer);
+      reject(engineError(`exec in ${container}`, e));
+    });
+  });
+  const info = await exec.inspect();
+  const exitCode = info.ExitCode ?? -1;
+  if (exitCode !== 0 && opts.check !== false) throw new CommandError(opts.what ? [opts.what] : cmd, exitCode, stdout, stderr, opts.what);
+  return { exitCode, stdout, stderr };
+}

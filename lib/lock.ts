@@ -1,0 +1,61 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { ConflictError } from "./errors";
+
+/**
+ * Two layers: an in-process promise chain (cheap, keeps one process orderly) and a lock file via
+ * proper-lockfile, so the CLI and the dashboard — separate processes — never allocate at once.
+ */
+const chains = new Map<string, Promise<unknown>>();
+
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
+  const prev = chains.get(file) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const chained = prev.then(() => mine);
+  chains.set(file, chained);
+  await prev.catch(() => undefined);
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, "", { flag: "a" });
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await lockfile.lock(file, {
+        realpath: false,
+        stale: 15_000,
+        update: 5_000,
+        retries: opts.wait === false ? 0 : { retries: 200, minTimeout: 25, maxTimeout: 250 },
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new ConflictError(`${path.basename(file)} is locked by another process`);
+      throw e;
+    }
+    try {
+      return await fn();
+    } finally {
+      await unlock().catch(() => undefined);
+    }
+  } finally {
+    release();
+    if (chains.get(file) === chained) chains.delete(file);
+  }
+}
+
+/** Write a file atomically (temp + rename) so a crash never leaves half a JSON document. */
+export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await fs.writeFile(tmp, data, { mode });
+  await fs.chmod(tmp, mode);
+  await fs.rename(tmp, file);
+}
+
+export async function readJson<T>(file: string, fallback: T): Promise<T> {
+  try {
+    return JSON.parse(await fs.readFile(file, "utf8")) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    throw e;
+  }
+}

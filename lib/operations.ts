@@ -1,0 +1,196 @@
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { paths } from "./config";
+import { AppError, ConflictError, isAppError } from "./errors";
+import { withFileLock } from "./lock";
+
+/**
+ * One operation channel per instance. It is the per-instance lock (one operation at a time, also
+ * across processes through a lock file), it streams progress to subscribers, and it keeps a replay
+ * buffer in memory plus an ndjson log file so a refreshed page or a late CLI catches up.
+ */
+export type OpEventType = "start" | "step" | "log" | "done" | "error";
+
+export interface OpEvent {
+  seq: number;
+  ts: string;
+  opId: string;
+  instance: string;
+  op: string;
+  type: OpEventType;
+  step?: string;
+  status?: "running" | "done" | "failed" | "skipped";
+  message?: string;
+  durationMs?: number;
+  /** On error: which kind, for edges that map it. */
+  errorKind?: string;
+}
+
+export interface Operation {
+  id: string;
+  instance: string;
+  op: string;
+  /** Run `fn` as a named step; its timing and failure are recorded. */
+  step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  log(message: string, step?: string): void;
+  readonly currentStep: string | null;
+}
+
+const REPLAY_LIMIT = 500;
+const bus = new EventEmitter();
+bus.setMaxListeners(0);
+
+interface ChannelState {
+  running: { id: string; op: string } | null;
+  buffer: OpEvent[];
+  seq: number;
+}
+const channels = new Map<string, ChannelState>();
+
+function channel(instance: string): ChannelState {
+  let c = channels.get(instance);
+  if (!c) {
+    c = { running: null, buffer: [], seq: 0 };
+    channels.set(instance, c);
+  }
+  return c;
+}
+
+function logFile(instance: string, opId: string) {
+  return path.join(paths.operations(), instance, `${opId}.ndjson`);
+}
+
+/** Secrets must never reach a log: redact anything that looks like a password argument. */
+export function redact(message: string): string {
+  return message
+    .replace(/(--(?:adminpass|dbpass|password)=)\S+/gi, "$1***")
+    .replace(/("(?:password|adminpass|dbpass|secret|token)"\s*:\s*")[^"]*"/gi, '$1***"');
+}
+
+function emit(instance: string, ev: Omit<OpEvent, "seq" | "ts" | "instance">, stream: fs.WriteStream | null) {
+  const c = channel(instance);
+  const full: OpEvent = { seq: ++c.seq, ts: new Date().toISOString(), instance, ...ev };
+  if (full.message) full.message = redact(full.message);
+  c.buffer.push(full);
+  if (c.buffer.length > REPLAY_LIMIT) c.buffer.splice(0, c.buffer.length - REPLAY_LIMIT);
+  stream?.write(`${JSON.stringify(full)}\n`);
+  bus.emit("event", full);
+}
+
+export function isBusy(instance: string): { id: string; op: string } | null {
+  return channel(instance).running;
+}
+
+/**
+ * Run `fn` as the instance's one operation. Throws ConflictError at once when another operation
+ * holds the instance, in this process or another.
+ */
+export async function runOperation<T>(instance: string, op: string, fn: (o: Operation) => Promise<T>): Promise<T> {
+  const c = channel(instance);
+  if (c.running) throw new ConflictError(`instance '${instance}' is busy: ${c.running.op} is in progress`);
+  const id = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  c.running = { id, op };
+  try {
+    return await withFileLock(
+      path.join(paths.state(), "locks", `${instance}.lock`),
+      async () => {
+        fs.mkdirSync(path.dirname(logFile(instance, id)), { recursive: true });
+        const stream = fs.createWriteStream(logFile(instance, id), { flags: "a", mode: 0o600 });
+        let current: string | null = null;
+        const o: Operation = {
+          id,
+          instance,
+          op,
+          get currentStep() {
+            return current;
+          },
+          log(message, step) {
+            emit(instance, { opId: id, op, type: "log", step: step ?? current ?? undefined, message }, stream);
+          },
+          async step(name, stepFn) {
+            const started = Date.now();
+            const prev = current;
+            current = name;
+            emit(instance, { opId: id, op, type: "step", step: name, status: "running" }, stream);
+            try {
+              const out = await stepFn();
+              emit(instance, { opId: id, op, type: "step", step: name, status: "done", durationMs: Date.now() - started }, stream);
+              return out;
+            } catch (e) {
+              if (isAppError(e) && !e.step) e.step = name;
+              emit(instance, {
+                opId: id, op, type: "step", step: name, status: "failed", durationMs: Date.now() - started,
+                message: e instanceof Error ? e.message : String(e),
+              }, stream);
+              throw e;
+            } finally {
+              current = prev;
+            }
+          },
+        };
+        const started = Date.now();
+        emit(instance, { opId: id, op, type: "start", message: `${op} ${instance}` }, stream);
+        try {
+          const out = await fn(o);
+          emit(instance, { opId: id, op, type: "done", durationMs: Date.now() - started }, stream);
+          return out;
+        } catch (e) {
+          const err = isAppError(e) ? e : new AppError("internal", e instanceof Error ? e.message : String(e), { cause: e });
+          emit(instance, {
+            opId: id, op, type: "error", step: err.step, errorKind: err.kind, durationMs: Date.now() - started,
+            message: err.step ? `${err.step} failed: ${err.message}` : err.message,
+          }, stream);
+          throw err;
+        } finally {
+          await new Promise<void>((r) => stream.end(r));
+        }
+      },
+      { wait: false },
+    );
+  } finally {
+    c.running = null;
+  }
+}
+
+/** Subscribe to every operation event (instance = "*") or one instance's; returns unsubscribe. */
+export function subscribe(instance: string, listener: (ev: OpEvent) => void): () => void {
+  const f = (ev: OpEvent) => {
+    if (instance === "*" || ev.instance === instance) listener(ev);
+  };
+  bus.on("event", f);
+  return () => bus.off("event", f);
+}
+
+/** Events still in memory after `afterSeq`: what a reconnecting client missed. */
+export function replay(instance: string, afterSeq = 0): OpEvent[] {
+  return channel(instance).buffer.filter((e) => e.seq > afterSeq);
+}
+
+/** Operation history from disk (survives restarts): newest first. */
+export function listOperationLogs(instance: string): { id: string; file: string; mtime: number }[] {
+  const dir = path.join(paths.operations(), instance);
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".ndjson"))
+      .map((f) => ({ id: f.replace(/\.ndjson$/, ""), file: path.join(dir, f), mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+  } catch {
+    return [];
+  }
+}
+
+export function readOperationLog(instance: string, opId: string): OpEvent[] {
+  if (!/^[a-z0-9-]{1,40}$/.test(opId)) return [];
+  try {
+    return fs
+      .readFileSync(logFile(instance, opId), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as OpEvent);
+  } catch {
+    return [];
+  }
+}

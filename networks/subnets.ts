@@ -1,0 +1,134 @@
+import { docker, LABEL } from "../lib/docker";
+import { engineError } from "../lib/errors";
+
+/**
+ * Instance networks are 172.20.N.0/24, N in 1..254, named mdind-n<N> so the name follows from the
+ * allocation alone (a crashed create can always find what it made). The shared network is
+ * 172.21.0.0/16. Services get fixed addresses so the DB admin and mail catcher can identify them.
+ */
+export const N_MIN = 1;
+export const N_MAX = 254;
+export const SHARED_NETWORK = { name: "mdind-shared", subnet: "172.21.0.0/16", gateway: "172.21.0.1" };
+
+export const SERVICE_HOST: Record<string, number> = { web: 10, app: 11, db: 12, cron: 13 };
+
+export const subnetFor = (n: number) => `172.20.${n}.0/24`;
+export const gatewayFor = (n: number) => `172.20.${n}.1`;
+export const networkName = (n: number) => `mdind-n${n}`;
+export const serviceIp = (n: number, service: string) => `172.20.${n}.${SERVICE_HOST[service] ?? 20}`;
+
+const SUBNET_RE = /^172\.20\.(\d{1,3})\.0\/24$/;
+
+/** N from a 172.20.N.0/24 CIDR, or null. */
+export function nFromSubnet(cidr: string): number | null {
+  const m = SUBNET_RE.exec(cidr);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n >= N_MIN && n <= N_MAX ? n : null;
+}
+
+/** N from a 172.20.N.x address (the mail catcher maps a client address to its instance this way). */
+export function nFromAddress(ip: string): number | null {
+  const m = /^(?:::ffff:)?172\.20\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n >= N_MIN && n <= N_MAX ? n : null;
+}
+
+/** Lowest N in range that is not in `used`, or null when the pool is exhausted. */
+export function pickN(used: Set<number>, min = N_MIN, max = N_MAX): number | null {
+  for (let n = min; n <= max; n++) if (!used.has(n)) return n;
+  return null;
+}
+
+/** Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken. */
+export async function enginesUsedN(): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  try {
+    const nets = await docker().listNetworks();
+    for (const net of nets) {
+      for (const cfg of net.IPAM?.Config ?? []) {
+        const n = cfg.Subnet ? nFromSubnet(cfg.Subnet) : null;
+        if (n !== null) out.set(n, net.Name);
+      }
+    }
+  } catch (e) {
+    throw engineError("listing networks", e);
+  }
+  return out;
+}
+
+/** True when no container is attached to the network (a pre-created or leftover one). */
+export async function networkIdle(name: string): Promise<boolean> {
+  const info = await docker().getNetwork(name).inspect().catch(() => null);
+  return !!info && Object.keys(info.Containers ?? {}).length === 0;
+}
+
+/** Create mdind-n<N> (idempotent: an existing network with the right subnet is reused). */
+export async function ensureNetwork(n: number): Promise<string> {
+  const name = networkName(n);
+  try {
+    const existing = await docker().getNetwork(name).inspect().catch(() => null);
+    if (existing) {
+      const sub = existing.IPAM?.Config?.[0]?.Subnet;
+      if (sub === subnetFor(n)) return name;
+      throw engineError(`network ${name}`, new Error(`exists with subnet ${sub}, expected ${subnetFor(n)}`));
+    }
+    await docker().createNetwork({
+      Name: name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
+      Labels: { [LABEL.managed]: "true", [LABEL.n]: String(n) },
+    });
+    return name;
+  } catch (e) {
+    throw engineError(`creating network ${name} (${subnetFor(n)})`, e);
+  }
+}
+
+export async function removeNetwork(n: number): Promise<void> {
+  try {
+    await docker().getNetwork(networkName(n)).remove();
+  } catch (e) {
+    const code = (e as { statusCode?: number }).statusCode;
+    if (code !== 404) throw engineError(`removing network ${networkName(n)}`, e);
+  }
+}
+
+export async function ensureSharedNetwork(): Promise<string> {
+  const d = docker();
+  const existing = await d.getNetwork(SHARED_NETWORK.name).inspect().catch(() => null);
+  if (existing) return SHARED_NETWORK.name;
+  try {
+    await d.createNetwork({
+      Name: SHARED_NETWORK.name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      IPAM: { Driver: "default", Config: [{ Subnet: SHARED_NETWORK.subnet, Gateway: SHARED_NETWORK.gateway }] },
+      Labels: { [LABEL.managed]: "true", [LABEL.n]: "shared" },
+    });
+  } catch (e) {
+    throw engineError("creating the shared network", e);
+  }
+  return SHARED_NETWORK.name;
+}
+
+/** Attach (or detach) containers to the shared network; both are idempotent. */
+export async function setShared(containerNames: string[], connected: boolean): Promise<void> {
+  if (connected) await ensureSharedNetwork();
+  const net = docker().getNetwork(SHARED_NETWORK.name);
+  for (const c of containerNames) {
+    try {
+      if (connected) await net.connect({ Container: c });
+      else await net.disconnect({ Container: c, Force: true });
+    } catch (e) {
+      const err = e as { statusCode?: number; json?: { message?: string } };
+      const msg = err.json?.message ?? "";
+      // Already in the wanted state is success.
+      if (connected && /already exists|endpoint with name/i.test(msg)) continue;
+      if (!connected && (err.statusCode === 404 || /is not connected/i.test(msg))) continue;
+      throw engineError(`${connected ? "connecting" : "disconnecting"} ${c} to the shared network`, e);
+    }
+  }
+}
