@@ -103,7 +103,7 @@ export function zodFail(err: z.ZodError): ValidationError {
 
 export function validateName(name: unknown): string {
   const r = nameSchema.safeParse(name);
-  if (!r.success) throw zodFail(r.error);
+  if (!r.success) throw new ValidationError(`name: ${r.error.issues[0]?.message ?? "invalid"}`, "name");
   return r.data;
 }
 

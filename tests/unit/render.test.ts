@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
+import { resolveSpec } from "../../instances/spec";
+
+function ctx(over: Partial<RenderContext> = {}, input: Record<string, unknown> = {}): RenderContext {
+  return {
+    spec: resolveSpec({ name: "site-a", moodle: "5.1", php: "8.2", ...input }, "5.1"),
+    port: 8007, n: 7, publicHost: "127.0.0.1", publicDir: true, dbPassword: "pw", smtpHost: "172.20.7.1:1025", ...over,
+  };
+}
+
+describe("config rendering", () => {
+  it("writes version-named folders for the chosen services", () => {
+    const dirs = renderAll(ctx()).map((f) => `${f.dir}/${f.file}`);
+    expect(dirs).toEqual(["php-8.2/php.ini", "php-8.2/fpm.conf", "postgres-15/postgresql.conf", "nginx-1.22/site.conf"]);
+    const maria = renderAll(ctx({}, { db: "mariadb:10.11", web: "apache" })).map((f) => `${f.dir}/${f.file}`);
+    expect(maria).toContain("mariadb-10.11/my.cnf");
+    expect(maria).toContain("apache-2.4/site.conf");
+  });
+  it("meets Moodle's php.ini checks", () => {
+    const ini = phpIni(ctx());
+    expect(ini).toMatch(/max_input_vars = 5000/);
+    expect(ini).toMatch(/memory_limit = 256M/);
+    expect(ini).toMatch(/opcache.enable = 1/);
+    expect(ini).toMatch(/opcache.validate_timestamps = 1/);
+    expect(phpIni(ctx({}, { profile: "prod" }))).toMatch(/opcache.validate_timestamps = 0/);
+  });
+  it("serves public/ on 5.1 with r.php routing, path info and the published port", () => {
+    const site = nginxSite(ctx());
+    expect(site).toMatch(/root \/var\/www\/moodle\/public;/);
+    expect(site).toMatch(/try_files \$uri \$uri\/ \/r\.php;/);
+    expect(site).toMatch(/listen 8007 default_server/);
+    expect(site).toMatch(/fastcgi_param SERVER_PORT 8007/);
+    expect(site).toMatch(/fastcgi_split_path_info/);
+    expect(site).toMatch(/internal;\s+alias \/var\/www\/moodledata\//);
+    const old = nginxSite(ctx({ publicDir: false }));
+    expect(old).toMatch(/root \/var\/www\/moodle;/);
+    expect(old).not.toMatch(/r\.php/);
+  });
+  it("aligns the upload size between php.ini and the web server", () => {
+    const mb = /upload_max_filesize = (\d+)M/.exec(phpIni(ctx()))![1];
+    expect(nginxSite(ctx())).toContain(`client_max_body_size ${mb}m`);
+    expect(apacheSite(ctx())).toContain(`LimitRequestBody ${Number(mb) * 1024 * 1024}`);
+  });
+  it("gives every instance its own session cookie and escapes PHP strings", () => {
+    const a = moodleConfig(ctx());
+    const b = moodleConfig(ctx({}, { name: "site-b" }));
+    const cookie = (s: string) => /sessioncookie = '([^']+)'/.exec(s)![1];
+    expect(cookie(a)).not.toBe(cookie(b));
+    expect(a).toContain("$CFG->wwwroot   = 'http://127.0.0.1:8007';");
+    expect(a).toContain("$CFG->routerconfigured = true;");
+    expect(a).toContain("$CFG->smtphosts = '172.20.7.1:1025';");
+    const hostile = moodleConfig(ctx({ dbPassword: "x';system('id');//\\" }));
+    expect(hostile).toContain(`$CFG->dbpass    = 'x\\';system(\\'id\\');//\\\\';`);
+    expect(phpString("a'b\\")).toBe("'a\\'b\\\\'");
+  });
+  it("uses the MariaDB driver and collation for MariaDB", () => {
+    const c = moodleConfig(ctx({}, { db: "mariadb:10.11" }));
+    expect(c).toContain("$CFG->dbtype    = 'mariadb';");
+    expect(c).toContain("'dbcollation' => 'utf8mb4_unicode_ci'");
+  });
+});
