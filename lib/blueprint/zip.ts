@@ -58,7 +58,12 @@ export const MACOSX_DIR = "__MACOSX";
 
 function zipError(zipLabel: string, e: unknown): AppError {
   if (e instanceof AppError) return e;
-  return new ValidationError(`${zipLabel}: not a usable ZIP archive: ${(e as Error)?.message ?? String(e)}`);
+  const msg = (e as Error)?.message ?? String(e);
+  // yauzl's own file-name validation (strictFileNames) reports zip-slip, absolute and backslash names.
+  if (/^(invalid relative path|absolute path|invalid characters in fileName)/.test(msg)) {
+    return new ValidationError(`${zipLabel}: unsafe entry name (${msg})`);
+  }
+  return new ValidationError(`${zipLabel}: not a usable ZIP archive: ${msg}`);
 }
 
 /** Open and fully validate a ZIP's directory. Throws ValidationError describing the first problem. */
