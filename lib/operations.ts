@@ -39,15 +39,18 @@ export interface Operation {
 }
 
 const REPLAY_LIMIT = 500;
-const bus = new EventEmitter();
-bus.setMaxListeners(0);
+// Process-wide, on globalThis: the dashboard's custom server and Next's bundled route code load
+// this file as two module instances in one process, and both must see the same channels and bus.
+const shared = globalThis as unknown as { __mdindOps?: { bus: EventEmitter; channels: Map<string, ChannelState> } };
+shared.__mdindOps ??= { bus: new EventEmitter().setMaxListeners(0), channels: new Map() };
+const bus = shared.__mdindOps.bus;
 
 interface ChannelState {
   running: { id: string; op: string } | null;
   buffer: OpEvent[];
   seq: number;
 }
-const channels = new Map<string, ChannelState>();
+const channels = shared.__mdindOps.channels;
 
 function channel(instance: string): ChannelState {
   let c = channels.get(instance);

@@ -1,0 +1,209 @@
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import type Docker from "dockerode";
+import { docker, LABEL } from "./docker";
+import { paths } from "./config";
+import { engineError } from "./errors";
+import { subscribe, type OpEvent } from "./operations";
+import { recordFile, type InstanceRecord } from "../instances/store";
+import { toView, type InstanceView } from "../instances/query";
+
+/**
+ * Live instance status without polling: one docker-events stream for every managed container,
+ * reconnecting with backoff, turned into "this instance now looks like X" events. Plus a cheap
+ * list view: records are cached by (mtime, size) of instance.json, so listing 100 instances is
+ * one readdir, 100 stats and one listContainers call.
+ *
+ * State lives on globalThis: the custom server and Next's bundled routes are two module graphs
+ * in one process, and the SSE route must hear the watcher the server started.
+ */
+export interface StatusEvent {
+  instance: string;
+  /** null when the instance no longer exists. */
+  view: InstanceView | null;
+  /** The docker action or operation event type that caused it. */
+  cause: string;
+}
+
+interface Hub {
+  emitter: EventEmitter;
+  watching: boolean;
+  stream: NodeJS.ReadableStream | null;
+  records: Map<string, { mtimeMs: number; size: number; rec: InstanceRecord }>;
+  pending: Map<string, NodeJS.Timeout>;
+  lastError: string | null;
+  connected: boolean;
+}
+
+const g = globalThis as unknown as { __mdindEvents?: Hub };
+function hub(): Hub {
+  g.__mdindEvents ??= {
+    emitter: new EventEmitter().setMaxListeners(0),
+    watching: false,
+    stream: null,
+    records: new Map(),
+    pending: new Map(),
+    lastError: null,
+    connected: false,
+  };
+  return g.__mdindEvents;
+}
+
+export function onStatus(listener: (ev: StatusEvent) => void): () => void {
+  const h = hub();
+  h.emitter.on("status", listener);
+  return () => h.emitter.off("status", listener);
+}
+
+export function watcherState(): { connected: boolean; lastError: string | null } {
+  const h = hub();
+  return { connected: h.connected, lastError: h.lastError };
+}
+
+/** A record from disk, re-read only when instance.json changed. */
+function cachedRecord(name: string): InstanceRecord | null {
+  const h = hub();
+  const file = recordFile(name);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    h.records.delete(name);
+    return null;
+  }
+  const hit = h.records.get(name);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.rec;
+  try {
+    const rec = JSON.parse(fs.readFileSync(file, "utf8")) as InstanceRecord;
+    h.records.set(name, { mtimeMs: st.mtimeMs, size: st.size, rec });
+    return rec;
+  } catch {
+    // Half-written by another process: keep the last good copy.
+    return hit?.rec ?? null;
+  }
+}
+
+export async function cachedRecords(): Promise<InstanceRecord[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(paths.instances());
+  } catch {
+    return [];
+  }
+  const out: InstanceRecord[] = [];
+  for (const n of names.sort()) {
+    const r = cachedRecord(n);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+async function managed(instance?: string): Promise<Docker.ContainerInfo[]> {
+  try {
+    return await docker().listContainers({
+      all: true,
+      filters: { label: [instance ? `${LABEL.instance}=${instance}` : `${LABEL.managed}=true`] },
+    });
+  } catch (e) {
+    throw engineError("listing containers", e);
+  }
+}
+
+/** The instance list: the same views as instances/query listInstances, from cached records. */
+export async function listViews(): Promise<InstanceView[]> {
+  const [records, containers] = await Promise.all([cachedRecords(), managed()]);
+  return records.map((r) => toView(r, containers));
+}
+
+export async function viewOf(name: string): Promise<InstanceView | null> {
+  const rec = cachedRecord(name);
+  if (!rec) return null;
+  return toView(rec, await managed(name));
+}
+
+/** Coalesce bursts (a restart is 8 container events) into one refresh per instance. */
+function schedule(name: string, cause: string, delayMs = 200) {
+  const h = hub();
+  if (h.pending.has(name)) return;
+  h.pending.set(
+    name,
+    setTimeout(() => {
+      h.pending.delete(name);
+      viewOf(name)
+        .then((view) => h.emitter.emit("status", { instance: name, view, cause } satisfies StatusEvent))
+        .catch((e: unknown) => {
+          h.lastError = e instanceof Error ? e.message : String(e);
+        });
+    }, delayMs),
+  );
+}
+
+const INTERESTING = /^(create|start|restart|die|stop|kill|destroy|pause|unpause|oom|health_status)/;
+
+/**
+ * Start the watcher once per process. Operation events also trigger a refresh: a create's
+ * record moves through creating → installing → ready without any container event.
+ */
+export function startStatusWatcher(log: (event: string, fields?: Record<string, unknown>) => void = () => undefined): void {
+  const h = hub();
+  if (h.watching) return;
+  h.watching = true;
+
+  subscribe("*", (ev: OpEvent) => {
+    if (ev.type === "start" || ev.type === "done" || ev.type === "error" || (ev.type === "step" && ev.status !== "running")) {
+      schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 50);
+    }
+  });
+
+  let backoff = 1000;
+  const connect = async () => {
+    try {
+      const stream = (await docker().getEvents({
+        filters: { label: [`${LABEL.managed}=true`], type: ["container"] },
+      })) as NodeJS.ReadableStream;
+      h.stream = stream;
+      h.connected = true;
+      h.lastError = null;
+      backoff = 1000;
+      log("docker_events_connected");
+      let buf = "";
+      stream.on("data", (chunk: Buffer) => {
+        buf += chunk.toString("utf8");
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          try {
+            const ev = JSON.parse(line) as { Action?: string; status?: string; Actor?: { Attributes?: Record<string, string> } };
+            const name = ev.Actor?.Attributes?.[LABEL.instance];
+            const action = ev.Action ?? ev.status ?? "";
+            if (name && INTERESTING.test(action)) schedule(name, action.split(":")[0]);
+          } catch {
+            // A torn line from a reconnect; the next event refreshes the instance anyway.
+          }
+        }
+        if (buf.length > 1 << 20) buf = "";
+      });
+      const retry = (why: string) => {
+        if (h.stream !== stream) return;
+        h.stream = null;
+        h.connected = false;
+        h.lastError = why;
+        log("docker_events_lost", { error: why, retryInMs: backoff });
+        setTimeout(connect, backoff).unref();
+        backoff = Math.min(backoff * 2, 30_000);
+      };
+      stream.on("end", () => retry("stream ended"));
+      stream.on("error", (e: Error) => retry(e.message));
+    } catch (e) {
+      h.connected = false;
+      h.lastError = e instanceof Error ? e.message : String(e);
+      log("docker_events_unavailable", { error: h.lastError, retryInMs: backoff });
+      setTimeout(connect, backoff).unref();
+      backoff = Math.min(backoff * 2, 30_000);
+    }
+  };
+  void connect();
+}

@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { SERVICES } from "../../instances/stack";
+
+/** Request schemas shared by the route handlers and the OpenAPI document. */
+export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
+export const passwordChangeSchema = z
+  .object({ current: z.string().min(1).max(1024), password: z.string().min(10).max(1024) })
+  .strict();
+export const tokenCreateSchema = z
+  .object({ name: z.string().regex(/^[A-Za-z0-9 ._-]{1,64}$/, "1–64 letters, digits, space, '.', '_' or '-'") })
+  .strict();
+export const tokenRevokeSchema = z.object({ id: z.string().regex(/^[a-f0-9]{8}$/) }).strict();
+export const actionSchema = z.object({ services: z.array(z.enum(SERVICES)).max(4).optional() }).strict();
+export const imageSpecSchema = z.string().regex(/^(all|(php|postgres|mariadb|nginx|apache):\d{1,2}(\.\d{1,2})?)$/, "kind:version, e.g. php:8.2");
+export const imagesBuildSchema = z.object({ specs: z.array(imageSpecSchema).min(1).max(20) }).strict();
+export const imagesSaveSchema = z.object({ dir: z.string().max(200).regex(/^[A-Za-z0-9._/-]+$/).optional() }).strict();
+export const configPutSchema = z.object({ content: z.string().max(256 * 1024) }).strict();
+export const logsQuerySchema = z.object({
+  service: z.enum(SERVICES).default("app"),
+  tail: z.coerce.number().int().catch(200).transform((n) => Math.max(0, Math.min(n, 5000))),
+  follow: z.enum(["0", "1", "true", "false"]).optional().transform((v) => v === "1" || v === "true"),
+  q: z.string().max(200).optional(),
+});

@@ -1,0 +1,32 @@
+import { NextResponse, type NextRequest } from "next/server";
+import { authenticateHeaders } from "./lib/auth";
+
+/**
+ * First gate (Next 16 "proxy", Node runtime): pages without a session go to /login, API calls get
+ * 401 JSON. Every route handler checks again through route() — this is defense in depth, not the
+ * only lock.
+ */
+const PUBLIC = new Set(["/login", "/api/v1/auth/login", "/api/v1/health"]);
+
+export async function proxy(req: NextRequest) {
+  const { pathname, search } = req.nextUrl;
+  if (PUBLIC.has(pathname)) return NextResponse.next();
+  const principal = await authenticateHeaders({
+    cookie: req.headers.get("cookie") ?? undefined,
+    authorization: req.headers.get("authorization") ?? undefined,
+  });
+  if (principal) return NextResponse.next();
+  if (pathname.startsWith("/api/")) {
+    return NextResponse.json({ error: { kind: "unauthorized", message: "authentication required" } }, { status: 401 });
+  }
+  const url = req.nextUrl.clone();
+  url.pathname = "/login";
+  url.search = "";
+  if (pathname !== "/") url.searchParams.set("next", `${pathname}${search}`);
+  return NextResponse.redirect(url);
+}
+
+export const config = {
+  // Everything except Next's static build output and the favicon.
+  matcher: ["/((?!_next/static|_next/image|favicon.ico).*)"],
+};
