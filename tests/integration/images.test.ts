@@ -1,0 +1,222 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { docker, LABEL } from "@/lib/docker";
+import { AppError } from "@/lib/errors";
+import { buildImage, ensureImages } from "@/lib/images/build";
+import { imageRef, imageRepo, tagsFor } from "@/lib/images/catalog";
+import { listImages } from "@/lib/images/list";
+
+// Real engine, real builds from the Debian mirror. The first run takes a few minutes; later runs hit the layer cache.
+const log = (l: string) => {
+  if (process.env.MDIND_TEST_VERBOSE) console.log(l);
+};
+const created: Docker.Container[] = [];
+let tmp: string;
+
+async function run(ref: string, argv: string[], env: string[] = []): Promise<{ code: number; out: string }> {
+  const c = await docker().createContainer({
+    Image: ref,
+    Cmd: argv,
+    Env: env,
+    Tty: true,
+    Labels: { [LABEL.managed]: "true" },
+    HostConfig: { NetworkMode: "none" },
+  });
+  try {
+    await c.start();
+    const { StatusCode } = (await c.wait()) as { StatusCode: number };
+    return { code: StatusCode, out: (await c.logs({ stdout: true, stderr: true })).toString("utf8") };
+  } finally {
+    await c.remove({ force: true });
+  }
+}
+
+async function start(opts: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+  const c = await docker().createContainer({ ...opts, Labels: { [LABEL.managed]: "true" } });
+  created.push(c);
+  await c.start();
+  return c;
+}
+
+async function exec(c: Docker.Container, cmd: string[], env: string[] = []): Promise<{ code: number; out: string }> {
+  const e = await c.exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true, Tty: true });
+  const stream = await e.start({ hijack: true, stdin: false, Tty: true });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on("data", (d: Buffer) => chunks.push(d));
+    stream.on("end", resolve);
+    stream.on("error", reject);
+  });
+  const info = await e.inspect();
+  return { code: info.ExitCode ?? -1, out: Buffer.concat(chunks).toString("utf8") };
+}
+
+async function waitHealthy(c: Docker.Container, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = (await c.inspect()).State;
+    if (s.Health?.Status === "healthy") return;
+    if (!s.Running) throw new Error(`container exited (${s.ExitCode}): ${(await c.logs({ stdout: true, stderr: true })).toString()}`);
+    if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${JSON.stringify(s.Health?.Log?.slice(-2))}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function tagExists(ref: string): Promise<boolean> {
+  try {
+    await docker().getImage(ref).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mdind-images-it-"));
+});
+
+afterAll(async () => {
+  for (const c of created) await c.remove({ force: true }).catch(() => undefined);
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+describe.each([
+  ["nginx", "1.22"],
+  ["php", "8.2"],
+  ["postgres", "15"],
+] as const)("%s:%s", (kind, version) => {
+  it("builds, then a second build is up to date, and carries its tags", async () => {
+    const first = await buildImage(kind, version, { onProgress: log });
+    expect(["built", "up to date"]).toContain(first.status);
+    const lines: string[] = [];
+    const second = await buildImage(kind, version, { onProgress: (l) => lines.push(l) });
+    expect(second.status).toBe("up to date");
+    expect(lines.join("\n")).toMatch(/up to date/);
+    expect(second.exact).toMatch(new RegExp(`^${version.replace(".", "\\.")}\\.\\d+`));
+
+    for (const tag of tagsFor(kind, version, second.exact!)) {
+      expect(await tagExists(`${imageRepo(kind)}:${tag}`), `tag ${tag}`).toBe(true);
+    }
+    const info = await docker().getImage(imageRef(kind, version)).inspect();
+    expect(info.Config.Labels?.[LABEL.kind]).toBe(kind);
+    expect(info.Config.Labels?.[LABEL.version]).toBe(version);
+    expect(info.Config.Labels?.[LABEL.recipe]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("php image", () => {
+  const ref = () => imageRef("php", "8.2");
+
+  it("has every extension Moodle needs, and xdebug installed but not loaded", async () => {
+    const { code, out } = await run(ref(), ["php", "-m"]);
+    expect(code).toBe(0);
+    const mods = out.split(/\r?\n/).map((l) => l.trim().toLowerCase());
+    for (const m of ["pgsql", "mysqli", "intl", "zip", "gd", "soap", "xml", "mbstring", "curl", "sodium", "zend opcache", "exif"]) {
+      expect(mods, m).toContain(m);
+    }
+    expect(mods).not.toContain("xdebug");
+    const avail = await run(ref(), ["ls", "/etc/php/8.2/mods-available"]);
+    expect(avail.out).toContain("xdebug.ini");
+  });
+
+  it("has the tools the stack relies on, www-data is uid 33, and the ini scan dir is set", async () => {
+    const { code, out } = await run(ref(), [
+      "bash",
+      "-c",
+      "command -v curl ps psql mariadb flock setpriv tini >/dev/null && id -u www-data && echo $PHP_INI_SCAN_DIR",
+    ]);
+    expect(code, out).toBe(0);
+    expect(out).toContain("33");
+    expect(out).toContain(":/etc/moodle-dind/php");
+  });
+
+  it("serves php-fpm on :9000 and reports healthy", async () => {
+    const c = await start({ Image: ref(), HostConfig: { NetworkMode: "bridge" } });
+    await waitHealthy(c);
+    const r = await exec(c, ["bash", "-c", "cat /run/mdind-mode; ps -o user= -C php-fpm8.2 | sort | uniq -c"]);
+    expect(r.out).toContain("fpm");
+    expect(r.out).toContain("www-data");
+  });
+
+  it("runs the cron script once a minute as www-data and records the run", async () => {
+    const offset = (new Date().getUTCSeconds() + 6) % 60;
+    const c = await start({
+      Image: ref(),
+      Cmd: ["cron"],
+      Env: ["CRON_SCRIPT=/tmp/cron.php", `CRON_OFFSET=${offset}`],
+      HostConfig: { NetworkMode: "none" },
+    });
+    await exec(c, ["bash", "-c", "printf '<?php echo \"ran as \", posix_getpwuid(posix_geteuid())[\"name\"], \"\\n\"; exit(3);' >/tmp/cron.php"]);
+    await waitHealthy(c);
+    const deadline = Date.now() + 75_000;
+    let last = "";
+    while (Date.now() < deadline) {
+      last = (await exec(c, ["cat", "/var/log/moodle-dind-cron/last-run.json"])).out;
+      if (last.includes("exitCode")) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const rec = JSON.parse(last) as { start: string; durationMs: number; exitCode: number; skipped: boolean };
+    expect(rec.exitCode).toBe(3);
+    expect(rec.skipped).toBe(false);
+    expect(rec.durationMs).toBeGreaterThanOrEqual(0);
+    expect(Number.isNaN(Date.parse(rec.start))).toBe(false);
+    expect((await c.logs({ stdout: true, stderr: true })).toString()).toContain("ran as www-data");
+    expect((await exec(c, ["cat", "/var/log/moodle-dind-cron/cron.log"])).out).toMatch(/exit=3 .*skipped=false/);
+  });
+});
+
+describe("postgres image", () => {
+  it("initialises an empty data dir with the role and database, and answers pg_isready", async () => {
+    const pw = path.join(tmp, "db_password");
+    await fs.writeFile(pw, "s3cret 'with' quotes\\\n", { mode: 0o644 });
+    const c = await start({
+      Image: imageRef("postgres", "15"),
+      Env: ["DB_USER=moodleuser", "DB_NAME=moodledb"],
+      HostConfig: { Binds: [`${pw}:/run/secrets/db_password:ro`], NetworkMode: "bridge" },
+    });
+    await waitHealthy(c);
+    const ready = await exec(c, ["pg_isready", "-h", "127.0.0.1", "-U", "moodleuser"]);
+    expect(ready.code).toBe(0);
+    const q = await exec(
+      c,
+      ["psql", "-h", "127.0.0.1", "-U", "moodleuser", "-d", "moodledb", "-Atc", "select current_user || '/' || current_database()"],
+      ["PGPASSWORD=s3cret 'with' quotes\\"],
+    );
+    expect(q.out.trim()).toBe("moodleuser/moodledb");
+    const bad = await exec(c, ["psql", "-h", "127.0.0.1", "-U", "moodleuser", "-d", "moodledb", "-c", "select 1"], ["PGPASSWORD=wrong"]);
+    expect(bad.code).not.toBe(0);
+    expect((await c.logs({ stdout: true, stderr: true })).toString()).not.toContain("s3cret");
+  });
+});
+
+describe("ensureImages", () => {
+  it("refuses to build a missing image when automatic builds are off", async () => {
+    const prev = { prefix: process.env.MDIND_IMAGE_PREFIX, auto: process.env.MDIND_AUTO_BUILD };
+    process.env.MDIND_IMAGE_PREFIX = "mdind-test-missing";
+    process.env.MDIND_AUTO_BUILD = "0";
+    try {
+      const err = await ensureImages([{ kind: "php", version: "8.2" }]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).kind).toBe("capacity");
+      expect((err as AppError).message).toMatch(/mdind-test-missing\/php:8.2 is missing; run `moodle-dind images build php:8.2`/);
+    } finally {
+      for (const [k, v] of [["MDIND_IMAGE_PREFIX", prev.prefix], ["MDIND_AUTO_BUILD", prev.auto]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it("does nothing for images that exist, and lists them with their exact version", async () => {
+    await ensureImages([{ kind: "php", version: "8.2" }, { kind: "postgres", version: "15" }, { kind: "nginx", version: "1.22" }]);
+    const rows = await listImages();
+    const php = rows.find((r) => r.kind === "php" && r.version === "8.2")!;
+    expect(php.present).toBe(true);
+    expect(php.upToDate).toBe(true);
+    expect(php.exact).toMatch(/^8\.2\.\d+$/);
+    expect(php.sizeBytes).toBeGreaterThan(50e6);
+  });
+});
