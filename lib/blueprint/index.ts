@@ -59,3 +59,10 @@ export {
   type StepReport,
   type StepStatus,
 } from "./runner";
+export {
+  phpStepInput,
+  parsePhpStepOutput,
+  phpStepScriptPath,
+  PHP_STEP_SCRIPT_NAME,
+  type MaterialisedResource,
+} from "./php-protocol";

@@ -3,6 +3,9 @@ import { CommandError, ValidationError } from "@/lib/errors";
 import {
   blueprintHash,
   parseBlueprint,
+  parsePhpStepOutput,
+  phpStepInput,
+  phpStepScriptPath,
   redactStep,
   runBlueprint,
   type MarkerStore,
@@ -177,5 +180,30 @@ describe("redactStep", () => {
     const before = JSON.stringify(blueprint.steps[2]);
     redactStep(blueprint.steps[2]);
     expect(JSON.stringify(blueprint.steps[2])).toBe(before);
+  });
+});
+
+describe("PHP step protocol", () => {
+  it("materialises resource fields and keeps everything else", async () => {
+    const p = parseBlueprint(JSON.stringify({ resources: { b: { bundled: "c.mbz" } }, steps: [{ step: "restoreCourse", data: "@b", category: "X" }] }));
+    const seen: unknown[] = [];
+    const json = await phpStepInput(p.steps[0], async (desc, field) => {
+      seen.push([desc, field]);
+      return { localPath: "/tmp/c.mbz" };
+    });
+    expect(seen).toEqual([[{ bundled: "c.mbz" }, "data"]]);
+    expect(JSON.parse(json)).toEqual({ step: "restoreCourse", data: { localPath: "/tmp/c.mbz" }, category: "X", createCategory: true });
+  });
+
+  it("reads the last line as the result and maps errors", () => {
+    expect(parsePhpStepOutput('noise\n{"changed":true,"detail":"created"}\n', 0)).toEqual({ changed: true, detail: "created" });
+    expect(() => parsePhpStepOutput('{"changed":false,"error":"createUser: boom"}', 1)).toThrow(/createUser: boom/);
+    expect(() => parsePhpStepOutput('{"changed":false,"error":"bad json"}', 2)).toThrow(ValidationError);
+    expect(() => parsePhpStepOutput("Segmentation fault", null)).toThrow(/gave no result/);
+  });
+
+  it("ships the script next to the protocol", async () => {
+    const { existsSync } = await import("node:fs");
+    expect(existsSync(phpStepScriptPath())).toBe(true);
   });
 });
