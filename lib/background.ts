@@ -59,6 +59,14 @@ export async function startBackground(log: Logger): Promise<void> {
       log("reconcile_failed", { error: errText(e) });
     }
   }
+  if (engineUp && process.env.MDIND_IN_HOST === "1") {
+    // DinD host only: pre-create networks and preload shared-images/*.tar (lib/host/startup.ts).
+    try {
+      await (await import("./host/startup")).hostStartup(log);
+    } catch (e) {
+      log("host_startup_failed", { error: errText(e) });
+    }
+  }
   try {
     startStatusWatcher(log);
   } catch (e) {

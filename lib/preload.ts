@@ -39,15 +39,23 @@ export interface PreloadState {
 
 export type PreloadLog = (event: string, fields?: Record<string, unknown>) => void;
 
-/** "file" (a PreloadFile changed), "done" (the whole run finished, with its PreloadState). */
-export const preloadEvents = new EventEmitter();
-preloadEvents.setMaxListeners(100);
+// Process-wide, on globalThis: the dashboard's custom server (which runs the preload) and Next's
+// bundled route code (which reports it) load this file as two module instances in one process.
+const shared = globalThis as unknown as {
+  __mdindPreload?: { events: EventEmitter; state: PreloadState; current: Promise<PreloadState> | null };
+};
+shared.__mdindPreload ??= {
+  events: new EventEmitter().setMaxListeners(100),
+  state: { dir: null, running: false, startedAt: null, finishedAt: null, files: [] },
+  current: null,
+};
+const g = shared.__mdindPreload;
 
-let state: PreloadState = { dir: null, running: false, startedAt: null, finishedAt: null, files: [] };
-let current: Promise<PreloadState> | null = null;
+/** "file" (a PreloadFile changed), "done" (the whole run finished, with its PreloadState). */
+export const preloadEvents = g.events;
 
 export function preloadState(): PreloadState {
-  return { ...state, files: state.files.map((f) => ({ ...f, tags: [...f.tags] })) };
+  return { ...g.state, files: g.state.files.map((f) => ({ ...f, tags: [...f.tags] })) };
 }
 
 const BLOCK = 512;
@@ -265,17 +273,17 @@ export function preloadDir(): string {
  * Never throws for a bad file: each file's outcome is in the returned state.
  */
 export function runPreload(dir = preloadDir(), opts: { concurrency?: number; log?: PreloadLog } = {}): Promise<PreloadState> {
-  if (current) return current;
+  if (g.current) return g.current;
   const log = opts.log ?? (() => {});
   const concurrency = Math.min(Math.max(Math.trunc(opts.concurrency ?? 2), 1), 4);
-  current = (async () => {
+  g.current = (async () => {
     const names = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(".tar")).sort();
     const files: PreloadFile[] = [];
     for (const n of names) {
       const st = await fsp.stat(path.join(dir, n)).catch(() => null);
       if (st?.isFile()) files.push({ file: n, size: st.size, read: 0, status: "pending", tags: [] });
     }
-    state = { dir, running: true, startedAt: new Date().toISOString(), finishedAt: null, files };
+    g.state = { dir, running: true, startedAt: new Date().toISOString(), finishedAt: null, files };
     log("preload_begin", { dir, files: files.length, bytes: files.reduce((s, f) => s + f.size, 0) });
     let next = 0;
     const worker = async () => {
@@ -287,15 +295,15 @@ export function runPreload(dir = preloadDir(), opts: { concurrency?: number; log
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
-    state.running = false;
-    state.finishedAt = new Date().toISOString();
+    g.state.running = false;
+    g.state.finishedAt = new Date().toISOString();
     const count = (s: PreloadStatus) => files.filter((f) => f.status === s).length;
     log("preload_done", { loaded: count("loaded"), skipped: count("skipped"), failed: count("failed") });
     const snapshot = preloadState();
     preloadEvents.emit("done", snapshot);
     return snapshot;
   })().finally(() => {
-    current = null;
+    g.current = null;
   });
-  return current;
+  return g.current;
 }
