@@ -24,7 +24,8 @@ export interface BlueprintHints {
 export interface ParsedBlueprint {
   /**
    * The blueprint as we will run it: constants substituted, "@name" references replaced by descriptors,
-   * step arguments with defaults. Unknown top-level fields are kept. This is what blueprintHash hashes.
+   * step arguments with defaults, and the then-redundant `constants` and `resources` dropped. Unknown
+   * top-level fields are kept. Parsing it again yields itself. This is what blueprintHash hashes.
    */
   normalized: JsonObject;
   steps: ParsedStep[];
@@ -120,12 +121,14 @@ function parseInner(input: unknown, opts: ParseOptions): ParsedBlueprint {
     if (parsed.name === "setLandingPage") hints.landingPage = parsed.args.path as string;
   });
 
+  // constants and resources are fully applied to the steps, so they are left out: the normalised form is
+  // self-contained (it parses again to itself) and its hash depends only on what will actually run.
   const normalized: JsonObject = {};
   for (const [k, v] of Object.entries(doc)) {
+    if (k === "constants" || k === "resources") continue;
     Object.defineProperty(normalized, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   normalized.steps = normalizedSteps;
-  if (doc.resources !== undefined) normalized.resources = toJsonValue(resources);
   if (hints.preferredVersions) normalized.preferredVersions = hints.preferredVersions;
   if (doc.landingPage !== undefined && hints.landingPage !== undefined) normalized.landingPage = subst(doc.landingPage, "landingPage");
 

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
@@ -176,54 +175,80 @@ export async function extractZipSafe(zipPath: string, destDir: string, opts: Ext
         }
       }
     }
+    const existed = await fs.stat(destDir).then(() => true, () => false);
     await fs.mkdir(destDir, { recursive: true });
     const root = await fs.realpath(destDir);
-    const files: string[] = [];
-    let bytes = 0;
-    const ensureDir = async (rel: string) => {
-      const dir = path.join(root, rel);
-      await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-      // destDir may already contain things (we do not create links, but someone else might have).
-      const real = await fs.realpath(dir);
-      if (real !== root && !real.startsWith(root + path.sep)) {
-        throw new ValidationError(`${label}: ${JSON.stringify(rel)} resolves outside the destination`);
-      }
-    };
-    for (const e of wanted) {
-      if (e.isDirectory) {
-        await ensureDir(e.name);
-        continue;
-      }
-      const parent = path.posix.dirname(e.name);
-      if (parent !== ".") await ensureDir(parent);
-      const target = path.join(root, e.name);
-      const rel = path.relative(root, target);
-      if (rel.startsWith("..") || path.isAbsolute(rel)) throw new ValidationError(`${label}: ${JSON.stringify(e.name)} escapes the destination`);
-      let n = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          n += chunk.length;
-          if (n > e.size || bytes + n > maxBytes) {
-            cb(new ValidationError(`${label}: ${e.name} unpacks to more than declared or over the ${maxBytes}-byte limit`));
-            return;
-          }
-          cb(null, chunk);
-        },
-      });
-      try {
-        const stream = await zip.openStream(e);
-        await pipeline(stream, counter, createWriteStream(target, { flags: "wx", mode: 0o644 }));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException)?.code === "EEXIST") throw new ValidationError(`${label}: ${JSON.stringify(e.name)} already exists in the destination`);
-        throw zipError(label, err);
-      }
-      bytes += n;
-      files.push(e.name);
+    const state = { files: [] as string[], bytes: 0 };
+    try {
+      for (const e of wanted) await extractEntry(zip, e, root, label, maxBytes, state);
+    } catch (err) {
+      // Sizes can only be proven while inflating, so a bomb is caught half-way: take back what we wrote.
+      if (existed) await Promise.all(state.files.map((f) => fs.rm(path.join(root, f), { force: true })));
+      else await fs.rm(root, { recursive: true, force: true });
+      throw err;
     }
-    return { files, bytes };
+    return state;
   } finally {
     zip.close();
   }
+}
+
+async function ensureDirInside(root: string, rel: string, label: string): Promise<void> {
+  const dir = path.join(root, rel);
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  // destDir may already contain things (we never create links, but someone else might have).
+  const real = await fs.realpath(dir);
+  if (real !== root && !real.startsWith(root + path.sep)) {
+    throw new ValidationError(`${label}: ${JSON.stringify(rel)} resolves outside the destination`);
+  }
+}
+
+async function extractEntry(
+  zip: OpenZip,
+  e: ZipEntryInfo,
+  root: string,
+  label: string,
+  maxBytes: number,
+  state: { files: string[]; bytes: number },
+): Promise<void> {
+  if (e.isDirectory) {
+    await ensureDirInside(root, e.name, label);
+    return;
+  }
+  const parent = path.posix.dirname(e.name);
+  if (parent !== ".") await ensureDirInside(root, parent, label);
+  const target = path.join(root, e.name);
+  const rel = path.relative(root, target);
+  if (rel.startsWith("..") || path.isAbsolute(rel)) throw new ValidationError(`${label}: ${JSON.stringify(e.name)} escapes the destination`);
+  // O_EXCL: never overwrite, and never follow a link someone planted at the target.
+  let out: fs.FileHandle;
+  try {
+    out = await fs.open(target, "wx", 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === "EEXIST") throw new ValidationError(`${label}: ${JSON.stringify(e.name)} already exists in the destination`);
+    throw err;
+  }
+  state.files.push(e.name);
+  let n = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > e.size || state.bytes + n > maxBytes) {
+        cb(new ValidationError(`${label}: ${e.name} unpacks to more than declared or over the ${maxBytes}-byte limit`));
+        return;
+      }
+      cb(null, chunk);
+    },
+  });
+  try {
+    const stream = await zip.openStream(e);
+    await pipeline(stream, counter, out.createWriteStream());
+  } catch (err) {
+    throw zipError(label, err);
+  } finally {
+    await out.close().catch(() => undefined);
+  }
+  state.bytes += n;
 }
 
 export interface PluginInstallOptions extends Partial<ZipLimits> {

@@ -73,6 +73,7 @@ describe("blueprint structure", () => {
     );
     expect(p.normalized.$schema).toBe("https://example/schema.json");
     expect(p.normalized.meta).toEqual({ a: 1 });
+    expect(p.normalized.constants).toBeUndefined();
     expect(p.hints).toEqual({ preferredVersions: { php: "8.3", moodle: "5.0" }, landingPage: "/my/" });
   });
 
@@ -264,6 +265,33 @@ describe("blueprintHash", () => {
     expect(blueprintHash(a)).toMatch(/^[0-9a-f]{64}$/);
     const c = parseBlueprint(bp({ x: { a: 2, b: 1 }, steps: [{ step: "createCourse", shortname: "C2", fullname: "Course one" }] }));
     expect(blueprintHash(c)).not.toBe(blueprintHash(a));
+  });
+
+  it("hashes constants and @references the same as the values they stand for", () => {
+    const withRefs = parseBlueprint(
+      bp({ constants: { C: "Course one" }, resources: { r: { bundled: "a.mbz" } }, steps: [{ step: "restoreCourse", data: "@r", fullname: "{{C}}" }] }),
+    );
+    const inline = parseBlueprint(bp({ steps: [{ step: "restoreCourse", data: { bundled: "./a.mbz" }, fullname: "Course one", createCategory: true }] }));
+    expect(blueprintHash(withRefs)).toBe(blueprintHash(inline));
+  });
+
+  it("normalised form parses to itself", () => {
+    const p = parseBlueprint(
+      bp({
+        extra: [1, 2],
+        preferredVersions: { php: 8.3 },
+        constants: { U: "u1" },
+        steps: [
+          { step: "createUser", username: "{{U}}", password: "Pw-123456!" },
+          { step: "setConfig", name: "a", value: false },
+          { step: "installTheme", data: { bundled: "t.zip" } },
+          { step: "addModule", module: "page", course: "C", name: "P" },
+        ],
+      }),
+    );
+    const again = parseBlueprint(JSON.stringify(p.normalized));
+    expect(again.normalized).toEqual(p.normalized);
+    expect(blueprintHash(again)).toBe(blueprintHash(p));
   });
 
   it("canonical JSON sorts keys and drops whitespace", () => {

@@ -156,9 +156,22 @@ describe("zip bomb guards", () => {
   });
 
   it("refuses entries that unpack to more than they declare", async () => {
-    const z = await zipFile([{ name: "zeros", data: Buffer.alloc(1024 * 1024), deflate: true, declaredSize: 10 }]);
+    const z = await zipFile([{ name: "first.txt", data: "ok" }, { name: "zeros", data: Buffer.alloc(1024 * 1024), deflate: true, declaredSize: 10 }]);
     const dest = await freshDir();
+    await fs.writeFile(path.join(dest, "mine.txt"), "keep me");
     await expect(extractZipSafe(z, dest, { maxBytes: 100, maxEntries: 10 })).rejects.toThrow(ValidationError);
+    // What the archive wrote is taken back; what was there before is left alone.
+    expect(await fs.readdir(dest)).toEqual(["mine.txt"]);
+    const fresh = path.join(tmp, `never-existed-${n++}`);
+    await expect(extractZipSafe(z, fresh, { maxBytes: 100, maxEntries: 10 })).rejects.toThrow(ValidationError);
+    expect(await exists(fresh)).toBe(false);
+  });
+
+  it("never overwrites an existing file", async () => {
+    const dest = await freshDir();
+    await fs.writeFile(path.join(dest, "a.txt"), "original");
+    await expect(extractZipSafe(await zipFile([{ name: "a.txt", data: "evil" }]), dest)).rejects.toThrow(/already exists/);
+    expect(await fs.readFile(path.join(dest, "a.txt"), "utf8")).toBe("original");
   });
 
   it("refuses too many entries", async () => {
