@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type Docker from "dockerode";
-import { docker, LABEL } from "../lib/docker";
+import { docker, homeId, LABEL } from "../lib/docker";
 import { settings } from "../lib/config";
 import { AppError, ConflictError, engineError, isAppError } from "../lib/errors";
 import { allocate, getAllocation, release, setAllocationState } from "../lib/allocation";
@@ -139,7 +139,7 @@ async function stopServices(name: string, services: readonly Service[]): Promise
 /** Remove everything an instance owns in the engine and on disk, then free N and the port. */
 async function destroy(name: string, n: number): Promise<void> {
   const list = await docker()
-    .listContainers({ all: true, filters: { label: [`${LABEL.instance}=${name}`] } })
+    .listContainers({ all: true, filters: { label: [`${LABEL.instance}=${name}`, `${LABEL.home}=${homeId()}`] } })
     .catch((e) => {
       throw engineError("listing containers", e);
     });

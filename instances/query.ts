@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { docker, LABEL } from "../lib/docker";
+import { docker, homeId, LABEL } from "../lib/docker";
 import { engineError } from "../lib/errors";
 import { isBusy } from "../lib/operations";
 import { readJson } from "../lib/lock";
@@ -88,7 +88,7 @@ async function managedContainers(filterInstance?: string): Promise<Docker.Contai
   try {
     return await docker().listContainers({
       all: true,
-      filters: { label: [filterInstance ? `${LABEL.instance}=${filterInstance}` : `${LABEL.managed}=true`] },
+      filters: { label: [filterInstance ? `${LABEL.instance}=${filterInstance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] },
     });
   } catch (e) {
     throw engineError("listing containers", e);

@@ -155,7 +155,7 @@ server {
     location ~ [^/]\\.php(/|$) {
         fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
         if (!-f $document_root$fastcgi_script_name) { return 404; }
-        include fastcgi_params;
+        include /etc/nginx/fastcgi_params;
         fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
         fastcgi_param PATH_INFO $fastcgi_path_info;
         fastcgi_param SERVER_PORT ${ctx.port};

@@ -23,6 +23,8 @@ export interface MoodleBranch {
   mariadb: string[];
   /** 5.1 moved the web root to public/. */
   publicDir: boolean;
+  /** Bookworm's PHP where allowed: one Debian suite for the whole default stack. */
+  defaultPhp: PhpVersion;
 }
 
 /**
@@ -31,11 +33,11 @@ export interface MoodleBranch {
  * MariaDB ≥ 10.4/10.6 respectively. "fixture" is our CI app, which runs on everything.
  */
 export const MOODLE_BRANCHES: MoodleBranch[] = [
-  { branch: "4.1", php: ["7.4"], postgres: ["13", "15", "17"], mariadb: ["10.5", "10.11", "11.8"], publicDir: false },
-  { branch: "4.5", php: ["8.2"], postgres: ["13", "15", "17"], mariadb: ["10.11", "11.8"], publicDir: false },
-  { branch: "5.0", php: ["8.2", "8.4"], postgres: ["15", "17"], mariadb: ["10.11", "11.8"], publicDir: false },
-  { branch: "5.1", php: ["8.2", "8.4"], postgres: ["15", "17"], mariadb: ["10.11", "11.8"], publicDir: true },
-  { branch: "fixture", php: ["7.4", "8.2", "8.4"], postgres: ["13", "15", "17"], mariadb: ["10.5", "10.11", "11.8"], publicDir: true },
+  { branch: "4.1", php: ["7.4"], postgres: ["13", "15", "17"], mariadb: ["10.5", "10.11", "11.8"], publicDir: false, defaultPhp: "7.4" },
+  { branch: "4.5", php: ["8.2"], postgres: ["13", "15", "17"], mariadb: ["10.11", "11.8"], publicDir: false, defaultPhp: "8.2" },
+  { branch: "5.0", php: ["8.2", "8.4"], postgres: ["15", "17"], mariadb: ["10.11", "11.8"], publicDir: false, defaultPhp: "8.2" },
+  { branch: "5.1", php: ["8.2", "8.4"], postgres: ["15", "17"], mariadb: ["10.11", "11.8"], publicDir: true, defaultPhp: "8.2" },
+  { branch: "fixture", php: ["7.4", "8.2", "8.4"], postgres: ["13", "15", "17"], mariadb: ["10.5", "10.11", "11.8"], publicDir: true, defaultPhp: "8.2" },
 ];
 
 /** Web server versions follow the PHP image's Debian suite so one suite's mirror serves a stack. */
@@ -129,7 +131,7 @@ export function resolveSpec(raw: unknown, detectedBranch: string): InstanceSpec 
   const moodle = inp.moodle === "auto" ? detectedBranch : inp.moodle;
   const branch = branchInfo(moodle);
 
-  const php = inp.php ?? branch.php[branch.php.length - 1] ?? "8.2";
+  const php = inp.php ?? branch.defaultPhp;
   if (!branch.php.includes(php)) {
     throw new ValidationError(`php: Moodle ${moodle} runs on PHP ${branch.php.join(", ")}, not ${php}`, "php");
   }

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { LABEL } from "../lib/docker";
+import { homeId, LABEL } from "../lib/docker";
 import { settings } from "../lib/config";
 import { imageRef } from "../lib/images/catalog";
 import { networkName, serviceIp } from "../networks/subnets";
@@ -39,7 +39,7 @@ export function folderNames(spec: InstanceSpec) {
 }
 
 function labels(name: string, service: string, n: number): Record<string, string> {
-  return { [LABEL.managed]: "true", [LABEL.instance]: name, [LABEL.service]: service, [LABEL.n]: String(n) };
+  return { [LABEL.managed]: "true", [LABEL.instance]: name, [LABEL.service]: service, [LABEL.n]: String(n), [LABEL.home]: homeId() };
 }
 
 /**
@@ -78,7 +78,8 @@ export function containerSpecs(ctx: StackContext): Record<Service, Docker.Contai
     Labels: labels(name, service, n),
     NetworkingConfig: endpoint(service),
   });
-  const restart = { RestartPolicy: { Name: "unless-stopped" as const }, NetworkMode: net, Init: true };
+  // The images run tini as PID 1 themselves, so no engine-side init.
+  const restart = { RestartPolicy: { Name: "unless-stopped" as const }, NetworkMode: net };
 
   const db: Docker.ContainerCreateOptions =
     dbKey === "postgres"

@@ -2,7 +2,7 @@ import path from "node:path";
 import { settings, paths } from "./config";
 import { ConflictError, AppError } from "./errors";
 import { readJson, withFileLock, writeFileAtomic } from "./lock";
-import { enginesUsedN, networkIdle, networkName, pickN, subnetFor } from "../networks/subnets";
+import { enginesUsedN, networkIdle, pickN, subnetFor } from "../networks/subnets";
 import { enginePublishedPorts, hostPortFree, pickPort } from "../networks/ports";
 
 /**
@@ -60,9 +60,9 @@ export async function allocate(name: string, extra?: (a: Allocation) => Promise<
     for (;;) {
       n = pickN(usedN);
       if (n === null) break;
-      const netName = engineN.get(n);
-      // A pre-created mdind-n<N> with nothing attached is ours to hand out; anything else is taken.
-      if (netName === undefined || (netName === networkName(n) && (await networkIdle(netName)))) break;
+      const net = engineN.get(n);
+      // Our own pre-created or left-over mdind-n<N> with nothing attached is free; anything else is taken.
+      if (net === undefined || (net.ours && (await networkIdle(net.name)))) break;
       usedN.add(n);
     }
     if (n === null) throw new ConflictError("the subnet pool 172.20.1–254.0/24 is full: remove an instance first");

@@ -1,4 +1,6 @@
 import Docker from "dockerode";
+import { createHash } from "node:crypto";
+import { settings } from "./config";
 import { EngineError } from "./errors";
 
 /** Label keys put on every container, network and volume we create. */
@@ -10,6 +12,8 @@ export const LABEL = {
   recipe: "org.moodle-dind.recipe",
   kind: "org.moodle-dind.kind",
   version: "org.moodle-dind.version",
+  /** Which data dir (MDIND_HOME) owns a resource: two homes may share one engine (tests, dev). */
+  home: "org.moodle-dind.home",
 } as const;
 
 let client: Docker | null = null;
@@ -51,4 +55,9 @@ export function followProgress(
       },
     );
   });
+}
+
+/** Short stable id of this process's data dir, put on every container and network it makes. */
+export function homeId(): string {
+  return createHash("sha256").update(settings().home).digest("hex").slice(0, 12);
 }

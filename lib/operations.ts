@@ -151,7 +151,12 @@ export async function runOperation<T>(instance: string, op: string, fn: (o: Oper
         }
       },
       { wait: false },
-    );
+    ).catch((e) => {
+      if (e instanceof ConflictError && /locked by another process/.test(e.message)) {
+        throw new ConflictError(`instance '${instance}' is busy: another process is running an operation on it`);
+      }
+      throw e;
+    });
   } finally {
     c.running = null;
   }

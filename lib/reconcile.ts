@@ -1,5 +1,5 @@
 import fs from "node:fs/promises";
-import { docker, LABEL } from "./docker";
+import { docker, homeId, LABEL } from "./docker";
 import { paths, settings } from "./config";
 import { engineError } from "./errors";
 import { pidAlive, withRegistry } from "./allocation";
@@ -41,7 +41,7 @@ export async function reconcile(opts: { dryRun?: boolean } = {}): Promise<Reconc
 
     let containers;
     try {
-      containers = await d.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`] } });
+      containers = await d.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] } });
     } catch (e) {
       throw engineError("listing containers", e);
     }
@@ -52,7 +52,7 @@ export async function reconcile(opts: { dryRun?: boolean } = {}): Promise<Reconc
       if (!opts.dryRun) await d.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
     }
 
-    const nets = await d.listNetworks({ filters: { label: [`${LABEL.managed}=true`] } }).catch((e) => {
+    const nets = await d.listNetworks({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] } }).catch((e) => {
       throw engineError("listing networks", e);
     });
     for (const net of nets) {

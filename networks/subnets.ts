@@ -1,4 +1,4 @@
-import { docker, LABEL } from "../lib/docker";
+import { docker, homeId, LABEL } from "../lib/docker";
 import { engineError } from "../lib/errors";
 
 /**
@@ -41,15 +41,18 @@ export function pickN(used: Set<number>, min = N_MIN, max = N_MAX): number | nul
   return null;
 }
 
-/** Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken. */
-export async function enginesUsedN(): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
+/**
+ * Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken.
+ * `ours` is true for a network named mdind-n<N> that this data dir made (pre-created or left over).
+ */
+export async function enginesUsedN(): Promise<Map<number, { name: string; ours: boolean }>> {
+  const out = new Map<number, { name: string; ours: boolean }>();
   try {
     const nets = await docker().listNetworks();
     for (const net of nets) {
       for (const cfg of net.IPAM?.Config ?? []) {
         const n = cfg.Subnet ? nFromSubnet(cfg.Subnet) : null;
-        if (n !== null) out.set(n, net.Name);
+        if (n !== null) out.set(n, { name: net.Name, ours: net.Name === networkName(n) && net.Labels?.[LABEL.home] === homeId() });
       }
     }
   } catch (e) {
@@ -79,7 +82,7 @@ export async function ensureNetwork(n: number): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
-      Labels: { [LABEL.managed]: "true", [LABEL.n]: String(n) },
+      Labels: { [LABEL.managed]: "true", [LABEL.n]: String(n), [LABEL.home]: homeId() },
     });
     return name;
   } catch (e) {
@@ -106,7 +109,7 @@ export async function ensureSharedNetwork(): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: SHARED_NETWORK.subnet, Gateway: SHARED_NETWORK.gateway }] },
-      Labels: { [LABEL.managed]: "true", [LABEL.n]: "shared" },
+      Labels: { [LABEL.managed]: "true", [LABEL.n]: "shared", [LABEL.home]: homeId() },
     });
   } catch (e) {
     throw engineError("creating the shared network", e);

@@ -30,9 +30,12 @@ describe("instance names", () => {
 describe("compatibility table", () => {
   it("defaults PHP and DB from the branch and the PHP suite", () => {
     const s = resolveSpec({ name: "aa", moodle: "5.1" }, "5.1");
-    expect(s.php).toBe("8.4");
-    expect(s.db).toEqual({ engine: "postgres", version: "17" });
-    expect(s.web).toEqual({ server: "nginx", version: "1.26" });
+    expect(s.php).toBe("8.2");
+    expect(s.db).toEqual({ engine: "postgres", version: "15" });
+    expect(s.web).toEqual({ server: "nginx", version: "1.22" });
+    const t = resolveSpec({ name: "aa", moodle: "5.1", php: "8.4" }, "5.1");
+    expect(t.db).toEqual({ engine: "postgres", version: "17" });
+    expect(t.web).toEqual({ server: "nginx", version: "1.26" });
   });
   it("keeps the DB in PHP's Debian suite when allowed", () => {
     const s = resolveSpec({ name: "aa", moodle: "5.1", php: "8.2", db: "mariadb" }, "5.1");

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import Docker from "dockerode";
+import { tempHome } from "../helpers/cli";
+
+/**
+ * 20 creates at once in one process (the operation channel and the allocation lock under load),
+ * then all removed: distinct N and ports, and nothing left behind in the engine or on disk.
+ */
+const home = tempHome();
+process.env.MDIND_HOME = home;
+const docker = new Docker();
+const COUNT = 20;
+const names = Array.from({ length: COUNT }, (_, i) => `par-${i + 1}`);
+
+describe("parallel creates", () => {
+  let lifecycle: typeof import("../../instances/lifecycle");
+  let reconcileMod: typeof import("../../lib/reconcile");
+  beforeAll(async () => {
+    await docker.ping();
+    lifecycle = await import("../../instances/lifecycle");
+    reconcileMod = await import("../../lib/reconcile");
+  });
+  afterAll(() => {
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it(`${COUNT} parallel creates get distinct allocations and leave no orphans`, async () => {
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      names.map((name) => lifecycle.createInstance({ name, moodle: "fixture", php: "8.2", install: false })),
+    );
+    const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof lifecycle.createInstance>>> => r.status === "fulfilled").map((r) => r.value);
+    const failed = results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
+    expect(failed).toEqual([]);
+    expect(new Set(ok.map((r) => r.n)).size).toBe(COUNT);
+    expect(new Set(ok.map((r) => r.port)).size).toBe(COUNT);
+    process.stdout.write(`concurrency: ${COUNT} creates in ${((Date.now() - started) / 1000).toFixed(1)} s, 0 duplicates\n`);
+
+    // The same name twice at once: exactly one wins, the other gets a conflict.
+    const dup = await Promise.allSettled([
+      lifecycle.createInstance({ name: "par-dup", moodle: "fixture", install: false }),
+      lifecycle.createInstance({ name: "par-dup", moodle: "fixture", install: false }),
+    ]);
+    expect(dup.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(String((dup.find((r) => r.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/busy|already exists/);
+
+    const removed = await Promise.allSettled([...names, "par-dup"].map((n) => lifecycle.removeInstance(n)));
+    expect(removed.filter((r) => r.status === "rejected")).toEqual([]);
+
+    const left = await docker.listContainers({ all: true, filters: { label: ["org.moodle-dind.managed=true"] } });
+    expect(left.filter((c) => c.Labels["org.moodle-dind.instance"]?.startsWith("par-"))).toHaveLength(0);
+    const nets = (await docker.listNetworks()).filter((n) => ok.some((r) => n.Name === `mdind-n${r.n}`));
+    expect(nets).toHaveLength(0);
+    expect(fs.readdirSync(`${home}/instances`)).toEqual([]);
+    const report = await reconcileMod.reconcile({ dryRun: true });
+    expect(report.consistent).toBe(true);
+    process.stdout.write(`concurrency: ${COUNT} removes, 0 orphans\n`);
+  });
+});
