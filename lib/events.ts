@@ -34,6 +34,10 @@ interface Hub {
   pending: Map<string, NodeJS.Timeout>;
   lastError: string | null;
   connected: boolean;
+  /** Operation events with a process-wide sequence, for Last-Event-ID replay on the one stream. */
+  ops: { gseq: number; ev: OpEvent }[];
+  gseq: number;
+  tracking: boolean;
 }
 
 const g = globalThis as unknown as { __mdindEvents?: Hub };
@@ -46,6 +50,9 @@ function hub(): Hub {
     pending: new Map(),
     lastError: null,
     connected: false,
+    ops: [],
+    gseq: 0,
+    tracking: false,
   };
   return g.__mdindEvents;
 }
@@ -141,20 +148,45 @@ function schedule(name: string, cause: string, delayMs = 200) {
 
 const INTERESTING = /^(create|start|restart|die|stop|kill|destroy|pause|unpause|oom|health_status)/;
 
-/**
- * Start the watcher once per process. Operation events also trigger a refresh: a create's
- * record moves through creating → installing → ready without any container event.
- */
-export function startStatusWatcher(log: (event: string, fields?: Record<string, unknown>) => void = () => undefined): void {
-  const h = hub();
-  if (h.watching) return;
-  h.watching = true;
+const OPS_KEPT = 2000;
 
+/**
+ * Record every operation event under one process-wide sequence (the SSE id), and refresh the
+ * instance when an operation moves: a create's record goes creating → installing → ready without
+ * any container event.
+ */
+export function trackOperations(): void {
+  const h = hub();
+  if (h.tracking) return;
+  h.tracking = true;
   subscribe("*", (ev: OpEvent) => {
+    const item = { gseq: ++h.gseq, ev };
+    h.ops.push(item);
+    if (h.ops.length > OPS_KEPT) h.ops.splice(0, h.ops.length - OPS_KEPT);
+    h.emitter.emit("op", item);
     if (ev.type === "start" || ev.type === "done" || ev.type === "error" || (ev.type === "step" && ev.status !== "running")) {
       schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 50);
     }
   });
+}
+
+/** Operation events after global sequence `after` still in memory. */
+export function opsAfter(after: number): { gseq: number; ev: OpEvent }[] {
+  return hub().ops.filter((x) => x.gseq > after);
+}
+
+export function onOp(listener: (item: { gseq: number; ev: OpEvent }) => void): () => void {
+  const h = hub();
+  h.emitter.on("op", listener);
+  return () => h.emitter.off("op", listener);
+}
+
+/** Start the watcher once per process (idempotent: the SSE route calls it too). */
+export function startStatusWatcher(log: (event: string, fields?: Record<string, unknown>) => void = () => undefined): void {
+  trackOperations();
+  const h = hub();
+  if (h.watching) return;
+  h.watching = true;
 
   let backoff = 1000;
   const connect = async () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { SERVICES } from "../../instances/stack";
+import { createInputSchema } from "../../instances/spec";
 
 /** Request schemas shared by the route handlers and the OpenAPI document. */
 export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
@@ -21,3 +22,6 @@ export const logsQuerySchema = z.object({
   follow: z.enum(["0", "1", "true", "false"]).optional().transform((v) => v === "1" || v === "true"),
   q: z.string().max(200).optional(),
 });
+
+/** POST /instances: the create input plus an optional blueprint (JSON text). */
+export const createBodySchema = createInputSchema.extend({ blueprint: z.string().max(1024 * 1024).optional() }).strict();

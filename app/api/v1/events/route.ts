@@ -1,0 +1,42 @@
+import { route } from "@/lib/http/edge";
+import { sseStream } from "@/lib/http/streams";
+import { onOp, onStatus, opsAfter, startStatusWatcher } from "@/lib/events";
+import { watchStats } from "@/lib/stats";
+import { replay, subscribe } from "@/lib/operations";
+import { validateName } from "@/instances/spec";
+import { ValidationError } from "@/lib/errors";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * The one live stream. Events: `op` (operation progress), `status` (an instance's new view, from
+ * docker events), `stats` (CPU/memory every 10 s while someone listens).
+ *  - no query: everything; ids are a process-wide sequence, so Last-Event-ID / ?after= replays
+ *    what a reconnecting client missed;
+ *  - ?instance=x[&after=seq]: one instance (or "_images"), replaying its channel after seq.
+ */
+export const GET = route(async ({ req }) => {
+  startStatusWatcher();
+  const url = new URL(req.url);
+  const instanceRaw = url.searchParams.get("instance");
+  const instance = instanceRaw === null ? null : instanceRaw === "_images" ? "_images" : validateName(instanceRaw);
+  const afterRaw = url.searchParams.get("after") ?? req.headers.get("last-event-id") ?? "0";
+  const after = Number.parseInt(afterRaw, 10);
+  if (!Number.isFinite(after) || after < 0) throw new ValidationError("after: a non-negative event id", "after");
+
+  return sseStream(req.signal, (send) => {
+    send({ event: "hello", data: { instance, now: new Date().toISOString() } });
+    const offs: (() => void)[] = [];
+    if (instance) {
+      for (const ev of replay(instance, after)) send({ event: "op", id: String(ev.seq), data: ev });
+      offs.push(subscribe(instance, (ev) => send({ event: "op", id: String(ev.seq), data: ev })));
+      offs.push(onStatus((s) => s.instance === instance && send({ event: "status", data: s })));
+    } else {
+      for (const { gseq, ev } of opsAfter(after)) send({ event: "op", id: String(gseq), data: ev });
+      offs.push(onOp(({ gseq, ev }) => send({ event: "op", id: String(gseq), data: ev })));
+      offs.push(onStatus((s) => send({ event: "status", data: s })));
+      offs.push(watchStats((stats) => send({ event: "stats", data: stats })));
+    }
+    return () => offs.forEach((off) => off());
+  });
+});

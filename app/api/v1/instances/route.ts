@@ -1,0 +1,38 @@
+import { route, jsonBody } from "@/lib/http/edge";
+import { launch, wantsWait } from "@/lib/http/launch";
+import { createBodySchema } from "@/lib/http/schemas";
+import { listViews } from "@/lib/events";
+import { createInstance } from "@/instances/lifecycle";
+import { instanceInfo } from "@/instances/query";
+import { resolveSpec } from "@/instances/spec";
+import { readRecord } from "@/instances/store";
+import { ConflictError, ValidationError, isAppError } from "@/lib/errors";
+import { parseBlueprint } from "@/lib/blueprint";
+
+export const GET = route(async () => {
+  const started = performance.now();
+  const instances = await listViews();
+  return Response.json({ instances }, { headers: { "Server-Timing": `list;dur=${(performance.now() - started).toFixed(1)}` } });
+});
+
+/**
+ * Create runs in the background: the answer is 202 with the operation id as soon as the
+ * operation starts, and progress streams on /api/v1/events. `?wait=1` waits for the instance.
+ */
+export const POST = route(async ({ req }) => {
+  const { blueprint, ...input } = await jsonBody(req, createBodySchema);
+  // Check what can be checked now, so the form gets 422/409 instead of a failed operation.
+  if (input.moodle && input.moodle !== "auto") resolveSpec(input, input.moodle);
+  const exists = await readRecord(input.name).then(() => true, (e) => (isAppError(e) && e.kind === "not_found" ? false : Promise.reject(e)));
+  if (exists) throw new ConflictError(`an instance named '${input.name}' exists`, "name");
+  if (blueprint) {
+    parseBlueprint(blueprint);
+    throw new ValidationError("blueprint: the blueprint is valid, but applying blueprints at create is not wired on this host yet", "blueprint");
+  }
+  const { opId, done } = await launch(input.name, () => createInstance(input));
+  if (wantsWait(req)) {
+    await done;
+    return instanceInfo(input.name);
+  }
+  return Response.json({ name: input.name, operation: opId }, { status: 202 });
+});

@@ -1,0 +1,112 @@
+import type { Readable } from "node:stream";
+
+/**
+ * A Node text stream as a web ReadableStream of whole lines, optionally keeping only lines that
+ * contain `q` (a plain substring, never a pattern from input). Aborting the request destroys the
+ * source, which ends a followed docker log.
+ */
+export function lineStream(src: Readable, opts: { q?: string; signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  const needle = opts.q ? opts.q.toLowerCase() : "";
+  let partial = "";
+  const keep = (line: string) => !needle || line.toLowerCase().includes(needle);
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const close = () => {
+        try {
+          if (partial && keep(partial)) controller.enqueue(enc.encode(`${partial}\n`));
+          partial = "";
+          controller.close();
+        } catch {
+          // Already closed by a cancel.
+        }
+      };
+      src.on("data", (chunk: Buffer | string) => {
+        partial += chunk.toString();
+        const lines = partial.split("\n");
+        partial = lines.pop() ?? "";
+        const out = lines.filter(keep);
+        if (out.length) {
+          try {
+            controller.enqueue(enc.encode(`${out.join("\n")}\n`));
+          } catch {
+            src.destroy();
+          }
+        }
+        // A runaway line without newlines must not grow without bound.
+        if (partial.length > 64 * 1024) partial = partial.slice(-64 * 1024);
+      });
+      src.on("end", close);
+      src.on("close", close);
+      src.on("error", (e) => {
+        try {
+          controller.error(e);
+        } catch {
+          // Nobody is reading any more.
+        }
+      });
+      opts.signal?.addEventListener("abort", () => src.destroy(), { once: true });
+    },
+    cancel() {
+      src.destroy();
+    },
+  });
+}
+
+/** Server-sent events: one writer with keep-alive comments, closed when the client goes. */
+export function sseStream(
+  signal: AbortSignal,
+  setup: (send: (ev: { event?: string; id?: string; data: unknown }) => void, close: () => void) => (() => void) | void,
+): Response {
+  const enc = new TextEncoder();
+  let cleanup: (() => void) | void;
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (s: string) => {
+        if (closed) return;
+        try {
+          controller.enqueue(enc.encode(s));
+        } catch {
+          finish();
+        }
+      };
+      const finish = () => {
+        if (closed) return;
+        closed = true;
+        if (timer) clearInterval(timer);
+        cleanup?.();
+        try {
+          controller.close();
+        } catch {
+          // Already closed.
+        }
+      };
+      const send = (ev: { event?: string; id?: string; data: unknown }) => {
+        let s = "";
+        if (ev.id) s += `id: ${ev.id}\n`;
+        if (ev.event) s += `event: ${ev.event}\n`;
+        s += `data: ${JSON.stringify(ev.data)}\n\n`;
+        write(s);
+      };
+      write("retry: 3000\n\n");
+      cleanup = setup(send, finish);
+      timer = setInterval(() => write(": keep-alive\n\n"), 15_000);
+      signal.addEventListener("abort", finish, { once: true });
+    },
+    cancel() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      cleanup?.();
+    },
+  });
+  return new Response(stream, {
+    headers: {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store, no-transform",
+      Connection: "keep-alive",
+      "X-Accel-Buffering": "no",
+    },
+  });
+}

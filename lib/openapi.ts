@@ -1,0 +1,152 @@
+import { z } from "zod";
+import {
+  actionSchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
+  passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
+} from "./http/schemas";
+
+/**
+ * The OpenAPI 3.1 document for /api/v1: request bodies come straight from the zod schemas the
+ * routes validate with (z.toJSONSchema), so the document cannot drift from what is enforced.
+ */
+type Op = {
+  summary: string;
+  body?: z.ZodType;
+  params?: string[];
+  query?: { name: string; description: string; schema?: object }[];
+  responses?: Record<string, string>;
+  produces?: string;
+  public?: boolean;
+};
+
+const ERR = { $ref: "#/components/schemas/Error" };
+
+function operation(method: string, path: string, o: Op) {
+  const params = [
+    ...(o.params ?? []).map((p) => ({ name: p, in: "path", required: true, schema: { type: "string" } })),
+    ...(o.query ?? []).map((q) => ({ name: q.name, in: "query", required: false, description: q.description, schema: q.schema ?? { type: "string" } })),
+  ];
+  const responses: Record<string, unknown> = {};
+  for (const [code, description] of Object.entries(o.responses ?? { 200: "OK" })) {
+    responses[code] = Number(code) >= 400
+      ? { description, content: { "application/json": { schema: ERR } } }
+      : { description, content: { [o.produces ?? "application/json"]: { schema: o.produces ? { type: "string" } : { type: "object" } } } };
+  }
+  if (!o.public) responses["401"] = { description: "No session or token", content: { "application/json": { schema: ERR } } };
+  if (o.body) responses["422"] = { description: "Validation failed (field + reason)", content: { "application/json": { schema: ERR } } };
+  return {
+    summary: o.summary,
+    operationId: `${method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
+    ...(params.length ? { parameters: params } : {}),
+    ...(o.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(o.body, { io: "input", unrepresentable: "any" }) } } } } : {}),
+    responses,
+    ...(o.public ? { security: [] } : {}),
+  };
+}
+
+const N = ["name"];
+const ROUTES: Record<string, Record<string, Op>> = {
+  "/instances": {
+    get: { summary: "List instances with per-service status (one engine call)" },
+    post: {
+      summary: "Create an instance; 202 with the operation id (progress on /events), ?wait=1 waits",
+      body: createBodySchema,
+      query: [{ name: "wait", description: "1 = wait and return the instance" }],
+      responses: { 202: "Operation started", 409: "Name taken, pool full or busy" },
+    },
+  },
+  "/instances/{name}": {
+    get: { summary: "One instance, with cron's last run", params: N, responses: { 200: "OK", 404: "No such instance" } },
+    delete: { summary: "Remove an instance and its data (operation)", params: N, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
+  },
+  "/instances/{name}/actions/{action}": {
+    post: { summary: "start | stop | restart (restart may name services)", params: ["name", "action"], body: actionSchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 409: "Busy" } },
+  },
+  "/instances/{name}/secrets": { get: { summary: "The Moodle admin login (on request only)", params: N } },
+  "/instances/{name}/logs": {
+    get: {
+      summary: "Service logs as text; follow=1 streams",
+      params: N,
+      produces: "text/plain",
+      query: [
+        { name: "service", description: "db | app | web | cron (default app)" },
+        { name: "tail", description: "lines, 0..5000 (default 200)", schema: { type: "integer", minimum: 0, maximum: 5000 } },
+        { name: "follow", description: "1 = keep streaming" },
+        { name: "q", description: "keep lines containing this text (plain substring, ≤ 200 chars)" },
+      ],
+    },
+  },
+  "/instances/{name}/config": { get: { summary: "Editable config files (config/<svc>-<ver>/<file>)", params: N } },
+  "/instances/{name}/config/{dir}/{file}": {
+    get: { summary: "Read a config file", params: ["name", "dir", "file"] },
+    put: { summary: "Validate (nginx -t, apache2 -t, php-fpm -t, php ini) and save; suggests a restart", params: ["name", "dir", "file"], body: configPutSchema },
+  },
+  "/instances/{name}/mail": { get: { summary: "Caught mail of the instance", params: N } },
+  "/instances/{name}/mail/{id}": { get: { summary: "One caught message (html, text, headers, attachments)", params: ["name", "id"] } },
+  "/operations": { get: { summary: "Operation history, newest first", query: [{ name: "instance", description: "an instance name or _images" }] } },
+  "/operations/{instance}/{opId}": { get: { summary: "Every event of one operation", params: ["instance", "opId"] } },
+  "/events": {
+    get: {
+      summary: "Server-sent events: op (progress), status (instance view from docker events), stats (CPU/memory)",
+      produces: "text/event-stream",
+      query: [
+        { name: "instance", description: "only this instance (or _images)" },
+        { name: "after", description: "replay events after this id (also Last-Event-ID)" },
+      ],
+    },
+  },
+  "/images": { get: { summary: "Image catalog: present, size, up to date" } },
+  "/images/build": { post: { summary: "Build images (operation on channel _images)", body: imagesBuildSchema, responses: { 202: "Operation started", 409: "An image operation is running" } } },
+  "/images/save": { post: { summary: "Save present images as tars (operation on channel _images)", body: imagesSaveSchema, responses: { 202: "Operation started" } } },
+  "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
+  "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
+  "/meta": { get: { summary: "The compatibility table the create form offers" } },
+  "/openapi.json": { get: { summary: "This document" } },
+  "/auth/login": { post: { summary: "Trade the admin password for a session cookie", body: loginSchema, public: true, responses: { 200: "Logged in (cookies set)", 401: "Wrong password", 429: "Too many failures" } } },
+  "/auth/logout": { post: { summary: "End this session" } },
+  "/auth/password": { post: { summary: "Change the admin password (other sessions end)", body: passwordChangeSchema, responses: { 200: "Changed", 409: "Set by MDIND_ADMIN_PASSWORD" } } },
+  "/auth/tokens": {
+    get: { summary: "List API tokens (never the secrets)" },
+    post: { summary: "Create an API token; the token is in this response only", body: tokenCreateSchema, responses: { 201: "Created", 409: "Name taken" } },
+    delete: { summary: "Revoke a token (?id= or body)", body: tokenRevokeSchema, responses: { 200: "Revoked", 404: "No such token" } },
+  },
+};
+
+export function openapiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [p, methods] of Object.entries(ROUTES)) {
+    paths[p] = Object.fromEntries(Object.entries(methods).map(([m, o]) => [m, operation(m, p, o)]));
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Moodle DinD API",
+      version: "1",
+      description:
+        "Drives instances on this host. Browser sessions use the mdind_session cookie and must send x-mdind-csrf on mutations; scripts use Authorization: Bearer <token> (create one under Settings).",
+    },
+    servers: [{ url: "/api/v1" }],
+    security: [{ session: [] }, { bearer: [] }],
+    components: {
+      securitySchemes: {
+        session: { type: "apiKey", in: "cookie", name: "mdind_session" },
+        bearer: { type: "http", scheme: "bearer", bearerFormat: "mdind_<id>_<secret>" },
+      },
+      schemas: {
+        Error: {
+          type: "object",
+          properties: {
+            error: {
+              type: "object",
+              properties: { kind: { type: "string" }, message: { type: "string" }, field: { type: "string" }, step: { type: "string" } },
+              required: ["kind", "message"],
+            },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}
+
+/** Route paths the document describes, for the test that keeps it complete. */
+export const documentedPaths = () => Object.keys(ROUTES);
