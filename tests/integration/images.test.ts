@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, LABEL } from "@/lib/docker";
@@ -41,12 +42,15 @@ async function start(opts: Docker.ContainerCreateOptions): Promise<Docker.Contai
   return c;
 }
 
+// No TTY: a TTY makes psql start a pager and wait for a key.
 async function exec(c: Docker.Container, cmd: string[], env: string[] = []): Promise<{ code: number; out: string }> {
-  const e = await c.exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true, Tty: true });
-  const stream = await e.start({ hijack: true, stdin: false, Tty: true });
+  const e = await c.exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true, Tty: false });
+  const stream = await e.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on("data", (d: Buffer) => chunks.push(d));
+  docker().modem.demuxStream(stream, sink, sink);
   await new Promise<void>((resolve, reject) => {
-    stream.on("data", (d: Buffer) => chunks.push(d));
     stream.on("end", resolve);
     stream.on("error", reject);
   });
