@@ -1,0 +1,17 @@
+import { route } from "@/lib/http/edge";
+import { hostShellPolicy } from "@/lib/terminal/target";
+import { limits, listSessions } from "@/lib/terminal/sessions";
+
+/**
+ * What the terminal UI needs before it opens a socket: whether the host shell is allowed (and why
+ * not), the caller's live sessions and the limits. The terminal itself is the WebSocket at this
+ * same path, routed by server.ts (docs/terminal.md).
+ */
+export const GET = route(async ({ principal }) => {
+  const l = limits();
+  return {
+    hostShell: hostShellPolicy(),
+    sessions: listSessions(principal.user),
+    limits: { perUser: l.perUser, total: l.total, idleSeconds: l.idleMs / 1000, graceSeconds: l.graceMs / 1000 },
+  };
+});
