@@ -1,0 +1,257 @@
+"use client";
+
+import dynamic from "next/dynamic";
+import Link from "next/link";
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError } from "../../../_lib/api";
+import { useEvents } from "../../../_lib/events";
+import type { InstanceView } from "../../../_lib/types";
+import { ErrorNote, HealthDot, Mono, StatusBadge, StepList, type OpEventLite } from "../../../_components/ui";
+import LogsTab from "./LogsTab";
+import ConfigTab from "./ConfigTab";
+import MailTab from "./MailTab";
+
+const TerminalPanel = dynamic(
+  () => import("../../../components/terminal/TerminalPanel").then((m) => (m as { TerminalPanel?: React.ComponentType<{ instance: string }> }).TerminalPanel ?? m.default),
+  { ssr: false, loading: () => <div className="skeleton h-80 w-full" /> },
+);
+
+const TABS = ["overview", "services", "logs", "config", "mail", "terminal"] as const;
+type Tab = (typeof TABS)[number];
+
+export default function InstanceDetail({ name }: { name: string }) {
+  const [view, setView] = useState<(InstanceView & { cron?: unknown }) | null>(null);
+  const [gone, setGone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [tab, setTab] = useState<Tab>("overview");
+  const [op, setOp] = useState<{ id: string; label: string } | null>(null);
+  const [opEvents, setOpEvents] = useState<OpEventLite[]>([]);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+
+  const load = useCallback(() => {
+    api<InstanceView>(`/api/v1/instances/${name}`)
+      .then((v) => setView(v))
+      .catch((e: ApiError) => (e.status === 404 ? setGone(true) : setError(e.message)));
+  }, [name]);
+  useEffect(load, [load]);
+  useEffect(() => {
+    const h = window.location.hash.slice(1) as Tab;
+    if (TABS.includes(h)) setTab(h);
+  }, []);
+
+  useEvents(
+    {
+      status: (d) => {
+        const s = d as { view: InstanceView | null };
+        if (s.view) setView((cur) => ({ ...(cur ?? {}), ...s.view! }));
+      },
+      op: (d) => {
+        const ev = d as OpEventLite;
+        if (!op || ev.opId !== op.id) return;
+        setOpEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
+        if (ev.type === "done" || ev.type === "error") {
+          if (op.label === "remove" && ev.type === "done") window.location.href = "/";
+          else load();
+        }
+      },
+    },
+    `?instance=${name}`,
+  );
+
+  async function act(action: "start" | "stop" | "restart", services?: string[]) {
+    setError(null);
+    try {
+      const r = await api<{ operation: string }>(`/api/v1/instances/${name}/actions/${action}`, {
+        method: "POST",
+        body: services ? { services } : {},
+      });
+      setOpEvents([]);
+      setOp({ id: r.operation, label: services ? `${action} ${services.join(", ")}` : action });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function remove() {
+    setConfirmDelete(false);
+    try {
+      const r = await api<{ operation: string }>(`/api/v1/instances/${name}`, { method: "DELETE" });
+      setOpEvents([]);
+      setOp({ id: r.operation, label: "remove" });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  if (gone) {
+    return (
+      <div className="card space-y-3 p-8 text-center">
+        <h1 className="text-xl font-semibold">No instance named <span className="font-mono">{name}</span></h1>
+        <Link href="/" className="btn-primary">Back to instances</Link>
+      </div>
+    );
+  }
+  if (!view) {
+    return (
+      <div className="space-y-4">
+        <div className="skeleton h-8 w-64" />
+        <div className="skeleton h-40 w-full" />
+        {error && <ErrorNote>{error}</ErrorNote>}
+      </div>
+    );
+  }
+
+  const opRunning = op !== null && !opEvents.some((e) => e.type === "done" || e.type === "error");
+  const busy = opRunning || view.operation !== null;
+  return (
+    <div className="space-y-5">
+      <div className="flex flex-wrap items-center gap-3">
+        <Link href="/" className="text-sm text-slate-500 hover:underline">Instances</Link>
+        <span className="text-slate-400">/</span>
+        <h1 className="font-mono text-2xl font-semibold">{name}</h1>
+        <StatusBadge status={view.status} />
+        <div className="ml-auto flex flex-wrap gap-2">
+          <a href={view.url} target="_blank" rel="noreferrer" className="btn">Open site ↗</a>
+          <button type="button" className="btn" disabled={busy || view.status === "running"} onClick={() => act("start")}>Start</button>
+          <button type="button" className="btn" disabled={busy || view.status === "stopped"} onClick={() => act("stop")}>Stop</button>
+          <button type="button" className="btn" disabled={busy} onClick={() => act("restart")}>Restart</button>
+          <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirmDelete(true)}>Delete</button>
+        </div>
+      </div>
+
+      {error && <ErrorNote>{error}</ErrorNote>}
+      {op && (
+        <div className="card p-4" data-testid="op-panel">
+          <div className="mb-2 flex items-center justify-between">
+            <h2 className="text-sm font-semibold capitalize">{op.label}</h2>
+            {!opRunning && <button type="button" className="text-xs text-slate-500 hover:underline" onClick={() => setOp(null)}>dismiss</button>}
+          </div>
+          <StepList events={opEvents} />
+        </div>
+      )}
+
+      <div className="border-b border-slate-200 dark:border-slate-800">
+        <nav className="-mb-px flex gap-1" role="tablist">
+          {TABS.map((t) => (
+            <button
+              key={t}
+              role="tab"
+              aria-selected={tab === t}
+              type="button"
+              onClick={() => {
+                setTab(t);
+                history.replaceState(null, "", `#${t}`);
+              }}
+              className={`border-b-2 px-4 py-2 text-sm font-medium capitalize ${tab === t ? "border-indigo-600 text-indigo-700 dark:text-indigo-300" : "border-transparent text-slate-500 hover:text-slate-800 dark:hover:text-slate-200"}`}
+            >
+              {t}
+            </button>
+          ))}
+        </nav>
+      </div>
+
+      {tab === "overview" && <Overview view={view} />}
+      {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
+      {tab === "logs" && <LogsTab name={name} />}
+      {tab === "config" && <ConfigTab name={name} onRestart={(services) => act("restart", services)} busy={busy} />}
+      {tab === "mail" && <MailTab name={name} />}
+      {tab === "terminal" && <TerminalPanel instance={name} />}
+
+      {confirmDelete && <DeleteDialog name={name} onCancel={() => setConfirmDelete(false)} onConfirm={remove} />}
+    </div>
+  );
+}
+
+function Row({ k, children }: { k: string; children: React.ReactNode }) {
+  return (
+    <div className="flex items-start gap-4 py-2">
+      <dt className="w-36 shrink-0 text-sm text-slate-500">{k}</dt>
+      <dd className="min-w-0 flex-1 text-sm">{children}</dd>
+    </div>
+  );
+}
+
+function Overview({ view }: { view: InstanceView & { cron?: unknown } }) {
+  const [secret, setSecret] = useState<{ adminUser: string; adminPassword: string } | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const cron = view.cron as { start?: string; exitCode?: number; durationMs?: number; skipped?: boolean } | null | undefined;
+  const cronAt = cron?.start;
+  return (
+    <div className="grid gap-5 lg:grid-cols-2">
+      <div className="card p-5">
+        <h2 className="mb-2 font-semibold">Site</h2>
+        <dl className="divide-y divide-slate-100 dark:divide-slate-800">
+          <Row k="URL"><a href={view.url} target="_blank" rel="noreferrer" className="font-mono text-indigo-700 hover:underline dark:text-indigo-300" data-testid="instance-url">{view.url}</a></Row>
+          <Row k="Admin login">
+            {secret ? (
+              <span className="font-mono" data-testid="admin-secret">{secret.adminUser} / {secret.adminPassword}</span>
+            ) : (
+              <button type="button" className="btn" onClick={() => api<{ adminUser: string; adminPassword: string }>(`/api/v1/instances/${view.name}/secrets`).then(setSecret).catch((e: Error) => setErr(e.message))}>
+                Show admin password
+              </button>
+            )}
+            {err && <span className="ml-2 text-rose-600">{err}</span>}
+          </Row>
+          <Row k="Database admin">
+            <a href={`/api/v1/instances/${view.name}/dbadmin`} target="_blank" rel="noreferrer" className="text-indigo-700 hover:underline dark:text-indigo-300">Open Adminer ↗</a>
+          </Row>
+          <Row k="Cron last run">
+            {cronAt ? <Mono>{new Date(cronAt).toLocaleString()}{cron?.exitCode !== undefined ? ` · exit ${cron.exitCode}` : ""}{cron?.durationMs !== undefined ? ` · ${(cron.durationMs / 1000).toFixed(1)} s` : ""}</Mono> : <span className="text-slate-500">not yet</span>}
+          </Row>
+        </dl>
+      </div>
+      <div className="card p-5">
+        <h2 className="mb-2 font-semibold">Stack</h2>
+        <dl className="divide-y divide-slate-100 dark:divide-slate-800">
+          <Row k="Moodle"><Mono>{view.moodle} ({view.release})</Mono></Row>
+          <Row k="PHP"><Mono>{view.php}</Mono></Row>
+          <Row k="Database"><Mono>{view.db}</Mono></Row>
+          <Row k="Web server"><Mono>{view.web}</Mono></Row>
+          <Row k="Network"><Mono>{view.subnet} · port {view.port}</Mono></Row>
+          <Row k="Profile"><Mono>{view.profile}</Mono></Row>
+          <Row k="Created"><Mono>{new Date(view.createdAt).toLocaleString()}</Mono></Row>
+        </dl>
+      </div>
+    </div>
+  );
+}
+
+function Services({ view, busy, onRestart }: { view: InstanceView; busy: boolean; onRestart: (s: string) => void }) {
+  return (
+    <div className="card overflow-hidden">
+      <table className="w-full text-sm">
+        <thead className="border-b border-slate-200 text-left text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
+          <tr><th className="px-4 py-3">Service</th><th className="px-4 py-3">Container</th><th className="px-4 py-3">State</th><th className="px-4 py-3">Health</th><th /></tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100 dark:divide-slate-800">
+          {view.services.map((s) => (
+            <tr key={s.service} data-service={s.service}>
+              <td className="px-4 py-3"><HealthDot label={s.service} state={s.state} health={s.health} /></td>
+              <td className="px-4 py-3"><Mono>{s.container}</Mono></td>
+              <td className="px-4 py-3"><Mono>{s.state}</Mono></td>
+              <td className="px-4 py-3"><Mono>{s.health ?? "—"}</Mono></td>
+              <td className="px-4 py-3 text-right"><button type="button" className="btn" disabled={busy} onClick={() => onRestart(s.service)}>Restart</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function DeleteDialog({ name, onCancel, onConfirm }: { name: string; onCancel: () => void; onConfirm: () => void }) {
+  const [typed, setTyped] = useState("");
+  return (
+    <div className="fixed inset-0 z-20 flex items-center justify-center bg-slate-900/50 p-4" role="dialog" aria-modal="true">
+      <div className="card w-full max-w-md space-y-4 p-6">
+        <h2 className="text-lg font-semibold">Delete {name}?</h2>
+        <p className="text-sm text-slate-600 dark:text-slate-400">This removes its containers, network, database and files. It cannot be undone. Type <span className="font-mono font-semibold">{name}</span> to confirm.</p>
+        <input className="input font-mono" aria-label="Type the instance name" value={typed} onChange={(e) => setTyped(e.target.value)} autoFocus />
+        <div className="flex justify-end gap-2">
+          <button type="button" className="btn" onClick={onCancel}>Cancel</button>
+          <button type="button" className="btn-danger" disabled={typed !== name} onClick={onConfirm}>Delete forever</button>
+        </div>
+      </div>
+    </div>
+  );
+}

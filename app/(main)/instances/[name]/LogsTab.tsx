@@ -1,0 +1,83 @@
+"use client";
+
+import { useEffect, useRef, useState } from "react";
+import { ErrorNote } from "../../../_components/ui";
+
+const SERVICES = ["app", "web", "db", "cron"] as const;
+const MAX_LINES = 5000;
+
+/** Live logs: a streamed fetch (follow=1), filtered on the server by a plain substring. */
+export default function LogsTab({ name }: { name: string }) {
+  const [service, setService] = useState<(typeof SERVICES)[number]>("app");
+  const [q, setQ] = useState("");
+  const [query, setQuery] = useState("");
+  const [follow, setFollow] = useState(true);
+  const [lines, setLines] = useState<string[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const box = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    const t = setTimeout(() => setQuery(q), 300);
+    return () => clearTimeout(t);
+  }, [q]);
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    setLines([]);
+    setError(null);
+    setLoading(true);
+    const params = new URLSearchParams({ service, tail: "500", follow: follow ? "1" : "0" });
+    if (query) params.set("q", query);
+    (async () => {
+      const res = await fetch(`/api/v1/instances/${name}/logs?${params}`, { signal: ctl.signal });
+      if (!res.ok || !res.body) {
+        const body = await res.json().catch(() => null);
+        throw new Error(body?.error?.message ?? `HTTP ${res.status}`);
+      }
+      setLoading(false);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let partial = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        partial += value;
+        const parts = partial.split("\n");
+        partial = parts.pop() ?? "";
+        if (parts.length) setLines((cur) => [...cur, ...parts].slice(-MAX_LINES));
+      }
+    })().catch((e: Error) => {
+      if (e.name !== "AbortError") setError(e.message);
+      setLoading(false);
+    });
+    return () => ctl.abort();
+  }, [name, service, query, follow]);
+
+  useEffect(() => {
+    const el = box.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+
+  return (
+    <div className="space-y-3">
+      <div className="flex flex-wrap items-center gap-2">
+        <div className="flex rounded-lg border border-slate-300 p-0.5 dark:border-slate-700" role="group" aria-label="Service">
+          {SERVICES.map((s) => (
+            <button key={s} type="button" onClick={() => setService(s)} className={`rounded-md px-3 py-1 text-sm font-medium ${service === s ? "bg-indigo-600 text-white" : "text-slate-600 dark:text-slate-300"}`}>
+              {s}
+            </button>
+          ))}
+        </div>
+        <input className="input max-w-xs" placeholder="Search…" aria-label="Search logs" maxLength={200} value={q} onChange={(e) => setQ(e.target.value)} />
+        <label className="flex items-center gap-2 text-sm">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
+        </label>
+        <span className="ml-auto font-mono text-xs text-slate-500">{lines.length} lines</span>
+      </div>
+      {error && <ErrorNote>{error}</ErrorNote>}
+      <pre ref={box} data-testid="logs" className="h-[28rem] overflow-auto rounded-xl bg-slate-950 p-4 font-mono text-xs leading-relaxed text-slate-200">
+        {loading ? "Loading…" : lines.length ? lines.join("\n") : `No ${query ? "matching " : ""}log lines from ${service} yet.`}
+      </pre>
+    </div>
+  );
+}
