@@ -99,6 +99,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/images/save": { post: { summary: "Save present images as tars (operation on channel _images)", body: imagesSaveSchema, responses: { 202: "Operation started" } } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
+  "/reconcile": { post: { summary: "Repair registry, folders and engine after a crash (?dryRun=1 reports only)", query: [{ name: "dryRun", description: "1 = report only" }] } },
   "/meta": { get: { summary: "The compatibility table the create form offers" } },
   "/openapi.json": { get: { summary: "This document" } },
   "/auth/login": { post: { summary: "Trade the admin password for a session cookie", body: loginSchema, public: true, responses: { 200: "Logged in (cookies set)", 401: "Wrong password", 429: "Too many failures" } } },
