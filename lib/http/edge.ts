@@ -53,8 +53,11 @@ type Handler<P> = (ctx: Ctx<P>) => Promise<Response | unknown>;
  * Wrap a route handler. Every route is authenticated unless `public: true` (login, health probe);
  * mutations also pass the CSRF check inside authenticate().
  */
+/** Marks handlers made by route(), so a test can prove every exported handler went through it. */
+export const ROUTE_MARK = Symbol.for("moodle-dind.route");
+
 export function route<P = Record<string, string>>(fn: Handler<P>, opts: { public?: boolean } = {}) {
-  return async (req: Request, context: { params: Promise<P> }): Promise<Response> => {
+  const handler = async (req: Request, context: { params: Promise<P> }): Promise<Response> => {
     try {
       const principal = opts.public ? ({ user: "anonymous", via: "none" } as Principal) : await authenticate(req);
       const params = (await context?.params) ?? ({} as P);
@@ -64,4 +67,5 @@ export function route<P = Record<string, string>>(fn: Handler<P>, opts: { public
       return errorResponse(e);
     }
   };
+  return Object.assign(handler, { [ROUTE_MARK]: { public: opts.public === true } });
 }
