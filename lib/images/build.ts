@@ -197,7 +197,11 @@ async function doBuild(entry: CatalogEntry, onProgress: Progress, force: boolean
       }
     });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    // The engine repeats the whole RUN command in its message; the step's own output (tail) says more.
+    const msg = (e instanceof Error ? e.message : String(e)).replace(
+      /^The command '[\s\S]*' returned a non-zero code: (\d+)$/,
+      "a RUN step exited with $1",
+    );
     const err = new EngineError(`build ${ref} failed: ${msg}\n${tail.join("\n")}`, e);
     err.step = "images";
     throw err;
