@@ -1,5 +1,6 @@
 import http from "node:http";
 import { AppError } from "../lib/errors";
+import { docker } from "../lib/docker";
 import { execIn } from "../lib/exec";
 import { containerName } from "./stack";
 import type { InstanceSpec } from "./spec";
@@ -10,11 +11,27 @@ import type { InstanceSpec } from "./spec";
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+/**
+ * A container that exits or restarts will never become ready: fail at once with its last log
+ * lines instead of waiting out the timeout.
+ */
+async function assertAlive(container: string, what: string): Promise<void> {
+  const info = await docker().getContainer(container).inspect().catch(() => null);
+  if (!info) throw new AppError("engine", `${what}: container ${container} is gone`);
+  const st = info.State;
+  if (st.Running && !st.Restarting) return;
+  const raw = await docker().getContainer(container).logs({ stdout: true, stderr: true, tail: 8 }).catch(() => Buffer.from(""));
+  // Strip the 8-byte multiplexing headers; this is only for a readable error message.
+  const text = raw.toString("utf8").replace(/[\u0000-\u0008]/g, "").split("\n").map((l) => l.trim()).filter(Boolean).slice(-5).join(" | ");
+  throw new AppError("engine", `${what} is not running (exit code ${st.ExitCode}${st.Restarting ? ", restarting" : ""}): ${text || "no output"}`);
+}
+
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>, container?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 100;
   for (;;) {
     if (await probe().catch(() => false)) return;
+    if (container) await assertAlive(container, what);
     if (Date.now() > deadline) throw new AppError("engine", `${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
     await sleep(delay);
     delay = Math.min(delay * 1.5, 1000);
@@ -48,12 +65,13 @@ export async function waitReady(
         spec.db.engine === "postgres"
           ? ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"]
           : ["sh", "-c", "mariadb-admin -h 127.0.0.1 ping >/dev/null 2>&1 || mysqladmin -h 127.0.0.1 ping >/dev/null 2>&1"];
-      await until(`${spec.db.engine} ${spec.db.version}`, timeoutMs, async () => (await execIn(containerName(name, "db"), cmd, { check: false })).exitCode === 0);
+      await until(`${spec.db.engine} ${spec.db.version}`, timeoutMs, async () => (await execIn(containerName(name, "db"), cmd, { check: false })).exitCode === 0, containerName(name, "db"));
     } else if (s === "app") {
       await until(`php-fpm ${spec.php}`, timeoutMs, async () =>
-        (await execIn(containerName(name, "app"), ["php", "-r", "exit(@fsockopen('127.0.0.1', 9000) ? 0 : 1);"], { check: false })).exitCode === 0);
+        (await execIn(containerName(name, "app"), ["php", "-r", "exit(@fsockopen('127.0.0.1', 9000) ? 0 : 1);"], { check: false })).exitCode === 0,
+        containerName(name, "app"));
     } else {
-      await until(`${spec.web.server} on port ${port}`, timeoutMs, async () => (await httpStatusOf(port, "/mdind-health")) === 200);
+      await until(`${spec.web.server} on port ${port}`, timeoutMs, async () => (await httpStatusOf(port, "/mdind-health")) === 200, containerName(name, "web"));
     }
     log(`${s} ready in ${Date.now() - started} ms`);
   }

@@ -197,10 +197,15 @@ ServerName localhost
         DirectoryIndex index.php index.html
 ${ctx.publicDir ? "        FallbackResource /r.php\n" : ""}    </Directory>
     RedirectMatch 404 "${DENY_RE}"
-    <Location "/mdind-health">
-        SetHandler none
-    </Location>
+    # Only this one file of the config folder is reachable, for the health probe.
     Alias /mdind-health /etc/moodle-dind/apache/health.txt
+    <Directory /etc/moodle-dind/apache>
+        Require all denied
+        <Files "health.txt">
+            Require all granted
+            SetHandler none
+        </Files>
+    </Directory>
     <FilesMatch "\\.php$">
         SetHandler "proxy:fcgi://app:9000"
     </FilesMatch>

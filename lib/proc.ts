@@ -8,7 +8,7 @@ export function run(
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void; input?: string } = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let partial = "";
@@ -30,6 +30,10 @@ export function run(
       if (code === 0) resolve({ stdout, stderr });
       else reject(new CommandError([cmd, ...args], code, stdout, stderr));
     });
-    child.stdin.end(opts.input ?? "");
+    if (child.stdin) {
+      // A program that exits before reading its input must not crash us with EPIPE.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }

@@ -11,7 +11,8 @@ const home = tempHome();
 process.env.MDIND_HOME = home;
 const docker = new Docker();
 const COUNT = 20;
-const names = Array.from({ length: COUNT }, (_, i) => `par-${i + 1}`);
+const sfx = process.pid.toString(36).slice(-4);
+const names = Array.from({ length: COUNT }, (_, i) => `par${sfx}-${i + 1}`);
 
 describe("parallel creates", () => {
   let lifecycle: typeof import("../../instances/lifecycle");
@@ -39,17 +40,17 @@ describe("parallel creates", () => {
 
     // The same name twice at once: exactly one wins, the other gets a conflict.
     const dup = await Promise.allSettled([
-      lifecycle.createInstance({ name: "par-dup", moodle: "fixture", install: false }),
-      lifecycle.createInstance({ name: "par-dup", moodle: "fixture", install: false }),
+      lifecycle.createInstance({ name: `par${sfx}-dup`, moodle: "fixture", install: false }),
+      lifecycle.createInstance({ name: `par${sfx}-dup`, moodle: "fixture", install: false }),
     ]);
     expect(dup.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect(String((dup.find((r) => r.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/busy|already exists/);
 
-    const removed = await Promise.allSettled([...names, "par-dup"].map((n) => lifecycle.removeInstance(n)));
+    const removed = await Promise.allSettled([...names, `par${sfx}-dup`].map((n) => lifecycle.removeInstance(n)));
     expect(removed.filter((r) => r.status === "rejected")).toEqual([]);
 
     const left = await docker.listContainers({ all: true, filters: { label: ["org.moodle-dind.managed=true"] } });
-    expect(left.filter((c) => c.Labels["org.moodle-dind.instance"]?.startsWith("par-"))).toHaveLength(0);
+    expect(left.filter((c) => c.Labels["org.moodle-dind.instance"]?.startsWith(`par${sfx}-`))).toHaveLength(0);
     const nets = (await docker.listNetworks()).filter((n) => ok.some((r) => n.Name === `mdind-n${r.n}`));
     expect(nets).toHaveLength(0);
     expect(fs.readdirSync(`${home}/instances`)).toEqual([]);

@@ -12,8 +12,17 @@ const home = tempHome();
 const env = { MDIND_HOME: home };
 const docker = new Docker();
 const LABEL = "org.moodle-dind.instance";
+// Container names are global to the engine: a per-run suffix keeps runs (and machines' leftovers) apart.
+const sfx = process.pid.toString(36).slice(-4);
+const A = `alpha-${sfx}`;
+const B = `beta-${sfx}`;
+const C = `gamma-${sfx}`;
+const BROKEN = `broken-${sfx}`;
+
+const made = new Set<string>();
 
 async function create(name: string, extra: string[] = []) {
+  made.add(name);
   const r = await cli(["create", name, "--moodle", "fixture", "--php", "8.2", "--json", ...extra], env);
   if (r.code !== 0) throw new Error(`create ${name} failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -29,7 +38,6 @@ async function ourContainers(names: string[]) {
 }
 
 describe("instances on the real engine", () => {
-  const made = new Set<string>();
   beforeAll(async () => {
     await docker.ping();
   });
@@ -42,8 +50,7 @@ describe("instances on the real engine", () => {
   let b: Record<string, any>;
 
   it("creates two instances that answer side by side on their own ports and subnets", async () => {
-    [a, b] = await Promise.all([create("alpha"), create("beta", ["--db", "mariadb:10.11", "--web", "apache"])]);
-    made.add("alpha").add("beta");
+    [a, b] = await Promise.all([create(A), create(B, ["--db", "mariadb:10.11", "--web", "apache"])]);
     for (const i of [a, b]) {
       for (const k of ["name", "status", "url", "port", "subnet", "php", "db", "web"]) expect(i).toHaveProperty(k);
       expect(i.status).toBe("running");
@@ -70,24 +77,24 @@ describe("instances on the real engine", () => {
     }
     expect(JSON.parse((await get(a.port, "/")).body).sessioncookie).not.toBe(JSON.parse((await get(b.port, "/")).body).sessioncookie);
 
-    const dir = path.join(home, "instances", "alpha");
+    const dir = path.join(home, "instances", A);
     for (const f of ["config/php-8.2/php.ini", "config/php-8.2/fpm.conf", "config/postgres-15/postgresql.conf", "config/nginx-1.22/site.conf", "instance.json"]) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     }
-    expect(fs.existsSync(path.join(home, "instances", "beta", "config/mariadb-10.11/my.cnf"))).toBe(true);
-    expect(fs.existsSync(path.join(home, "instances", "beta", "config/apache-2.4/site.conf"))).toBe(true);
+    expect(fs.existsSync(path.join(home, "instances", B, "config/mariadb-10.11/my.cnf"))).toBe(true);
+    expect(fs.existsSync(path.join(home, "instances", B, "config/apache-2.4/site.conf"))).toBe(true);
     expect(fs.readdirSync(path.join(dir, "logs")).sort()).toEqual(["cron-8.2", "nginx-1.22", "php-8.2", "postgres-15"]);
     expect(fs.statSync(path.join(dir, "secrets.json")).mode & 0o777).toBe(0o600);
 
     const secret = JSON.parse(fs.readFileSync(path.join(dir, "secrets.json"), "utf8"));
-    const logs = fs.readdirSync(path.join(home, "operations", "alpha")).map((f) => fs.readFileSync(path.join(home, "operations", "alpha", f), "utf8")).join("");
+    const logs = fs.readdirSync(path.join(home, "operations", A)).map((f) => fs.readFileSync(path.join(home, "operations", A, f), "utf8")).join("");
     expect(logs).not.toContain(secret.adminPassword);
     expect(logs).not.toContain(secret.dbPassword);
 
     const list = await cli(["list", "--json"], env);
-    expect(JSON.parse(list.stdout).map((i: { name: string }) => i.name).sort()).toEqual(["alpha", "beta"]);
+    expect(JSON.parse(list.stdout).map((i: { name: string }) => i.name).sort()).toEqual([A, B]);
 
-    const labelled = await ourContainers(["alpha"]);
+    const labelled = await ourContainers([A]);
     expect(labelled.map((c) => c.Labels["org.moodle-dind.service"]).sort()).toEqual(["app", "cron", "db", "web"]);
     for (const c of labelled) {
       const info = await docker.getContainer(c.Id).inspect();
@@ -98,10 +105,10 @@ describe("instances on the real engine", () => {
 
   it("keeps data across stop and start", async () => {
     const before = JSON.parse((await get(a.port, "/")).body);
-    expect((await cli(["stop", "alpha", "--json"], env)).code).toBe(0);
-    expect(JSON.parse((await cli(["info", "alpha", "--json"], env)).stdout).status).toBe("stopped");
+    expect((await cli(["stop", A, "--json"], env)).code).toBe(0);
+    expect(JSON.parse((await cli(["info", A, "--json"], env)).stdout).status).toBe("stopped");
     await expect(get(a.port, "/")).rejects.toThrow();
-    const started = await cli(["start", "alpha", "--json"], env);
+    const started = await cli(["start", A, "--json"], env);
     expect(started.code).toBe(0);
     expect(JSON.parse(started.stdout).status).toBe("running");
     const after = JSON.parse((await get(a.port, "/")).body);
@@ -110,22 +117,21 @@ describe("instances on the real engine", () => {
   });
 
   it("runs commands inside a service with exec, without a shell", async () => {
-    const r = await cli(["exec", "alpha", "--service", "app", "--", "php", "-r", "echo ini_get('max_input_vars');"], env);
+    const r = await cli(["exec", A, "--service", "app", "--", "php", "-r", "echo ini_get('max_input_vars');"], env);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe("5000");
-    const who = await cli(["exec", "alpha", "--", "id", "-un"], env);
+    const who = await cli(["exec", A, "--", "id", "-un"], env);
     expect(who.stdout.trim()).toBe("www-data");
   });
 
   it("frees N and the port on remove, and the next create reuses them", async () => {
-    const r = await remove("beta");
+    const r = await remove(B);
     expect(r.code).toBe(0);
-    made.delete("beta");
-    expect(await ourContainers(["beta"])).toHaveLength(0);
-    expect(fs.existsSync(path.join(home, "instances", "beta"))).toBe(false);
+    made.delete(B);
+    expect(await ourContainers([B])).toHaveLength(0);
+    expect(fs.existsSync(path.join(home, "instances", B))).toBe(false);
     await expect(docker.getNetwork(`mdind-n${b.n}`).inspect()).rejects.toThrow();
-    const c = await create("gamma");
-    made.add("gamma");
+    const c = await create(C);
     expect(c.n).toBe(b.n);
     expect(c.port).toBe(b.port);
     expect(c.subnet).not.toBe(a.subnet);
@@ -133,14 +139,14 @@ describe("instances on the real engine", () => {
   });
 
   it("rolls back everything when a create fails, with a readable error", async () => {
-    const r = await cli(["create", "broken", "--moodle", "fixture", "--site-name", "FAIL-INSTALL", "--json"], env);
+    const r = await cli(["create", BROKEN, "--moodle", "fixture", "--site-name", "FAIL-INSTALL", "--json"], env);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/install/);
     expect(r.stderr).toMatch(/failed on purpose/);
-    expect(await ourContainers(["broken"])).toHaveLength(0);
-    expect(fs.existsSync(path.join(home, "instances", "broken"))).toBe(false);
+    expect(await ourContainers([BROKEN])).toHaveLength(0);
+    expect(fs.existsSync(path.join(home, "instances", BROKEN))).toBe(false);
     const reg = JSON.parse(fs.readFileSync(path.join(home, "state", "allocations.json"), "utf8"));
-    expect(reg.instances.broken).toBeUndefined();
+    expect(reg.instances[BROKEN]).toBeUndefined();
     const rec = await cli(["reconcile", "--json"], env);
     expect(JSON.parse(rec.stdout).consistent).toBe(true);
   });
@@ -151,8 +157,8 @@ describe("instances on the real engine", () => {
       ["create", "Bad Name"],
       ["create", "okname", "--moodle", "fixture", "--php", "9.1"],
       ["create", "okname", "--moodle", "fixture", "--db", "mysql:8"],
-      ["create", "alpha", "--moodle", "fixture"],
-      ["remove", "alpha"],
+      ["create", A, "--moodle", "fixture"],
+      ["remove", A],
       ["info", "nosuch"],
     ]) {
       const r = await cli(args, env);
