@@ -116,7 +116,11 @@ export function containerSpec(o: HostOptions, mode: Mode): Docker.ContainerCreat
           // Everything --privileged gives that nested dockerd needs, minus what this engine may refuse.
           CapAdd: ["ALL"],
           CapDrop: ["SYS_RESOURCE"],
-          SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+          SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
+          // The API form of the CLI's `--security-opt systempaths=unconfined`: no masked or
+          // read-only /proc and /sys paths, which nested runc needs to set up its containers.
+          MaskedPaths: [],
+          ReadonlyPaths: [],
           Binds: [...binds, "/sys/fs/cgroup:/sys/fs/cgroup:rw"],
         };
   return {
