@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's start command: engine, npm packages, then `moodle-dind up` (images, host, URL).
+#   bash scripts/up.sh [--all-interfaces]     start
+#   bash scripts/up.sh --down                 stop the host (volumes and data stay)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/engine.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ "${1:-}" = "--down" ]; then
+  exec node bin/moodle-dind.mjs down
+fi
+exec node bin/moodle-dind.mjs up "$@"
