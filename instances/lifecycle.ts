@@ -16,10 +16,11 @@ import {
   dataDir, instanceDir, makeSkeleton, randomSecret, readRecord, removeFolder, updateRecord, writeRecord,
   writeSecrets, readSecrets, type InstanceRecord,
 } from "./store";
-import { chownWww, copyCode, resolveSource } from "./source";
+import { chownWww, copyCode, isCachedTree, resolveSource } from "./source";
 import { waitReady } from "./ready";
 import { installSite } from "./install";
 import { ensureImages } from "../lib/images/build";
+import { hasTemplate, makeTemplate, personalize, restoreTemplate, templateKey } from "./templates";
 
 /**
  * Instance lifecycle: create, start, stop, restart, remove. Every mutation runs as the instance's
@@ -33,7 +34,10 @@ export function renderContext(spec: InstanceSpec, n: number, port: number, publi
   return { spec, n, port, publicHost: publicHost(), publicDir, dbPassword, smtpHost: smtpHostFor(n) };
 }
 
-export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Operation) => void } = {}): Promise<InstanceRecord> {
+export async function createInstance(
+  raw: unknown,
+  hooks: { onOperation?: (o: Operation) => void; afterCreate?: (o: Operation, rec: InstanceRecord) => Promise<void> } = {},
+): Promise<InstanceRecord> {
   const name = validateName((raw as { name?: unknown })?.name);
   const requested = String((raw as { moodle?: unknown })?.moodle ?? process.env.MDIND_DEFAULT_MOODLE ?? "auto");
   return runOperation(name, "create", async (op) => {
@@ -54,7 +58,7 @@ export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Op
         await writeRecord({
           name, spec, n: a.n, port: a.port, subnet: a.subnet, url: `http://${publicHost()}:${a.port}/`,
           state: "creating", createdAt: new Date().toISOString(), shared: false,
-          source: { branch: source.branch, release: source.release, publicDir: source.publicDir, origin: source.origin },
+          source: { branch: source.branch, release: source.release, version: source.version, publicDir: source.publicDir, origin: source.origin },
         });
       }).catch(async (e) => {
         if (!(e instanceof ConflictError && e.field === "name")) await removeFolder(name).catch(() => undefined);
@@ -62,6 +66,9 @@ export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Op
       }),
     );
     op.log(`allocated 172.20.${alloc.n}.0/24 and port ${alloc.port}`);
+    const tkey = templateKey({ source: { ...source }, spec }, source.version);
+    const fromTemplate = spec.install && spec.template && hasTemplate(tkey);
+    let ready: InstanceRecord;
     try {
       await op.step("images", () => ensureImages(stackImages(spec), (line) => op.log(line)));
       await op.step("network", () => ensureNetwork(alloc.n));
@@ -74,11 +81,12 @@ export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Op
       });
       await op.step("code", async () => {
         const code = dataDir(name, "code");
-        await copyCode(source.dir, code);
+        await copyCode(source.dir, code, { link: isCachedTree(source.dir) });
         const ctx = renderContext(spec, alloc.n, alloc.port, source.publicDir, secrets.dbPassword);
         await fs.writeFile(path.join(code, "config.php"), moodleConfig(ctx), { mode: 0o640 });
-        await chownWww(code, dataDir(name, "moodledata"));
+        await chownWww(path.join(code, "config.php"), dataDir(name, "moodledata"));
       });
+      if (fromTemplate) await op.step("template", () => restoreTemplate(name, tkey));
       await op.step("containers", async () => {
         const specs = containerSpecs({ spec, n: alloc.n, port: alloc.port });
         for (const svc of SERVICES) await createContainer(specs[svc]);
@@ -87,16 +95,25 @@ export async function createInstance(raw: unknown, hooks: { onOperation?: (o: Op
         await startServices(name, ["app", "web", "cron"]);
         await waitReady(name, spec, alloc.port, ["app", "web"], (l) => op.log(l));
       });
-      if (spec.install) {
+      if (fromTemplate) {
+        const started = Date.now();
+        await updateRecord(name, { state: "installing" });
+        await op.step("personalize", () => personalize(name, (l) => op.log(l)));
+        await updateRecord(name, { install: { at: new Date().toISOString(), durationMs: Date.now() - started, fromTemplate: true } });
+      } else if (spec.install) {
         await updateRecord(name, { state: "installing" });
         await op.step("install", () => installSite(name, (l) => op.log(l)));
+        if (spec.template && !hasTemplate(tkey)) await op.step("template", () => makeTemplate(name, tkey, (l) => op.log(l)));
       }
       await setAllocationState(name, "ready");
-      return await updateRecord(name, { state: "ready" });
+      ready = await updateRecord(name, { state: "ready" });
     } catch (e) {
       await op.step("rollback", () => destroy(name, alloc.n)).catch((re) => op.log(`rollback incomplete: ${(re as Error).message}`));
       throw e;
     }
+    // After the rollback scope: a failing blueprint fails the operation but keeps the ready instance.
+    await hooks.afterCreate?.(op, ready);
+    return ready;
   });
 }
 

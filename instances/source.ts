@@ -15,6 +15,8 @@ export interface MoodleSource {
   dir: string;
   branch: string;
   release: string;
+  /** $version from version.php: a new build means a new cache entry and a new template. */
+  version: string;
   publicDir: boolean;
   origin: string;
 }
@@ -28,7 +30,7 @@ export function branchFromCode(code: string): string {
   return m ? `${m[1]}.${Number(m[2])}` : code;
 }
 
-export async function readVersion(dir: string): Promise<{ branch: string; release: string; publicDir: boolean }> {
+export async function readVersion(dir: string): Promise<{ branch: string; release: string; version: string; publicDir: boolean }> {
   const publicDir = fss.existsSync(path.join(dir, "public", "version.php"));
   const file = publicDir ? path.join(dir, "public", "version.php") : path.join(dir, "version.php");
   let text: string;
@@ -39,8 +41,9 @@ export async function readVersion(dir: string): Promise<{ branch: string; releas
   }
   const branch = /\$branch\s*=\s*'([^']+)'/.exec(text)?.[1];
   const release = /\$release\s*=\s*'([^']+)'/.exec(text)?.[1] ?? "unknown";
+  const version = /\$version\s*=\s*([0-9.]+)/.exec(text)?.[1] ?? "0";
   if (!branch) throw new ValidationError(`${file} has no $branch`, "source");
-  return { branch: branchFromCode(branch), release, publicDir };
+  return { branch: branchFromCode(branch), release, version, publicDir };
 }
 
 /** The configured Moodle source, or null when none is configured. */
@@ -95,20 +98,65 @@ export async function resolveSource(moodle: string): Promise<MoodleSource> {
   }
   const st = await fs.stat(origin).catch(() => null);
   if (!st) throw new ValidationError(`MOODLE_SOURCE ${origin} does not exist`, "moodle");
-  const dir = st.isDirectory() ? origin : await unpackOnce(origin);
-  const v = await readVersion(dir);
+  const unpacked = st.isDirectory() ? origin : await unpackOnce(origin);
+  const v = await readVersion(unpacked);
   if (moodle !== "auto" && v.branch !== moodle) {
     throw new ValidationError(`moodle: asked for ${moodle} but the source at ${origin} is ${v.branch} (${v.release})`, "moodle");
   }
+  const dir = st.isDirectory() ? await cacheTree(unpacked, v) : unpacked;
   return { dir, ...v, origin };
 }
 
-/** Copy a source tree into an instance's code folder, owned by www-data (uid 33) inside containers. */
-export async function copyCode(src: string, dest: string): Promise<void> {
+/**
+ * A user's source directory is copied once per Moodle version into our cache, owned by root and
+ * never written again: instances hard-link their code from it, so a user editing or switching
+ * their checkout never reaches a running site.
+ */
+async function cacheTree(src: string, v: { release: string; version: string }): Promise<string> {
+  const key = createHash("sha256").update(`${src}\0${v.version}\0${v.release}`).digest("hex").slice(0, 16);
+  const dest = path.join(paths.cache(), "sources", `tree-${key}`);
+  if (fss.existsSync(path.join(dest, ".complete"))) return dest;
+  const tmp = `${dest}.partial-${process.pid}`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  await run("cp", ["-a", `${src}/.`, tmp]);
+  await fs.rm(path.join(tmp, "config.php"), { force: true });
+  await run("chown", ["-R", "0:0", tmp]);
+  await fs.writeFile(path.join(tmp, ".complete"), src);
+  await fs.rename(tmp, dest).catch(async (e) => {
+    // Another process cached the same version first: use theirs.
+    await fs.rm(tmp, { recursive: true, force: true });
+    if (!fss.existsSync(path.join(dest, ".complete"))) throw e;
+  });
+  return dest;
+}
+
+/**
+ * Give an instance its own code tree. From a cached (root-owned, never written) tree the files are
+ * hard links — seconds instead of a minute for Moodle's 30k files — and the directories are the
+ * instance's own, owned by www-data: plugins can be added, and a file can be replaced (new inode)
+ * but not changed in place by PHP, so one site never edits another's code. Elsewhere, a real copy.
+ */
+export async function copyCode(src: string, dest: string, opts: { link: boolean }): Promise<void> {
   await fs.mkdir(dest, { recursive: true });
-  await run("cp", ["-a", "--reflink=auto", `${src}/.`, dest]);
+  let linked = false;
+  if (opts.link) {
+    linked = await run("cp", ["-al", `${src}/.`, dest]).then(() => true, () => false);
+  }
+  if (!linked) {
+    await fs.rm(dest, { recursive: true, force: true });
+    await fs.mkdir(dest, { recursive: true });
+    await run("cp", ["-a", "--reflink=auto", `${src}/.`, dest]);
+  }
   await fs.rm(path.join(dest, "config.php"), { force: true });
   await fs.rm(path.join(dest, ".complete"), { force: true });
+  if (linked) await run("find", [dest, "-type", "d", "-exec", "chown", "33:33", "{}", "+"]);
+  else await run("chown", ["-R", "33:33", dest]);
+}
+
+/** True when `src` is one of our read-only caches (hard links from it are safe). */
+export function isCachedTree(src: string): boolean {
+  return path.resolve(src).startsWith(path.join(paths.cache(), "sources") + path.sep);
 }
 
 export async function chownWww(...dirs: string[]): Promise<void> {

@@ -25,7 +25,7 @@ export interface InstanceRecord {
   url: string;
   state: InstanceState;
   createdAt: string;
-  source: { branch: string; release: string; publicDir: boolean; origin: string };
+  source: { branch: string; release: string; version?: string; publicDir: boolean; origin: string };
   shared: boolean;
   install?: { at: string; durationMs: number; fromTemplate: boolean };
   error?: string;

@@ -23,8 +23,8 @@ export function run(
         for (const l of lines) if (l.trim()) opts.onLine(l);
       }
     };
-    child.stdout.on("data", (d) => onData(d, "out"));
-    child.stderr.on("data", (d) => onData(d, "err"));
+    child.stdout?.on("data", (d: Buffer) => onData(d, "out"));
+    child.stderr?.on("data", (d: Buffer) => onData(d, "err"));
     child.on("error", (e) => reject(new CommandError([cmd, ...args], null, stdout, `${stderr}${e.message}`)));
     child.on("close", (code) => {
       if (code === 0) resolve({ stdout, stderr });
