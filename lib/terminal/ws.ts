@@ -82,11 +82,15 @@ async function accept(req: IncomingMessage, socket: Duplex, head: Buffer) {
   const { target } = request;
   if (target.kind === "host") {
     const policy = hostShellPolicy();
-    if (!policy.enabled) return refuse(socket, 403, policy.reason);
+    if (!policy.enabled) {
+      void audit("terminal_refused", { user: who.user, address: who.address, status: 403, target: "host", message: "host shell disabled" });
+      return refuse(socket, 403, policy.reason);
+    }
   } else {
     try {
       await readRecord(target.instance);
     } catch {
+      void audit("terminal_refused", { user: who.user, address: who.address, status: 404, target: targetLabel(target), message: "no such instance" });
       return refuse(socket, 404, `no instance named '${target.instance}'`);
     }
   }

@@ -65,7 +65,7 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
       saved = [];
     }
     if (target === "host") {
-      fetch("/api/v1/terminal", { credentials: "same-origin" })
+      fetch("/api/v1/terminal/sessions", { credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : null))
         .then((j: { hostShell?: HostPolicy } | null) => {
           const policy = j?.hostShell ?? { enabled: false, reason: "could not ask the server whether the host shell is allowed" };

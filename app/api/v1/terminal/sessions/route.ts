@@ -4,8 +4,9 @@ import { limits, listSessions } from "@/lib/terminal/sessions";
 
 /**
  * What the terminal UI needs before it opens a socket: whether the host shell is allowed (and why
- * not), the caller's live sessions and the limits. The terminal itself is the WebSocket at this
- * same path, routed by server.ts (docs/terminal.md).
+ * not), the caller's live sessions and the limits. The terminal itself is the WebSocket at
+ * /api/v1/terminal, routed by server.ts (docs/terminal.md). No route may live at that exact path:
+ * Next's own upgrade listener ends any upgrade whose path matches one of its routes.
  */
 export const GET = route(async ({ principal }) => {
   const l = limits();
