@@ -10,6 +10,12 @@ import { validateName } from "../instances/spec";
 import { reconcile } from "../lib/reconcile";
 import { imagesBuild, imagesList, imagesSave } from "../lib/images/cli";
 import type { Backend } from "./backend";
+import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../instances/blueprint";
+
+/** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
+function blueprintSource(file: string): BlueprintInput {
+  return /^https?:\/\//i.test(file) ? { url: file } : { bundlePath: file };
+}
 
 /** The CLI driving the engine in-process. */
 export class LocalBackend implements Backend {
@@ -27,10 +33,22 @@ export class LocalBackend implements Backend {
     return instanceInfo(name);
   }
 
-  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts: ApplyOptions = {}): Promise<InstanceView> {
     const name = validateName(input.name);
-    await this.watch(name, onEvent, () => createInstance(input));
+    // Read and check the blueprint first: a bad one is refused before anything is built.
+    const bp = blueprintFile ? await prepareBlueprint(blueprintSource(blueprintFile), blueprintOpts) : null;
+    try {
+      await this.watch(name, onEvent, () => createInstance(input, { afterCreate: bp ? applyBlueprintAfterCreate(bp, blueprintOpts) : undefined }));
+    } finally {
+      await bp?.close();
+    }
     return this.view(name);
+  }
+
+  async blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult> {
+    validateName(name);
+    const bp = await prepareBlueprint(blueprintSource(file), opts);
+    return this.watch(name, onEvent, () => applyBlueprint(name, bp, opts));
   }
 
   async list() {

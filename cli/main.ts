@@ -17,6 +17,8 @@ const USAGE = `usage: moodle-dind <command> [options]
   exec <name> [--service app] -- <command> [args…]
   images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
   reconcile [--json]             up | down (the DinD host)
+  blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
+                                 FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
 
   remote: --url URL (or MOODLE_DIND_URL) and --token T (or MOODLE_DIND_TOKEN)
 `;
@@ -39,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
       "no-install": { type: "boolean" },
       profile: { type: "string" },
       blueprint: { type: "string" },
+      force: { type: "boolean" },
+      "on-error": { type: "string" },
+      "allow-unsafe": { type: "boolean" },
+      "allow-urls": { type: "boolean" },
       json: { type: "boolean" },
       yes: { type: "boolean", short: "y" },
       service: { type: "string", short: "s" },
@@ -65,6 +71,12 @@ export async function main(argv: string[]): Promise<number> {
     return args[0];
   };
 
+  const blueprintOpts = () => {
+    const onError = values["on-error"];
+    if (onError !== undefined && onError !== "abort" && onError !== "warn") throw usage("--on-error must be abort or warn");
+    return { force: values.force === true, onError, allowUnsafe: values["allow-unsafe"] === true, allowUrls: values["allow-urls"] === true } as const;
+  };
+
   switch (cmd) {
     case "create": {
       const input: Record<string, unknown> = { name: need("a name") };
@@ -75,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values["site-name"]) input.siteName = values["site-name"];
       if (values.profile) input.profile = values.profile;
       if (values["no-install"]) input.install = false;
-      const view = await backend.create(input, printProgress(json), values.blueprint);
+      const view = await backend.create(input, printProgress(json), values.blueprint, blueprintOpts());
       out(view, () => `${view.name} is ${view.status} at ${view.url} (172.20.${view.n}.0/24, port ${view.port})`);
       return 0;
     }
@@ -132,6 +144,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw usage("images build|list|save");
+    }
+    case "blueprint": {
+      const [sub, name, file] = args;
+      if (sub !== "apply" || !name || !file) throw usage("blueprint apply <name> FILE");
+      const r = await backend.blueprintApply(name, file, blueprintOpts(), printProgress(json));
+      out(r, () => `${name}: blueprint ${r.status}${r.changed ? " (changed)" : ""}, ${r.steps.filter((s) => s.status === "failed").length} failed step(s)`);
+      return r.status === "partial" ? 1 : 0;
     }
     case "reconcile": {
       const report = await backend.reconcile();

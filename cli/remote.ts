@@ -5,6 +5,7 @@ import type { OpEvent } from "../lib/operations";
 import type { InstanceView } from "../instances/query";
 import type { ReconcileReport } from "../lib/reconcile";
 import type { Backend } from "./backend";
+import type { ApplyOptions, ApplyResult } from "../instances/blueprint";
 
 /**
  * The CLI driving a remote host through its REST API (/api/v1) with an API token. Long operations
@@ -25,6 +26,7 @@ export class RemoteBackend implements Backend {
 
   private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     let res: Response;
+    const zip = body instanceof Uint8Array;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
@@ -32,9 +34,9 @@ export class RemoteBackend implements Backend {
         headers: {
           authorization: `Bearer ${this.token}`,
           accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(body === undefined ? {} : { "content-type": zip ? "application/zip" : "application/json" }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : zip ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
       });
     } catch (e) {
       throw new AppError("engine", `cannot reach ${this.base}: ${(e as Error).message}`, { cause: e });
@@ -90,6 +92,29 @@ export class RemoteBackend implements Backend {
     const r = await this.json<{ name: string; operation: string }>("POST", "/instances", body);
     await this.follow(r.name, r.operation, onEvent);
     return this.json<InstanceView>("GET", `/instances/${r.name}`);
+  }
+
+  /** A .json file or URL goes as JSON, a bundle ZIP as the raw body; a bundle folder must be zipped first. */
+  async blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult> {
+    const at = `/instances/${encodeURIComponent(name)}/blueprint`;
+    const flags = { force: opts.force, onError: opts.onError, allowUnsafe: opts.allowUnsafe };
+    let r: { operation: string };
+    if (/^https?:\/\//i.test(file)) {
+      r = await this.json("POST", at, { url: file, ...flags });
+    } else {
+      if ((await fs.stat(file)).isDirectory()) throw new AppError("validation", "over --url a bundle folder must be sent as a ZIP: zip it and pass the .zip");
+      const bytes = await fs.readFile(file);
+      if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
+        const q = new URLSearchParams(Object.entries(flags).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+        r = await this.json("POST", `${at}?${q}`, new Uint8Array(bytes));
+      } else {
+        r = await this.json("POST", at, { blueprint: bytes.toString("utf8"), ...flags });
+      }
+    }
+    await this.follow(name, r.operation, onEvent);
+    const state = await this.json<{ last: ApplyResult | null }>("GET", at);
+    if (!state.last) throw new AppError("internal", "the blueprint operation finished without a result");
+    return state.last;
   }
 
   async list(): Promise<InstanceView[]> {
