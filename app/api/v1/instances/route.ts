@@ -6,8 +6,8 @@ import { createInstance } from "@/instances/lifecycle";
 import { instanceInfo } from "@/instances/query";
 import { resolveSpec } from "@/instances/spec";
 import { readRecord } from "@/instances/store";
-import { ConflictError, ValidationError, isAppError } from "@/lib/errors";
-import { parseBlueprint } from "@/lib/blueprint";
+import { ConflictError, isAppError } from "@/lib/errors";
+import { applyBlueprintAfterCreate, prepareBlueprint, urlsAllowedOnHost } from "@/instances/blueprint";
 
 export const GET = route(async () => {
   const started = performance.now();
@@ -25,11 +25,9 @@ export const POST = route(async ({ req }) => {
   if (input.moodle && input.moodle !== "auto") resolveSpec(input, input.moodle);
   const exists = await readRecord(input.name).then(() => true, (e) => (isAppError(e) && e.kind === "not_found" ? false : Promise.reject(e)));
   if (exists) throw new ConflictError(`an instance named '${input.name}' exists`, "name");
-  if (blueprint) {
-    parseBlueprint(blueprint);
-    throw new ValidationError("blueprint: the blueprint is valid, but applying blueprints at create is not wired on this host yet", "blueprint");
-  }
-  const { opId, done } = await launch(input.name, () => createInstance(input));
+  // Checked before anything is built; it runs inside the create operation once the site is ready.
+  const bp = blueprint ? await prepareBlueprint({ json: blueprint }, { allowUrls: urlsAllowedOnHost() }) : null;
+  const { opId, done } = await launch(input.name, () => createInstance(input, { afterCreate: bp ? applyBlueprintAfterCreate(bp) : undefined }));
   if (wantsWait(req)) {
     await done;
     return instanceInfo(input.name);
