@@ -21,6 +21,9 @@ import { waitReady } from "./ready";
 import { installSite } from "./install";
 import { ensureImages } from "../lib/images/build";
 import { hasTemplate, makeTemplate, personalize, restoreTemplate, templateKey } from "./templates";
+import { copyCodeFromInstance, seedData } from "./seed";
+import { restoreFrom } from "./db";
+import type { MoodleSource } from "./source";
 
 /**
  * Instance lifecycle: create, start, stop, restart, remove. Every mutation runs as the instance's
@@ -34,16 +37,41 @@ export function renderContext(spec: InstanceSpec, n: number, port: number, publi
   return { spec, n, port, publicHost: publicHost(), publicDir, dbPassword, smtpHost: smtpHostFor(n) };
 }
 
+/**
+ * Where a new instance's site comes from, when it is not a fresh install: a live instance of this
+ * host (clone) or an unpacked export archive (import). Both bring code, moodledata and a DB dump.
+ */
+export type Seed = { kind: "clone"; from: string } | { kind: "import"; dir: string; source: MoodleSource };
+
+async function seedSource(seed: Seed): Promise<MoodleSource> {
+  if (seed.kind === "import") return seed.source;
+  const src = await readRecord(seed.from);
+  return {
+    dir: dataDir(seed.from, "code"),
+    branch: src.source.branch,
+    release: src.source.release,
+    version: src.source.version ?? "0",
+    publicDir: src.source.publicDir,
+    origin: src.source.origin,
+  };
+}
+
 export async function createInstance(
   raw: unknown,
-  hooks: { onOperation?: (o: Operation) => void; afterCreate?: (o: Operation, rec: InstanceRecord) => Promise<void> } = {},
+  hooks: {
+    onOperation?: (o: Operation) => void;
+    afterCreate?: (o: Operation, rec: InstanceRecord) => Promise<void>;
+    seed?: Seed;
+    opName?: string;
+  } = {},
 ): Promise<InstanceRecord> {
   const name = validateName((raw as { name?: unknown })?.name);
   const requested = String((raw as { moodle?: unknown })?.moodle ?? process.env.MDIND_DEFAULT_MOODLE ?? "auto");
-  return runOperation(name, "create", async (op) => {
+  const seed = hooks.seed;
+  return runOperation(name, hooks.opName ?? "create", async (op) => {
     hooks.onOperation?.(op);
     const source = await op.step("source", async () => {
-      const s = await resolveSource(requested);
+      const s = seed ? await seedSource(seed) : await resolveSource(requested);
       op.log(`${s.origin === "fixture" ? "fixture app" : s.origin}: ${s.release} (branch ${s.branch})`);
       return s;
     });
@@ -67,7 +95,7 @@ export async function createInstance(
     );
     op.log(`allocated 172.20.${alloc.n}.0/24 and port ${alloc.port}`);
     const tkey = templateKey({ source: { ...source }, spec }, source.version);
-    const fromTemplate = spec.install && spec.template && hasTemplate(tkey);
+    const fromTemplate = !seed && spec.install && spec.template && hasTemplate(tkey);
     let ready: InstanceRecord;
     try {
       await op.step("images", () => ensureImages(stackImages(spec), (line) => op.log(line)));
@@ -81,21 +109,26 @@ export async function createInstance(
       });
       await op.step("code", async () => {
         const code = dataDir(name, "code");
-        await copyCode(source.dir, code, { link: isCachedTree(source.dir) });
+        if (seed?.kind === "clone") await copyCodeFromInstance(source.dir, code);
+        else await copyCode(source.dir, code, { link: isCachedTree(source.dir) });
         const ctx = renderContext(spec, alloc.n, alloc.port, source.publicDir, secrets.dbPassword);
         await fs.writeFile(path.join(code, "config.php"), moodleConfig(ctx), { mode: 0o640 });
         await chownWww(path.join(code, "config.php"), dataDir(name, "moodledata"));
       });
       if (fromTemplate) await op.step("template", () => restoreTemplate(name, tkey));
+      const dump = seed ? await op.step("seed", () => seedData(name, seed)) : null;
       await op.step("containers", async () => {
         const specs = containerSpecs({ spec, n: alloc.n, port: alloc.port });
         for (const svc of SERVICES) await createContainer(specs[svc]);
         await startServices(name, ["db"]);
         await waitReady(name, spec, alloc.port, ["db"], (l) => op.log(l));
+        // The database is whole before anything (cron included) can reach it.
+        if (dump) await op.step("database", () => restoreFrom(name, spec, dump));
         await startServices(name, ["app", "web", "cron"]);
         await waitReady(name, spec, alloc.port, ["app", "web"], (l) => op.log(l));
       });
-      if (fromTemplate) {
+      if (dump) await fs.rm(dump, { force: true });
+      if (fromTemplate || seed) {
         const started = Date.now();
         await updateRecord(name, { state: "installing" });
         await op.step("personalize", () => personalize(name, (l) => op.log(l)));

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export MDIND_NO_PULL=${MDIND_NO_PULL:-1}  # no registry here; never even try one from tests
 PHASES=${PHASES:-"typecheck unit integration e2e"}
 REPORTS=$(mktemp -d)
 export NEXT_TELEMETRY_DISABLED=1

@@ -1,0 +1,81 @@
+import fs from "node:fs/promises";
+import fss from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { NotFoundError, ValidationError } from "../lib/errors";
+import { runOperation } from "../lib/operations";
+import { run } from "../lib/proc";
+import { exportInstance, unpackExport } from "./archive";
+import { restoreFrom } from "./db";
+import { startServices } from "./lifecycle";
+import { waitReady } from "./ready";
+import { containerName } from "./stack";
+import { dataDir, instanceDir, readRecord } from "./store";
+import { validateName } from "./spec";
+import { docker } from "../lib/docker";
+
+/**
+ * Snapshots are exports kept beside the instance (snapshots/<id>.tar.gz): DB, moodledata, config
+ * and code. Restoring one in place puts all of that back while the instance keeps its N, port
+ * and secrets.
+ */
+const ID_RE = /^[0-9]{8}T[0-9]{6}Z(-[a-z0-9-]{1,32})?$/;
+const snapDir = (name: string) => path.join(instanceDir(name), "snapshots");
+
+export async function createSnapshot(name: string, label?: string): Promise<{ id: string; bytes: number }> {
+  validateName(name);
+  if (label !== undefined && !/^[a-z0-9-]{1,32}$/.test(label)) throw new ValidationError("label: 1–32 of a-z, 0-9 and '-'", "label");
+  const id = `${new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}${label ? `-${label}` : ""}`;
+  await fs.mkdir(snapDir(name), { recursive: true, mode: 0o700 });
+  const { bytes } = await exportInstance(name, path.join(snapDir(name), `${id}.tar.gz`));
+  return { id, bytes };
+}
+
+export async function listSnapshots(name: string): Promise<{ id: string; bytes: number; createdAt: string }[]> {
+  validateName(name);
+  const files = await fs.readdir(snapDir(name)).catch(() => [] as string[]);
+  return files
+    .filter((f) => f.endsWith(".tar.gz"))
+    .map((f) => {
+      const st = fss.statSync(path.join(snapDir(name), f));
+      return { id: f.replace(/\.tar\.gz$/, ""), bytes: st.size, createdAt: st.mtime.toISOString() };
+    })
+    .sort((a, b) => b.id.localeCompare(a.id));
+}
+
+export async function restoreSnapshot(name: string, id: string): Promise<void> {
+  validateName(name);
+  if (!ID_RE.test(id)) throw new ValidationError("snapshot id is malformed", "id");
+  const file = path.join(snapDir(name), `${id}.tar.gz`);
+  if (!fss.existsSync(file)) throw new NotFoundError(`no snapshot ${id} of ${name}`);
+  const rec = await readRecord(name);
+  await runOperation(name, "restore", async (op) => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), "mdind-restore-"));
+    try {
+      await op.step("unpack", () => unpackExport(file, work));
+      await op.step("stop", async () => {
+        for (const s of ["web", "cron", "app"] as const) {
+          await docker().getContainer(containerName(name, s)).stop({ t: 10 }).catch(() => undefined);
+        }
+      });
+      await op.step("database", () => restoreFrom(name, rec.spec, path.join(work, "db.dump")));
+      await op.step("files", async () => {
+        for (const sub of ["moodledata", "code"] as const) {
+          const dest = dataDir(name, sub);
+          await fs.rm(dest, { recursive: true, force: true });
+          await fs.rename(path.join(work, sub), dest).catch(async () => run("cp", ["-a", `${path.join(work, sub)}/.`, dest]));
+          await run("chown", ["-R", "33:33", dest]);
+        }
+        const cfg = path.join(instanceDir(name), "config");
+        await fs.rm(cfg, { recursive: true, force: true });
+        await run("cp", ["-a", path.join(work, "config"), cfg]);
+      });
+      await op.step("start", async () => {
+        await startServices(name, ["app", "web", "cron"]);
+        await waitReady(name, rec.spec, rec.port, ["app", "web"], (l) => op.log(l));
+      });
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  });
+}
