@@ -18,6 +18,11 @@ export interface Backend {
   imagesList(): Promise<unknown[]>;
   imagesSave(dir: string, onLine: (l: string) => void): Promise<void>;
   reconcile(): Promise<ReconcileReport>;
+  /** Site copies. Optional: a backend that lacks one says so instead of pretending. */
+  clone?(from: string, to: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  exportTo?(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }>;
+  importFrom?(file: string, name: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  snapshot?(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void): Promise<unknown>;
 }
 
 export async function backendFor(opts: { url?: string; token?: string }): Promise<Backend> {

@@ -10,6 +10,10 @@ import { validateName } from "../instances/spec";
 import { reconcile } from "../lib/reconcile";
 import { imagesBuild, imagesList, imagesSave } from "../lib/images/cli";
 import type { Backend } from "./backend";
+import path from "node:path";
+import { ValidationError } from "../lib/errors";
+import { cloneInstance, exportInstance, importInstance } from "../instances/archive";
+import { createSnapshot, listSnapshots, restoreSnapshot } from "../instances/snapshots";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../instances/blueprint";
 
 /** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
@@ -101,6 +105,32 @@ export class LocalBackend implements Backend {
 
   imagesSave(dir: string, onLine: (l: string) => void) {
     return imagesSave(dir, onLine).then(() => undefined);
+  }
+
+  async clone(from: string, to: string, onEvent: (ev: OpEvent) => void) {
+    validateName(to);
+    await this.watch(to, onEvent, () => cloneInstance(from, to));
+    return this.view(to);
+  }
+
+  async exportTo(name: string, file: string, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    return this.watch(name, onEvent, () => exportInstance(name, path.resolve(file)));
+  }
+
+  async importFrom(file: string, name: string, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    await this.watch(name, onEvent, () => importInstance(path.resolve(file), name));
+    return this.view(name);
+  }
+
+  async snapshot(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    if (action === "list") return listSnapshots(name);
+    if (action === "create") return this.watch(name, onEvent, () => createSnapshot(name, arg));
+    if (!arg) throw new ValidationError("snapshot restore needs a snapshot id", "id");
+    await this.watch(name, onEvent, () => restoreSnapshot(name, arg));
+    return this.view(name);
   }
 
   async reconcile() {

@@ -16,6 +16,8 @@ const USAGE = `usage: moodle-dind <command> [options]
   logs <name> [--service app] [--tail N] [--follow]
   exec <name> [--service app] -- <command> [args…]
   images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
+  clone <source> <new>           export <name> [--file F]      import <archive> <new>
+  snapshot create|list|restore <name> [label|id]
   reconcile [--json]             up | down (the DinD host)
   blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
                                  FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
@@ -51,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       tail: { type: "string" },
       follow: { type: "boolean", short: "f" },
       dir: { type: "string" },
+      file: { type: "string" },
       "show-password": { type: "boolean" },
       url: { type: "string" },
       token: { type: "string" },
@@ -151,6 +154,37 @@ export async function main(argv: string[]): Promise<number> {
       const r = await backend.blueprintApply(name, file, blueprintOpts(), printProgress(json));
       out(r, () => `${name}: blueprint ${r.status}${r.changed ? " (changed)" : ""}, ${r.steps.filter((s) => s.status === "failed").length} failed step(s)`);
       return r.status === "partial" ? 1 : 0;
+    }
+    case "clone": {
+      const [from, to] = args;
+      if (!from || !to) throw usage("clone <source> <new-name>");
+      if (!backend.clone) throw usage("clone is not available through this backend");
+      const view = await backend.clone(from, to, printProgress(json));
+      out(view, () => `${view.name} is ${view.status} at ${view.url} (clone of ${from})`);
+      return 0;
+    }
+    case "export": {
+      const name = need("a name");
+      if (!backend.exportTo) throw usage("export is not available through this backend");
+      const r = await backend.exportTo(name, values.file ?? `${name}.moodle-dind.tar.gz`, printProgress(json));
+      out(r, () => `exported ${name} to ${r.file} (${(r.bytes / 1024 / 1024).toFixed(1)} MiB)`);
+      return 0;
+    }
+    case "import": {
+      const [file, name] = args;
+      if (!file || !name) throw usage("import <archive> <new-name>");
+      if (!backend.importFrom) throw usage("import is not available through this backend");
+      const view = await backend.importFrom(file, name, printProgress(json));
+      out(view, () => `${view.name} is ${view.status} at ${view.url} (imported from ${file})`);
+      return 0;
+    }
+    case "snapshot": {
+      const [sub, name, arg] = args;
+      if (!name || !["create", "list", "restore"].includes(sub ?? "")) throw usage("snapshot create|list|restore <name> [id|label]");
+      if (!backend.snapshot) throw usage("snapshots are not available through this backend");
+      const r = await backend.snapshot(name, sub as "create" | "list" | "restore", arg, printProgress(json));
+      out(r, () => JSON.stringify(r, null, 2));
+      return 0;
     }
     case "reconcile": {
       const report = await backend.reconcile();
