@@ -52,11 +52,11 @@ if (isset($_GET['mdind_token'])) {
 
 function adminer_object() {
     class MdindAdminer extends Adminer\Adminer {
-        function name(): string {
+        function name() {
             return 'moodle-dind DB admin';
         }
 
-        function login(string $login, string $password) {
+        function login($login, $password) {
             if (!preg_match(MDIND_SERVER_RE, Adminer\SERVER)) {
                 return 'Only instance databases (172.20.N.12) can be opened here.';
             }
