@@ -20,3 +20,8 @@ export function audit(event: "terminal_start" | "terminal_end" | "terminal_refus
   });
   return chain;
 }
+
+/** Resolves when every line queued so far is on disk (tests, shutdown). */
+export function auditSettled(): Promise<void> {
+  return chain;
+}
