@@ -353,7 +353,9 @@ class ContainerExecutor implements StepExecutor {
     const args = step.args as { data: ResourceDescriptor; pluginType?: string; pluginName?: string; component?: string };
     const where = `step ${step.index + 1} (${step.name})`;
     const bytes = await resources.resolve(args.data, `${where} 'data'`);
-    const zip = await this.place(bytes, "plugin.zip");
+    // Keep the archive's own name where there is one, so messages name the file the author knows.
+    const stem = "bundled" in args.data ? path.posix.basename(args.data.bundled).replace(/[^A-Za-z0-9._-]/g, "_") : "plugin.zip";
+    const zip = await this.place(bytes, stem);
     let type = step.name === "installTheme" ? "theme" : args.pluginType;
     let pname = args.pluginName;
     if (args.component) [type, pname] = [args.component.split("_")[0], args.component.split("_").slice(1).join("_")];

@@ -47,6 +47,10 @@ $line = [
 ];
 file_put_contents('/var/www/moodledata/blueprint-steps.log', json_encode($line, JSON_UNESCAPED_SLASHES) . "\n", FILE_APPEND | LOCK_EX);
 
+if (($step['username'] ?? null) === 'leak_secret') {
+    // A step whose error message carries the password, as a careless PHP error might: the executor must scrub it.
+    stub_result(['changed' => false, 'error' => 'createUser: cannot use password ' . ($step['password'] ?? '')], 1);
+}
 if (($step['name'] ?? null) === 'fail_on_purpose') {
     echo "some noise Moodle might print\n";
     stub_result(['changed' => false, 'error' => 'setConfig: failed on purpose'], 1);
