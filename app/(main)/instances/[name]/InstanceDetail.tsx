@@ -10,6 +10,7 @@ import { ErrorNote, HealthDot, Mono, StatusBadge, StepList, type OpEventLite } f
 import LogsTab from "./LogsTab";
 import ConfigTab from "./ConfigTab";
 import MailTab from "./MailTab";
+import BlueprintPanel from "../../../components/BlueprintPanel";
 
 const TerminalPanel = dynamic(
   () => import("../../../components/terminal/TerminalPanel").then((m) => (m as { TerminalPanel?: React.ComponentType<{ instance: string }> }).TerminalPanel ?? m.default),
@@ -151,6 +152,7 @@ export default function InstanceDetail({ name }: { name: string }) {
       </div>
 
       {tab === "overview" && <Overview view={view} />}
+      {tab === "overview" && <BlueprintPanel name={name} disabled={busy || view.status !== "running"} />}
       {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
       {tab === "logs" && <LogsTab name={name} />}
       {tab === "config" && <ConfigTab name={name} onRestart={(services) => act("restart", services)} busy={busy} />}

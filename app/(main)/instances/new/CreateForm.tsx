@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../../../_lib/api";
 import { useEvents } from "../../../_lib/events";
 import { ErrorNote, StepList, type OpEventLite } from "../../../_components/ui";
+import { applyPreferredVersions } from "../../../components/BlueprintPanel";
 
 interface Branch {
   branch: string;
@@ -49,6 +50,8 @@ export default function CreateForm() {
     const webs = branch.web[web];
     if (!webs.includes(webVersion)) setWebVersion(webs[webs.length - 1]);
   }, [branch, php, dbEngine, dbVersion, web, webVersion]);
+
+  useEffect(() => applyPreferredVersions(blueprint, matrix, setMoodle, setPhp), [blueprint, matrix]);
 
   useEvents(
     {
