@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  actionSchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
+  actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
   passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
 } from "./http/schemas";
 
@@ -60,6 +60,16 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/actions/{action}": {
     post: { summary: "start | stop | restart (restart may name services)", params: ["name", "action"], body: actionSchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 409: "Busy" } },
+  },
+  "/instances/{name}/blueprint": {
+    get: { summary: "The applied blueprint marker, the last run, and whether URL blueprints are allowed", params: N },
+    post: {
+      summary: "Apply a blueprint (JSON body, or a bundle ZIP as application/zip with force/onError/allowUnsafe in the query); 202 with the operation id",
+      params: N,
+      body: blueprintApplySchema,
+      query: [{ name: "wait", description: "1 = wait and return the result" }],
+      responses: { 202: "Operation started", 404: "No such instance", 409: "Busy or not ready" },
+    },
   },
   "/instances/{name}/secrets": { get: { summary: "The Moodle admin login (on request only)", params: N } },
   "/instances/{name}/logs": {

@@ -25,3 +25,15 @@ export const logsQuerySchema = z.object({
 
 /** POST /instances: the create input plus an optional blueprint (JSON text). */
 export const createBodySchema = createInputSchema.extend({ blueprint: z.string().max(1024 * 1024).optional() }).strict();
+
+/** POST /instances/{name}/blueprint (JSON): the blueprint as an object or its text, or a URL when the host allows URLs. */
+export const blueprintApplySchema = z
+  .object({
+    blueprint: z.union([z.string().min(1).max(1024 * 1024), z.record(z.string(), z.unknown())]).optional(),
+    url: z.string().max(2048).optional(),
+    force: z.boolean().optional(),
+    onError: z.enum(["abort", "warn"]).optional(),
+    allowUnsafe: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => (b.blueprint === undefined) !== (b.url === undefined), { message: "give either blueprint or url", path: ["blueprint"] });

@@ -3,6 +3,7 @@ import { route, jsonBody } from "@/lib/http/edge";
 import { launch, wantsWait } from "@/lib/http/launch";
 import { instanceParam } from "@/lib/http/params";
 import { ValidationError } from "@/lib/errors";
+import { blueprintApplySchema } from "@/lib/http/schemas";
 import {
   MAX_BUNDLE_UPLOAD_BYTES,
   applyBlueprint,
@@ -16,18 +17,6 @@ import {
 export const dynamic = "force-dynamic";
 
 const flag = z.enum(["0", "1", "true", "false"]).optional().transform((v) => (v === undefined ? undefined : v === "1" || v === "true"));
-
-/** JSON body: the blueprint as an object or its text, or a URL (when the host allows URLs). */
-const bodySchema = z
-  .object({
-    blueprint: z.union([z.string().min(1).max(1024 * 1024), z.record(z.string(), z.unknown())]).optional(),
-    url: z.string().max(2048).optional(),
-    force: z.boolean().optional(),
-    onError: z.enum(["abort", "warn"]).optional(),
-    allowUnsafe: z.boolean().optional(),
-  })
-  .strict()
-  .refine((b) => (b.blueprint === undefined) !== (b.url === undefined), { message: "give either blueprint or url", path: ["blueprint"] });
 
 /** A bundle ZIP upload carries its options in the query string. */
 const zipQuerySchema = z.object({ force: flag, onError: z.enum(["abort", "warn"]).optional(), allowUnsafe: flag, wait: z.string().optional() }).strict();
@@ -50,7 +39,7 @@ export const POST = route<{ name: string }>(async ({ req, params }) => {
     opts = { force: q.force, onError: q.onError, allowUnsafe: q.allowUnsafe, allowUrls: urlsAllowedOnHost() };
     prepared = await prepareZip(await readCapped(req, MAX_BUNDLE_UPLOAD_BYTES), opts);
   } else {
-    const b = await jsonBody(req, bodySchema);
+    const b = await jsonBody(req, blueprintApplySchema);
     opts = { force: b.force, onError: b.onError, allowUnsafe: b.allowUnsafe, allowUrls: urlsAllowedOnHost() };
     const input = b.url !== undefined ? { url: b.url } : { json: typeof b.blueprint === "string" ? b.blueprint : JSON.stringify(b.blueprint) };
     prepared = await prepareBlueprint(input, opts);
