@@ -166,8 +166,11 @@ export async function startServices(name: string, services: readonly Service[]):
       const err = e as { statusCode?: number; json?: { message?: string } };
       if (err.statusCode === 304) continue; // already running
       const msg = err.json?.message ?? "";
-      if (/port is already allocated|address already in use/i.test(msg)) {
+      if (/port is already allocated/i.test(msg) || (s === "web" && /address already in use/i.test(msg))) {
         throw new AppError("conflict", `starting ${containerName(name, s)}: its host port is taken by another program (${msg})`);
+      }
+      if (/address already in use/i.test(msg)) {
+        throw new AppError("conflict", `starting ${containerName(name, s)}: its network address is taken on this engine (${msg})`);
       }
       throw engineError(`starting ${containerName(name, s)}`, e);
     }

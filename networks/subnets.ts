@@ -1,5 +1,5 @@
 import { docker, homeId, LABEL } from "../lib/docker";
-import { engineError } from "../lib/errors";
+import { ConflictError, engineError } from "../lib/errors";
 
 /**
  * Instance networks are 172.20.N.0/24, N in 1..254, named mdind-n<N> so the name follows from the
@@ -74,8 +74,11 @@ export async function ensureNetwork(n: number): Promise<string> {
     const existing = await docker().getNetwork(name).inspect().catch(() => null);
     if (existing) {
       const sub = existing.IPAM?.Config?.[0]?.Subnet;
-      if (sub === subnetFor(n)) return name;
-      throw engineError(`network ${name}`, new Error(`exists with subnet ${sub}, expected ${subnetFor(n)}`));
+      const ours = existing.Labels?.[LABEL.home] === homeId();
+      // Reuse only our own network (pre-created or from this instance's last start), never one
+      // another data dir on the same engine claimed in the meantime.
+      if (sub === subnetFor(n) && ours) return name;
+      throw new ConflictError(`network ${name} (${subnetFor(n)}) belongs to someone else on this engine; try again`);
     }
     await docker().createNetwork({
       Name: name,
