@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { route, jsonBody } from "@/lib/http/edge";
+import { launch, wantsWait } from "@/lib/http/launch";
+import { instanceParam } from "@/lib/http/params";
+import { cloneInstance } from "@/instances/archive";
+import { instanceInfo } from "@/instances/query";
+import { nameSchema } from "@/instances/spec";
+
+const body = z.object({ to: nameSchema }).strict();
+
+/** Clone into a new instance (new N, port and secrets); the operation runs on the new name. */
+export const POST = route<{ name: string }>(async ({ req, params }) => {
+  const from = instanceParam(params);
+  const { to } = await jsonBody(req, body);
+  const { opId, done } = await launch(to, () => cloneInstance(from, to));
+  if (wantsWait(req)) {
+    await done;
+    return instanceInfo(to);
+  }
+  return Response.json({ name: to, from, operation: opId }, { status: 202 });
+});

@@ -1,0 +1,24 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { route } from "@/lib/http/edge";
+import { instanceParam } from "@/lib/http/params";
+import { exportInstance } from "@/instances/archive";
+
+/** Download the instance as one .tar.gz (DB dump, code, moodledata, config); no secrets inside. */
+export const GET = route<{ name: string }>(async ({ params }) => {
+  const name = instanceParam(params);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-dl-"));
+  const file = path.join(dir, `${name}.moodle-dind.tar.gz`);
+  const { bytes } = await exportInstance(name, file);
+  const stream = fs.createReadStream(file);
+  stream.on("close", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return new Response(Readable.toWeb(stream) as ReadableStream, {
+    headers: {
+      "content-type": "application/gzip",
+      "content-length": String(bytes),
+      "content-disposition": `attachment; filename="${name}.moodle-dind.tar.gz"`,
+    },
+  });
+});
