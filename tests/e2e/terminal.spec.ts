@@ -287,3 +287,35 @@ test("unauthenticated sockets and hostile targets are refused before any socket 
   const ok = await tryWs(`instance=${NAME}&service=web&cols=80&rows=24`, { origin, cookie });
   expect(ok.opened).toBe(true);
 });
+
+test("terminals beyond the per-user cap are refused with 4429", async ({ page }) => {
+  await login(page);
+  const headers = { origin: `http://127.0.0.1:${PORT}`, cookie: await cookieHeader(page) };
+  const open: WebSocket[] = [];
+  let refusal: { code: number; reason: string } | null = null;
+  // MDIND_TERMINAL_MAX_PER_USER=5 in terminal.config.ts; sessions of earlier tests in their grace
+  // period count too, so at most 5 open here and the next is refused.
+  for (let i = 0; i < 7 && !refusal; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${PORT}/api/v1/terminal?instance=${NAME}&service=cron`, { headers });
+    const r = await new Promise<{ hello: boolean; code?: number; reason?: string }>((resolve) => {
+      ws.on("message", (d, binary) => {
+        if (!binary && JSON.parse(d.toString()).type === "hello") resolve({ hello: true });
+      });
+      ws.on("close", (code, reason) => resolve({ hello: false, code, reason: reason.toString() }));
+      ws.on("error", () => undefined);
+    });
+    if (r.hello) open.push(ws);
+    else refusal = { code: r.code!, reason: r.reason! };
+  }
+  expect(open.length).toBeLessThanOrEqual(5);
+  expect(refusal).toMatchObject({ code: 4429, reason: expect.stringMatching(/at most 5/) });
+  for (const ws of open) ws.send(JSON.stringify({ type: "close" }));
+  await expect.poll(() => open.every((ws) => ws.readyState === WebSocket.CLOSED), { timeout: 30_000 }).toBe(true);
+});
+
+test("the host page explains why the host shell is off on a developer machine", async ({ page }) => {
+  await login(page);
+  await page.goto("/host");
+  await expect(page.getByTestId("host-shell-disabled")).toContainText("MDIND_HOST_SHELL=1");
+  await expect(page.getByTestId("terminal-tab")).toHaveCount(0);
+});

@@ -1,6 +1,5 @@
 "use client";
 
-import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 import { api, formatBytes } from "../../_lib/api";
 import { ErrorNote, Mono } from "../../_components/ui";
@@ -15,8 +14,6 @@ interface Host {
   instances: number;
   error: string | null;
 }
-
-const TerminalPanel = dynamic(() => import("../../components/terminal/TerminalPanel"), { ssr: false });
 
 function DiskBar({ label, d }: { label: string; d: Disk | null }) {
   if (!d) return null;
@@ -97,10 +94,6 @@ export default function HostView() {
             </tbody>
           </table>
         </div>
-      </div>
-      <div className="space-y-2">
-        <h2 className="font-semibold">Host terminal</h2>
-        <TerminalPanel target="host" />
       </div>
     </div>
   );
