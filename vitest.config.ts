@@ -20,6 +20,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        extends: true,
+        test: {
+          name: "reliability",
+          include: ["tests/reliability/**/*.test.ts"],
+          // One shared dashboard and two fixture instances for every scenario (tests/reliability/setup.ts).
+          globalSetup: ["tests/reliability/setup.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MDIND_NO_PULL=${MDIND_NO_PULL:-1}  # no registry here; never even try one from tests
-PHASES=${PHASES:-"typecheck unit integration e2e"}
+PHASES=${PHASES:-"typecheck unit integration e2e reliability"}
 REPORTS=$(mktemp -d)
 export NEXT_TELEMETRY_DISABLED=1
 
@@ -59,6 +59,10 @@ for phase in $PHASES; do
     e2e)
       step "end-to-end tests (real browser, real engine)"
       PLAYWRIGHT_JSON_OUTPUT_NAME="$REPORTS/e2e.json" npx playwright test --reporter=list,json || status=1
+      ;;
+    reliability)
+      step "reliability (trimmed; full run: npx tsx bench/reliability.ts)"
+      npx vitest run --project reliability --reporter=default --reporter=json --outputFile.json="$REPORTS/reliability.json" || status=1
       ;;
     *)
       echo "unknown phase $phase" >&2
