@@ -14,6 +14,7 @@ import path from "node:path";
 import { ValidationError } from "../lib/errors";
 import { cloneInstance, exportInstance, importInstance } from "../instances/archive";
 import { createSnapshot, listSnapshots, restoreSnapshot } from "../instances/snapshots";
+import { switchPhp } from "../instances/php";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../instances/blueprint";
 
 /** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
@@ -130,6 +131,12 @@ export class LocalBackend implements Backend {
     if (action === "create") return this.watch(name, onEvent, () => createSnapshot(name, arg));
     if (!arg) throw new ValidationError("snapshot restore needs a snapshot id", "id");
     await this.watch(name, onEvent, () => restoreSnapshot(name, arg));
+    return this.view(name);
+  }
+
+  async switchPhp(name: string, version: string, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    await this.watch(name, onEvent, () => switchPhp(name, version));
     return this.view(name);
   }
 

@@ -17,7 +17,7 @@ const USAGE = `usage: moodle-dind <command> [options]
   exec <name> [--service app] -- <command> [args…]
   images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
   clone <source> <new>           export <name> [--file F]      import <archive> <new>
-  snapshot create|list|restore <name> [label|id]
+  snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
   reconcile [--json]             up | down (the DinD host)
   blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
                                  FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
@@ -184,6 +184,14 @@ export async function main(argv: string[]): Promise<number> {
       if (!backend.snapshot) throw usage("snapshots are not available through this backend");
       const r = await backend.snapshot(name, sub as "create" | "list" | "restore", arg, printProgress(json));
       out(r, () => JSON.stringify(r, null, 2));
+      return 0;
+    }
+    case "php": {
+      const [name, version] = args;
+      if (!name || !version) throw usage("php <name> <7.4|8.2|8.4>");
+      if (!backend.switchPhp) throw usage("php switch is not available through this backend");
+      const view = await backend.switchPhp(name, version, printProgress(json));
+      out(view, () => `${view.name} now runs PHP ${view.php}`);
       return 0;
     }
     case "reconcile": {

@@ -24,6 +24,7 @@ import { hasTemplate, makeTemplate, personalize, restoreTemplate, templateKey } 
 import { copyCodeFromInstance, seedData } from "./seed";
 import { restoreFrom } from "./db";
 import type { MoodleSource } from "./source";
+import { deleteMailbox } from "../lib/mail/store";
 
 /**
  * Instance lifecycle: create, start, stop, restart, remove. Every mutation runs as the instance's
@@ -206,6 +207,8 @@ async function destroy(name: string, n: number): Promise<void> {
   }
   if (n > settings().preallocatedNetworks) await removeNetwork(n);
   await removeFolder(name);
+  // A later instance with the same name must not inherit this one's mail.
+  await deleteMailbox(name).catch(() => undefined);
   await release(name);
 }
 
