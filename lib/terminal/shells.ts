@@ -189,7 +189,8 @@ export async function openHostShell(cols: number, rows: number): Promise<Shell> 
   });
   let ended: Promise<{ ok: boolean; detail: string }> | null = null;
   return {
-    write: (d) => proc.write(typeof d === "string" ? d : d.toString("utf8")),
+    // Bytes as they came: a large paste arrives in several frames that may split a UTF-8 character.
+    write: (d) => proc.write(d),
     resize: (w, h) => {
       try {
         proc.resize(w, h);

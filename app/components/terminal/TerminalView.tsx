@@ -175,7 +175,11 @@ export default function TerminalView({
       refit();
 
       t.onResize(({ cols, rows }) => send(JSON.stringify({ type: "resize", cols, rows })));
-      t.onData((d) => send(enc.encode(d)));
+      // Big pastes go out in slices well under the server's 1 MiB frame limit.
+      t.onData((d) => {
+        const bytes = enc.encode(d);
+        for (let i = 0; i < bytes.length; i += 64 * 1024) send(bytes.subarray(i, i + 64 * 1024));
+      });
       t.onBinary((d) => {
         const bytes = new Uint8Array(d.length);
         for (let i = 0; i < d.length; i++) bytes[i] = d.charCodeAt(i) & 0xff;
