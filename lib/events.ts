@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import type Docker from "dockerode";
-import { docker, LABEL } from "./docker";
+import { docker, homeId, LABEL } from "./docker";
 import { paths } from "./config";
 import { engineError } from "./errors";
 import { subscribe, type OpEvent } from "./operations";
@@ -110,7 +110,8 @@ async function managed(instance?: string): Promise<Docker.ContainerInfo[]> {
   try {
     return await docker().listContainers({
       all: true,
-      filters: { label: [instance ? `${LABEL.instance}=${instance}` : `${LABEL.managed}=true`] },
+      // Only this data folder's containers: another MDIND_HOME on the engine may reuse a name.
+      filters: { label: [instance ? `${LABEL.instance}=${instance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] },
     });
   } catch (e) {
     throw engineError("listing containers", e);
@@ -192,7 +193,7 @@ export function startStatusWatcher(log: (event: string, fields?: Record<string, 
   const connect = async () => {
     try {
       const stream = (await docker().getEvents({
-        filters: { label: [`${LABEL.managed}=true`], type: ["container"] },
+        filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`], type: ["container"] },
       })) as NodeJS.ReadableStream;
       h.stream = stream;
       h.connected = true;

@@ -80,7 +80,7 @@ export default function InstanceList() {
                 return (
                   <tr key={i.name} data-instance={i.name} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
                     <td className="px-4 py-3">
-                      <Link href={`/instances/${i.name}`} className="font-semibold text-indigo-700 hover:underline dark:text-indigo-300">{i.name}</Link>
+                      <Link href={`/instances/${i.name}`} className="whitespace-nowrap font-semibold text-indigo-700 hover:underline dark:text-indigo-300">{i.name}</Link>
                     </td>
                     <td className="px-4 py-3"><StatusBadge status={i.status} /></td>
                     <td className="px-4 py-3">

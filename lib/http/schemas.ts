@@ -21,6 +21,8 @@ export const logsQuerySchema = z.object({
   tail: z.coerce.number().int().catch(200).transform((n) => Math.max(0, Math.min(n, 5000))),
   follow: z.enum(["0", "1", "true", "false"]).optional().transform((v) => v === "1" || v === "true"),
   q: z.string().max(200).optional(),
+  /** A log file from GET …/logs/files ("nginx-1.26/access.log"); without it, the container's own output. */
+  file: z.string().max(200).regex(/^[a-z]+-[0-9.]+\/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "a path from the log file list").optional(),
 });
 
 /** POST /instances: the create input plus an optional blueprint (JSON text). */

@@ -6,9 +6,22 @@ import { ErrorNote } from "../../../_components/ui";
 const SERVICES = ["app", "web", "db", "cron"] as const;
 const MAX_LINES = 5000;
 
-/** Live logs: a streamed fetch (follow=1), filtered on the server by a plain substring. */
+interface LogFile {
+  service: string;
+  path: string;
+  file: string;
+  size: number;
+  mtime: string;
+}
+
+/**
+ * Live logs: a streamed fetch (follow=1), filtered on the server by a plain substring. Each
+ * service's log files (fpm.log, access.log …) are offered next to its container output.
+ */
 export default function LogsTab({ name }: { name: string }) {
   const [service, setService] = useState<(typeof SERVICES)[number]>("app");
+  const [files, setFiles] = useState<LogFile[] | null>(null);
+  const [source, setSource] = useState<string | null>(null);
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
   const [follow, setFollow] = useState(true);
@@ -23,12 +36,30 @@ export default function LogsTab({ name }: { name: string }) {
   }, [q]);
 
   useEffect(() => {
+    fetch(`/api/v1/instances/${name}/logs/files`)
+      .then((r) => (r.ok ? r.json() : { files: [] }))
+      .then((d: { files: LogFile[] }) => setFiles(d.files))
+      .catch(() => setFiles([]));
+  }, [name]);
+
+  const mine = (files ?? []).filter((f) => f.service === service);
+  // Default source: the service's most recently written file, else its container output.
+  useEffect(() => {
+    if (files === null) return;
+    const newest = [...mine].sort((a, b) => b.mtime.localeCompare(a.mtime))[0];
+    setSource(newest ? newest.path : "");
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [files, service]);
+
+  useEffect(() => {
+    if (source === null) return;
     const ctl = new AbortController();
     setLines([]);
     setError(null);
     setLoading(true);
     const params = new URLSearchParams({ service, tail: "500", follow: follow ? "1" : "0" });
     if (query) params.set("q", query);
+    if (source) params.set("file", source);
     (async () => {
       const res = await fetch(`/api/v1/instances/${name}/logs?${params}`, { signal: ctl.signal });
       if (!res.ok || !res.body) {
@@ -51,7 +82,7 @@ export default function LogsTab({ name }: { name: string }) {
       setLoading(false);
     });
     return () => ctl.abort();
-  }, [name, service, query, follow]);
+  }, [name, service, query, follow, source]);
 
   useEffect(() => {
     const el = box.current;
@@ -68,6 +99,10 @@ export default function LogsTab({ name }: { name: string }) {
             </button>
           ))}
         </div>
+        <select className="input w-auto font-mono text-xs" aria-label="Log source" value={source ?? ""} onChange={(e) => setSource(e.target.value)}>
+          {mine.map((f) => <option key={f.path} value={f.path}>{f.path}</option>)}
+          <option value="">container output</option>
+        </select>
         <input className="input max-w-xs" placeholder="Search…" aria-label="Search logs" maxLength={200} value={q} onChange={(e) => setQ(e.target.value)} />
         <label className="flex items-center gap-2 text-sm">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
@@ -76,7 +111,7 @@ export default function LogsTab({ name }: { name: string }) {
       </div>
       {error && <ErrorNote>{error}</ErrorNote>}
       <pre ref={box} data-testid="logs" className="h-[28rem] overflow-auto rounded-xl bg-slate-950 p-4 font-mono text-xs leading-relaxed text-slate-200">
-        {loading ? "Loading…" : lines.length ? lines.join("\n") : `No ${query ? "matching " : ""}log lines from ${service} yet.`}
+        {loading ? "Loading…" : lines.length ? lines.join("\n") : `No ${query ? "matching " : ""}lines in ${source || `${service} container output`} yet.`}
       </pre>
     </div>
   );
