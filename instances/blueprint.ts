@@ -8,6 +8,7 @@ import { execIn } from "../lib/exec";
 import { readJson, writeFileAtomic } from "../lib/lock";
 import { runOperation, type Operation } from "../lib/operations";
 import {
+  blueprintHash,
   fetchCapped,
   installPluginZip,
   loadBundle,
@@ -104,15 +105,34 @@ export function stepScriptPath(): string {
   return p;
 }
 
-export function markerStore(name: string): MarkerStore {
+interface MarkerFile {
+  /** The most recently applied blueprint. */
+  hash: string;
+  appliedAt: string;
+  /** Every blueprint applied completely, so re-applying any of them (not only the last) is a no-op. */
+  history?: { hash: string; appliedAt: string }[];
+}
+const MARKER_HISTORY = 100;
+
+/** The applied marker of one instance, for the blueprint whose hash is `hash`. */
+export function markerStore(name: string, hash: string): MarkerStore {
+  const read = () => readJson<MarkerFile | null>(markerFile(name), null);
   return {
-    get: async () => (await readJson<{ hash?: string } | null>(markerFile(name), null))?.hash ?? null,
-    set: (hash) => writeFileAtomic(markerFile(name), `${JSON.stringify({ hash, appliedAt: new Date().toISOString() }, null, 2)}\n`),
+    get: async () => {
+      const m = await read();
+      return m && (m.hash === hash || m.history?.some((h) => h.hash === hash)) ? hash : null;
+    },
+    set: async (h) => {
+      const appliedAt = new Date().toISOString();
+      const history = [...((await read())?.history ?? []).filter((x) => x.hash !== h), { hash: h, appliedAt }].slice(-MARKER_HISTORY);
+      const doc: MarkerFile = { hash: h, appliedAt, history };
+      await writeFileAtomic(markerFile(name), `${JSON.stringify(doc, null, 2)}\n`);
+    },
   };
 }
 
 export interface BlueprintState {
-  applied: { hash: string; appliedAt: string } | null;
+  applied: { hash: string; appliedAt: string; history?: { hash: string; appliedAt: string }[] } | null;
   /** The last run's outcome (already redacted: step reports carry no arguments). */
   last: (ApplyResult & { finishedAt: string; error?: string }) | null;
 }
@@ -255,7 +275,7 @@ async function runInOperation(
       {
         onError: opts.onError,
         force: opts.force,
-        marker: markerStore(rec.name),
+        marker: markerStore(rec.name, blueprintHash(parsed)),
         resources: prepared.resolver,
         onProgress: (ev) => {
           // No-op steps never reach the executor; they still appear in the operation log.

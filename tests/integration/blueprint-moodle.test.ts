@@ -64,24 +64,28 @@ async function apply(target: string, flags: string[] = []) {
   return { ...r, out: r.code === 0 ? (JSON.parse(r.stdout) as Record<string, any>) : null, seconds };
 }
 
+let createStderr = "";
+
 describe.runIf(SOURCE)("blueprints on real Moodle 5.1 (MOODLE_SOURCE)", () => {
   beforeAll(async () => {
     await docker.ping();
     const started = Date.now();
-    const r = await cli(["create", NAME, "--moodle", "5.1", "--json"], env, 1_500_000);
-    process.stderr.write(`[blueprint-moodle] create --moodle 5.1: exit ${r.code} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    // create --blueprint: the demo blueprint runs inside the create operation, after the site install.
+    const r = await cli(["create", NAME, "--moodle", "5.1", "--blueprint", DEMO, "--json"], env, 1_500_000);
+    process.stderr.write(`[blueprint-moodle] create --moodle 5.1 --blueprint demo: exit ${r.code} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     if (r.code !== 0) throw new Error(`create failed (${r.code}): ${r.stderr.slice(-3000)}`);
+    createStderr = r.stderr;
   }, 1_500_000);
   afterAll(async () => {
     await cli(["remove", NAME, "--yes", "--json"], env);
     fs.rmSync(home, { recursive: true, force: true });
   }, 300_000);
 
-  it("applies the demo blueprint: category, courses, users, enrolments, page and setting exist", async () => {
-    const r = await apply(DEMO);
-    expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    expect(r.out?.status).toBe("applied");
-    expect(r.out?.changed).toBe(true);
+  it("create --blueprint applies the demo blueprint: category, courses, users, enrolments, page and setting exist", async () => {
+    expect(createStderr).toMatch(/✓ install/);
+    expect(createStderr).toMatch(/✓ blueprint 13\/14 addModule/);
+    const marker = JSON.parse(fs.readFileSync(path.join(home, "instances", NAME, "blueprint-applied.json"), "utf8"));
+    expect(marker.hash).toMatch(/^[0-9a-f]{64}$/);
     const s = await snapshot();
     expect(s.category).toEqual(["Demo department|demo-dept"]);
     expect(s.courses).toEqual(["DEMO101|Introduction to Moodle|topics|demo-dept", "DEMO201|Advanced Moodle|weeks|demo-dept"]);
@@ -137,5 +141,7 @@ describe.runIf(SOURCE)("blueprints on real Moodle 5.1 (MOODLE_SOURCE)", () => {
     const forced = await apply(BUNDLE, ["--force"]);
     expect(forced.code, forced.stderr.slice(-3000)).toBe(0);
     expect(forced.out?.changed).toBe(false);
+    // Both blueprints are remembered: the demo is still a no-op after the bundle ran.
+    expect((await apply(DEMO)).out?.status).toBe("unchanged");
   });
 });
