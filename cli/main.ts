@@ -10,7 +10,7 @@ import { printProgress } from "./progress";
 const USAGE = `usage: moodle-dind <command> [options]
 
   create <name> [--moodle 5.1|fixture] [--php 8.2] [--db postgres:15|mariadb:10.11]
-                [--web nginx|apache] [--site-name S] [--no-install] [--profile dev|prod] [--json]
+                [--web nginx|apache] [--site-name S] [--no-install] [--no-template] [--profile dev|prod] [--json]
   list [--json]                  info <name> [--json] [--show-password]
   start|stop|restart <name>      remove <name> --yes
   logs <name> [--service app] [--tail N] [--follow]
@@ -18,6 +18,7 @@ const USAGE = `usage: moodle-dind <command> [options]
   images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
   clone <source> <new>           export <name> [--file F]      import <archive> <new>
   snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
+  profile <name> dev|prod        (dev: code revalidated at once; prod: no revalidation; restarts the app)
   reconcile [--json]             up | down (the DinD host)
   blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
                                  FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       web: { type: "string" },
       "site-name": { type: "string" },
       "no-install": { type: "boolean" },
+      "no-template": { type: "boolean" },
       profile: { type: "string" },
       blueprint: { type: "string" },
       force: { type: "boolean" },
@@ -90,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values["site-name"]) input.siteName = values["site-name"];
       if (values.profile) input.profile = values.profile;
       if (values["no-install"]) input.install = false;
+      if (values["no-template"]) input.template = false;
       const view = await backend.create(input, printProgress(json), values.blueprint, blueprintOpts());
       out(view, () => `${view.name} is ${view.status} at ${view.url} (172.20.${view.n}.0/24, port ${view.port})`);
       return 0;
@@ -192,6 +195,14 @@ export async function main(argv: string[]): Promise<number> {
       if (!backend.switchPhp) throw usage("php switch is not available through this backend");
       const view = await backend.switchPhp(name, version, printProgress(json));
       out(view, () => `${view.name} now runs PHP ${view.php}`);
+      return 0;
+    }
+    case "profile": {
+      const [name, profile] = args;
+      if (!name || (profile !== "dev" && profile !== "prod")) throw usage("profile <name> dev|prod");
+      if (!backend.setProfile) throw usage("profile switch is not available through this backend");
+      const view = await backend.setProfile(name, profile, printProgress(json));
+      out(view, () => `${view.name} now runs the ${view.profile} profile`);
       return 0;
     }
     case "reconcile": {
