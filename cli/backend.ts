@@ -23,6 +23,7 @@ export interface Backend {
   exportTo?(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }>;
   importFrom?(file: string, name: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   switchPhp?(name: string, version: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  setProfile?(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   snapshot?(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void): Promise<unknown>;
 }
 

@@ -15,6 +15,7 @@ import { ValidationError } from "../lib/errors";
 import { cloneInstance, exportInstance, importInstance } from "../instances/archive";
 import { createSnapshot, listSnapshots, restoreSnapshot } from "../instances/snapshots";
 import { switchPhp } from "../instances/php";
+import { setProfile } from "../instances/profile";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../instances/blueprint";
 
 /** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
@@ -137,6 +138,12 @@ export class LocalBackend implements Backend {
   async switchPhp(name: string, version: string, onEvent: (ev: OpEvent) => void) {
     validateName(name);
     await this.watch(name, onEvent, () => switchPhp(name, version));
+    return this.view(name);
+  }
+
+  async setProfile(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    await this.watch(name, onEvent, () => setProfile(name, profile));
     return this.view(name);
   }
 

@@ -1,0 +1,166 @@
+/**
+ * bench serve: page throughput of ONE instance with our tuned PHP settings and again with
+ * Debian's stock php-fpm pool and PHP/OPcache defaults, on the same instance in the same run
+ * (the stock files are swapped into its config folder, the app restarted, then restored).
+ * wrk (Debian's package) against /login/index.php and a course page of real Moodle when
+ * MOODLE_SOURCE is set, else the fixture app's page. Bounded: wrk -t2 -c8 -d15s per run, 127.0.0.1 only.
+ *
+ *   MOODLE_SOURCE=/work/moodle-src BENCH_DURATION=15 npm run bench -- serve
+ */
+import fs from "node:fs";
+import { spawnSync } from "node:child_process";
+import { benchHome, cleanup, createWithRetry, envInt, header, onCleanup, probe, run, sleep, table } from "./lib/common";
+import { STOCK_FPM, STOCK_PHP_INI, swapConfig } from "./lib/stock";
+
+const DURATION = envInt("BENCH_DURATION", 15, 5, 60);
+const CONNS = envInt("BENCH_CONNECTIONS", 8, 1, 32);
+const home = benchHome("serve");
+const moodle = process.env.MOODLE_SOURCE ? "5.1" : "fixture";
+const name = `serve-${process.pid.toString(36).slice(-4)}`;
+const log = (s: string) => process.stderr.write(`[serve ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+/** wrk is Debian's; install it when missing (the bench is useless without it). */
+function ensureWrk(): void {
+  if (spawnSync("wrk", ["-v"], { stdio: "ignore" }).error === undefined) return;
+  log("wrk is missing: installing Debian's package");
+  const r = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "wrk"], { stdio: "inherit" });
+  if (r.status !== 0) throw new Error("could not install wrk (apt-get install wrk)");
+}
+
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+function ms(v: string, unit: string): number {
+  const x = Number.parseFloat(v);
+  return unit === "us" ? x / 1000 : unit === "s" ? x * 1000 : unit === "m" ? x * 60_000 : x;
+}
+
+export function parseWrk(out: string): WrkResult {
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
+    return m ? ms(m[1], m[2]) : Number.NaN;
+  };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number.parseFloat(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? "NaN"),
+    p50: pct("50"),
+    p99: pct("99"),
+    requests: Number.parseInt(/(\d+) requests in/.exec(out)?.[1] ?? "0", 10),
+    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: Number.parseInt(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0", 10),
+  };
+}
+
+async function wrk(port: number, pathname: string, seconds: number): Promise<WrkResult> {
+  const url = `http://127.0.0.1:${port}${pathname}`;
+  return parseWrk(await run("wrk", ["-t2", `-c${CONNS}`, `-d${seconds}s`, "--timeout", "10s", "--latency", url]));
+}
+
+/** A course anonymous visitors can open (guest access + autologin), so wrk measures a real course page. */
+const COURSE_PHP = `<?php
+define('CLI_SCRIPT', true);
+require('/var/www/moodle/config.php');
+require_once($CFG->dirroot . '/course/lib.php');
+set_config('autologinguests', 1);
+set_config('status', 0, 'enrol_guest');
+$c = $DB->get_record('course', ['shortname' => 'benchcourse']);
+if (!$c) {
+    $cat = $DB->get_field_sql('SELECT MIN(id) FROM {course_categories}');
+    $c = create_course((object)['fullname' => 'Bench course', 'shortname' => 'benchcourse', 'category' => $cat, 'summary' => 'bench']);
+}
+echo $c->id;
+`;
+
+async function main() {
+  ensureWrk();
+  const { ping } = await import("../lib/docker");
+  const { removeInstance, restartInstance } = await import("../instances/lifecycle");
+  const { readRecord } = await import("../instances/store");
+  const { execIn } = await import("../lib/exec");
+  const { containerName } = await import("../instances/stack");
+  const { docker } = await import("../lib/docker");
+  await ping();
+  onCleanup(async () => {
+    await removeInstance(name).catch(() => undefined);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  log(`creating ${moodle} instance ${name} (a real Moodle install takes minutes on a busy machine)`);
+  const t0 = Date.now();
+  await createWithRetry({ name, moodle, template: false });
+  log(`created in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const { port } = await readRecord(name);
+
+  const pages: { label: string; path: string }[] = [];
+  if (moodle === "fixture") pages.push({ label: "fixture page /", path: "/" });
+  else {
+    const r = await execIn(containerName(name, "app"), ["php"], { user: "www-data", workdir: "/var/www/moodle", stdin: COURSE_PHP, what: "bench course" });
+    const id = Number.parseInt(r.stdout.trim().split("\n").pop() ?? "", 10);
+    pages.push({ label: "/login/index.php", path: "/login/index.php" });
+    if (Number.isFinite(id)) pages.push({ label: `course page (id ${id}, guest)`, path: `/course/view.php?id=${id}` });
+  }
+  // Cron is not what is measured: its runs (the first compiles theme CSS for seconds) would land in one config's window only.
+  await docker().getContainer(containerName(name, "cron")).stop({ t: 5 }).catch(() => undefined);
+
+  const results: Record<string, Record<string, WrkResult>> = {};
+  const measure = async (config: string) => {
+    for (const p of pages) {
+      const first = await probe(port, p.path, 120_000);
+      log(`${config} ${p.path}: first request ${first.status} in ${first.ms.toFixed(0)} ms; warming up`);
+      await wrk(port, p.path, 3);
+      await sleep(1000);
+      const r = await wrk(port, p.path, DURATION);
+      log(`${config} ${p.path}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+      (results[p.label] ??= {})[config] = r;
+    }
+  };
+
+  await measure("tuned");
+  log("swapping in Debian's stock php-fpm pool and PHP/OPcache settings");
+  const restore = await swapConfig(name, [
+    { service: "php", file: "fpm.conf", content: () => STOCK_FPM },
+    { service: "php", file: "php.ini", content: () => STOCK_PHP_INI },
+  ]);
+  onCleanup(restore);
+  await restartInstance(name, ["app"]);
+  await measure("stock");
+  await restore();
+  await restartInstance(name, ["app"]);
+
+  const rows: (string | number)[][] = [["page", "config", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx/3xx", "errors"]];
+  const lines: string[] = [];
+  for (const [label, byCfg] of Object.entries(results)) {
+    for (const cfg of ["tuned", "stock"]) {
+      const r = byCfg[cfg];
+      if (r) rows.push([label, cfg, r.rps.toFixed(1), r.p50.toFixed(1), r.p99.toFixed(1), r.requests, r.non2xx, r.errors]);
+    }
+    const t = byCfg.tuned;
+    const s = byCfg.stock;
+    if (t && s) {
+      lines.push(`${label}: ${(t.rps / s.rps).toFixed(2)}× stock throughput (target ≥ 1.5×), p99 ${t.p99.toFixed(1)} vs ${s.p99.toFixed(1)} ms (${t.p99 < s.p99 ? "lower" : "NOT lower"}), p50 ${t.p50.toFixed(1)} vs ${s.p50.toFixed(1)} ms`);
+    }
+  }
+  console.log([
+    header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance, tuned then stock`),
+    `stock = Debian www.conf pool (dynamic, 5 children) + php.ini-production OPcache/realpath defaults; tuned = instances/render.ts`,
+    "",
+    table(rows),
+    "",
+    ...lines,
+    moodle === "fixture" ? "note: the fixture page is a few lines of PHP; only real Moodle (MOODLE_SOURCE) shows what OPcache sizing buys." : "",
+  ].join("\n"));
+}
+
+main()
+  .then(cleanup, async (e) => {
+    console.error(e);
+    await cleanup();
+    process.exitCode = 1;
+  })
+  .finally(() => process.exit());
