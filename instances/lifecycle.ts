@@ -262,6 +262,9 @@ export async function removeInstance(name: string): Promise<{ name: string; remo
   const rec = await readRecord(name).catch(() => null);
   if (!alloc && !rec) throw new AppError("not_found", `no instance named '${name}'`);
   return runOperation(name, "remove", async (op) => {
+    // First the registry entry names this process as the remover: if it dies mid-way, reconcile sees
+    // a "removing" entry with a dead owner and finishes the removal instead of keeping a half-deleted instance.
+    if (alloc) await setAllocationState(name, "removing");
     if (rec) await updateRecord(name, { state: "removing" }).catch(() => undefined);
     await op.step("remove", () => destroy(name, alloc?.n ?? rec!.n));
     return { name, removed: true as const };
