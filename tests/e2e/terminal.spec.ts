@@ -9,9 +9,11 @@ import Docker from "dockerode";
  * CLI (same MDIND_HOME as the dashboard under test), and every check looks at the actual container.
  */
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
-const HOME = process.env.MDIND_E2E_TERM_HOME!;
-const PASSWORD = process.env.MDIND_E2E_TERM_PASSWORD!;
-const PORT = process.env.MDIND_E2E_TERM_PORT!;
+// Runs under tests/e2e/terminal.config.ts (its own dev server) or the repo's playwright.config.ts
+// (shared production server; its home, port and password are the fallbacks here).
+const HOME = process.env.MDIND_E2E_TERM_HOME ?? process.env.MDIND_E2E_HOME!;
+const PASSWORD = process.env.MDIND_E2E_TERM_PASSWORD ?? "e2e-admin-password";
+const PORT = process.env.MDIND_E2E_TERM_PORT ?? process.env.MDIND_E2E_PORT ?? "7861";
 const NAME = `term-${Math.random().toString(36).slice(2, 7)}`;
 const docker = new Docker();
 let phpVersion = "";
@@ -87,6 +89,13 @@ async function shellPid(page: Page): Promise<string> {
     })
     .not.toBe("");
   return pid;
+}
+
+/** The server's terminal limits (grace period, per-user cap), so waits match whichever config runs. */
+async function terminalLimits(page: Page): Promise<{ perUser: number; graceSeconds: number }> {
+  const r = await page.request.get("/api/v1/terminal/sessions");
+  expect(r.status()).toBe(200);
+  return ((await r.json()) as { limits: { perUser: number; graceSeconds: number } }).limits;
 }
 
 async function cookieHeader(page: Page): Promise<string> {
@@ -205,18 +214,20 @@ test("closing the tab ends the shell and everything it started", async ({ page }
 
 test("closing the browser tab ends the shell after the grace period", async ({ page }) => {
   await login(page);
+  const { graceSeconds } = await terminalLimits(page);
+  test.setTimeout(graceSeconds * 1000 + 180_000);
   await openTerminal(page);
   const pid = await shellPid(page);
   await run(page, "sleep 4343 & echo BG-$((3+3))");
   await expect.poll(() => screen(page)).toMatch(/^BG-6\s*$/m);
   expect(await ps("app")).toContain("sleep 4343");
   await page.close();
-  // MDIND_TERMINAL_GRACE_SECONDS=30 in terminal.config.ts.
+  // MDIND_TERMINAL_GRACE_SECONDS (30 in terminal.config.ts, 60 by default), then the reaper.
   await expect
     .poll(async () => {
       const out = await ps("app");
       return new RegExp(`^\\s*${pid}\\s`, "m").test(out) || out.includes("sleep 4343");
-    }, { timeout: 90_000, intervals: [1000] })
+    }, { timeout: graceSeconds * 1000 + 60_000, intervals: [1000] })
     .toBe(false);
 });
 
@@ -291,11 +302,12 @@ test("unauthenticated sockets and hostile targets are refused before any socket 
 test("terminals beyond the per-user cap are refused with 4429", async ({ page }) => {
   await login(page);
   const headers = { origin: `http://127.0.0.1:${PORT}`, cookie: await cookieHeader(page) };
+  const { perUser } = await terminalLimits(page);
   const open: WebSocket[] = [];
   let refusal: { code: number; reason: string } | null = null;
-  // MDIND_TERMINAL_MAX_PER_USER=5 in terminal.config.ts; sessions of earlier tests in their grace
-  // period count too, so at most 5 open here and the next is refused.
-  for (let i = 0; i < 7 && !refusal; i++) {
+  // Sessions of earlier tests still in their grace period count too, so at most perUser open here
+  // and the next one is refused.
+  for (let i = 0; i < perUser + 2 && !refusal; i++) {
     const ws = new WebSocket(`ws://127.0.0.1:${PORT}/api/v1/terminal?instance=${NAME}&service=cron`, { headers });
     const r = await new Promise<{ hello: boolean; code?: number; reason?: string }>((resolve) => {
       ws.on("message", (d, binary) => {
@@ -307,8 +319,8 @@ test("terminals beyond the per-user cap are refused with 4429", async ({ page })
     if (r.hello) open.push(ws);
     else refusal = { code: r.code!, reason: r.reason! };
   }
-  expect(open.length).toBeLessThanOrEqual(5);
-  expect(refusal).toMatchObject({ code: 4429, reason: expect.stringMatching(/at most 5/) });
+  expect(open.length).toBeLessThanOrEqual(perUser);
+  expect(refusal).toMatchObject({ code: 4429, reason: expect.stringMatching(new RegExp(`at most ${perUser} terminals per user`)) });
   for (const ws of open) ws.send(JSON.stringify({ type: "close" }));
   await expect.poll(() => open.every((ws) => ws.readyState === WebSocket.CLOSED), { timeout: 30_000 }).toBe(true);
 });
