@@ -23,6 +23,8 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   outputDir: "test-results",
+  // The shared server's data folder goes only after every spec file has run.
+  globalTeardown: "./tests/e2e/teardown.ts",
   use: {
     baseURL: `http://127.0.0.1:${E2E_PORT}`,
     browserName: "chromium",

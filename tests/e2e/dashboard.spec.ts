@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
 import { E2E_PASSWORD } from "../../playwright.config";
 
@@ -23,8 +22,6 @@ test.afterAll(async () => {
   // Whatever happened above, leave no instance behind (404 when the test already deleted it).
   await page.context().request.delete(`/api/v1/instances/${NAME}?wait=1`, { headers: { "x-mdind-csrf": await csrf() } }).catch(() => null);
   await page.context().close();
-  // The throwaway data folder made by playwright.config.ts (the instance in it is gone by now).
-  if (process.env.MDIND_E2E_HOME?.includes("mdind-e2e-")) fs.rmSync(process.env.MDIND_E2E_HOME, { recursive: true, force: true });
 });
 
 async function csrf(): Promise<string> {
