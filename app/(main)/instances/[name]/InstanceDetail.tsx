@@ -73,6 +73,17 @@ export default function InstanceDetail({ name }: { name: string }) {
     }
   }
 
+  async function switchProfile(profile: "dev" | "prod") {
+    setError(null);
+    try {
+      const r = await api<{ operation: string }>(`/api/v1/instances/${name}/profile`, { method: "POST", body: { profile } });
+      setOpEvents([]);
+      setOp({ id: r.operation, label: `profile ${profile}` });
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
   async function remove() {
     setConfirmDelete(false);
     try {
@@ -151,7 +162,7 @@ export default function InstanceDetail({ name }: { name: string }) {
         </nav>
       </div>
 
-      {tab === "overview" && <Overview view={view} />}
+      {tab === "overview" && <Overview view={view} busy={busy} onProfile={switchProfile} />}
       {tab === "overview" && <BlueprintPanel name={name} disabled={busy || view.status !== "running"} />}
       {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
       {tab === "logs" && <LogsTab name={name} />}
@@ -173,7 +184,7 @@ function Row({ k, children }: { k: string; children: React.ReactNode }) {
   );
 }
 
-function Overview({ view }: { view: InstanceView & { cron?: unknown } }) {
+function Overview({ view, busy, onProfile }: { view: InstanceView & { cron?: unknown }; busy: boolean; onProfile: (p: "dev" | "prod") => void }) {
   const [secret, setSecret] = useState<{ adminUser: string; adminPassword: string } | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const cron = view.cron as { start?: string; exitCode?: number; durationMs?: number; skipped?: boolean } | null | undefined;
@@ -210,7 +221,13 @@ function Overview({ view }: { view: InstanceView & { cron?: unknown } }) {
           <Row k="Database"><Mono>{view.db}</Mono></Row>
           <Row k="Web server"><Mono>{view.web}</Mono></Row>
           <Row k="Network"><Mono>{view.subnet} · port {view.port}</Mono></Row>
-          <Row k="Profile"><Mono>{view.profile}</Mono></Row>
+          <Row k="Profile">
+            <Mono>{view.profile}</Mono>
+            {/* dev revalidates code on every request; prod never does (faster). Switching restarts the app. */}
+            <button type="button" className="btn ml-3" data-testid="profile-switch" disabled={busy} onClick={() => onProfile(view.profile === "prod" ? "dev" : "prod")}>
+              Switch to {view.profile === "prod" ? "dev" : "prod"}
+            </button>
+          </Row>
           <Row k="Created"><Mono>{new Date(view.createdAt).toLocaleString()}</Mono></Row>
         </dl>
       </div>
