@@ -46,9 +46,15 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: 
 export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, data, { mode });
-  await fs.chmod(tmp, mode);
-  await fs.rename(tmp, file);
+  try {
+    await fs.writeFile(tmp, data, { mode });
+    await fs.chmod(tmp, mode);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    // A full disk leaves a truncated temp file: remove it so a failed write leaves nothing behind.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function readJson<T>(file: string, fallback: T): Promise<T> {

@@ -82,6 +82,15 @@ function emit(instance: string, ev: Omit<OpEvent, "seq" | "ts" | "instance">, st
   bus.emit("event", full);
 }
 
+/** Unknown failures become internal errors, except a full disk, which is a capacity problem the user can fix. */
+function asAppError(e: unknown): AppError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if ((e as NodeJS.ErrnoException)?.code === "ENOSPC") {
+    return new AppError("capacity", `the disk holding ${paths.instances()} is full: free some space and try again (${msg})`, { cause: e });
+  }
+  return new AppError("internal", msg, { cause: e });
+}
+
 export function isBusy(instance: string): { id: string; op: string } | null {
   return channel(instance).running;
 }
@@ -101,6 +110,9 @@ export async function runOperation<T>(instance: string, op: string, fn: (o: Oper
       async () => {
         fs.mkdirSync(path.dirname(logFile(instance, id)), { recursive: true });
         const stream = fs.createWriteStream(logFile(instance, id), { flags: "a", mode: 0o600 });
+        // The log file is a copy of what subscribers get: a full disk must fail the operation with a
+        // clear error (below), not crash the process through an unhandled stream error.
+        stream.on("error", () => undefined);
         let current: string | null = null;
         const o: Operation = {
           id,
@@ -140,7 +152,7 @@ export async function runOperation<T>(instance: string, op: string, fn: (o: Oper
           emit(instance, { opId: id, op, type: "done", durationMs: Date.now() - started }, stream);
           return out;
         } catch (e) {
-          const err = isAppError(e) ? e : new AppError("internal", e instanceof Error ? e.message : String(e), { cause: e });
+          const err = isAppError(e) ? e : asAppError(e);
           emit(instance, {
             opId: id, op, type: "error", step: err.step, errorKind: err.kind, durationMs: Date.now() - started,
             message: err.step ? `${err.step} failed: ${err.message}` : err.message,
