@@ -82,9 +82,11 @@ const ROUTES: Record<string, Record<string, Op>> = {
         { name: "tail", description: "lines, 0..5000 (default 200)", schema: { type: "integer", minimum: 0, maximum: 5000 } },
         { name: "follow", description: "1 = keep streaming" },
         { name: "q", description: "keep lines containing this text (plain substring, ≤ 200 chars)" },
+        { name: "file", description: "a path from /logs/files (e.g. php-8.2/fpm.log); default: container output" },
       ],
     },
   },
+  "/instances/{name}/logs/files": { get: { summary: "Log files each service writes (logs/<svc>-<ver>/…), for ?file= on /logs", params: N } },
   "/instances/{name}/config": { get: { summary: "Editable config files (config/<svc>-<ver>/<file>)", params: N } },
   "/instances/{name}/config/{dir}/{file}": {
     get: { summary: "Read a config file", params: ["name", "dir", "file"] },
