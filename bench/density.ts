@@ -123,10 +123,12 @@ async function main() {
   const h1 = procStat();
   const c1 = await sampleContainers();
   const cpuByInst: Record<string, number> = {};
+  const cpuBySvc: Record<string, number> = {};
   for (const s of c1) {
     const p = c0.get(s.id);
     if (!p) continue;
     cpuByInst[s.instance] = (cpuByInst[s.instance] ?? 0) + (s.cpuNs - p.cpuNs);
+    if (s.instance !== stockName) cpuBySvc[s.service] = (cpuBySvc[s.service] ?? 0) + (s.cpuNs - p.cpuNs);
   }
   const pctCore = (ns: number) => (ns / (IDLE_S * 1e9)) * 100;
   const hostBusy = ((h1.busy - h0.busy) / Math.max(h1.total - h0.total, 1)) * 100;
@@ -171,6 +173,7 @@ async function main() {
     `  target ≤ 80 MiB: ${tunedAvg / 1048576 <= 80 ? "met" : "MISSED"}; per-service ratios stock/tuned: ${svcs.map((s) => `${s} ${((idle[stockName]?.[s] ?? 0) / Math.max(svcAvg(s), 1)).toFixed(2)}×`).join(", ")}`,
     `  all ${K} tuned instances together: ${mib(tunedTotals.reduce((a, b) => a + b, 0))} MiB`,
     `CPU at idle over ${IDLE_S} s: all ${K} tuned instances ${pctCore(tunedCpuAll).toFixed(2)} % of one core (${(pctCore(tunedCpuAll) / K).toFixed(3)} % each), stock instance ${pctCore(cpuByInst[stockName] ?? 0).toFixed(3)} %`,
+    `  where it goes (tuned, per instance): ${Object.entries(cpuBySvc).map(([k, v]) => `${k} ${(pctCore(v) / K).toFixed(3)} %`).join(", ")} (engine health checks every 30 s, cron once a minute)`,
     `  host-wide busy ${hostBusy.toFixed(1)} % of ${(await import("node:os")).cpus().length} cores (the whole shared machine, other work included)`,
     `start: ${K} stopped instances started in ${startS.toFixed(1)} s (${START_C} at a time), all answering 200 on ${page} after ${all200S.toFixed(1)} s`,
     `create: ${K} instances created in ${createS.toFixed(1)} s (${CREATE_C} at a time; the first makes the template)`,

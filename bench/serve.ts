@@ -9,7 +9,7 @@
  */
 import fs from "node:fs";
 import { spawnSync } from "node:child_process";
-import { benchHome, cleanup, createWithRetry, envInt, header, onCleanup, probe, run, sleep, table } from "./lib/common";
+import { benchHome, cleanup, createWithRetry, envInt, header, mib, onCleanup, probe, run, sampleContainers, sleep, table } from "./lib/common";
 import { STOCK_FPM, STOCK_PHP_INI, swapConfig } from "./lib/stock";
 
 const DURATION = envInt("BENCH_DURATION", 15, 5, 60);
@@ -121,7 +121,11 @@ async function main() {
     }
   };
 
-  await measure("tuned");
+  await measure("tuned dev");
+  // The prod profile: OPcache never revalidates timestamps (the same instance, switched as a user would).
+  const { setProfile } = await import("../instances/profile");
+  await setProfile(name, "prod");
+  await measure("tuned prod");
   log("swapping in Debian's stock php-fpm pool and PHP/OPcache settings");
   const restore = await swapConfig(name, [
     { service: "php", file: "fpm.conf", content: () => STOCK_FPM },
@@ -132,27 +136,35 @@ async function main() {
   await measure("stock");
   await restore();
   await restartInstance(name, ["app"]);
+  // Idle memory of this instance after heavy use: ondemand workers gone, OPcache's shared memory stays.
+  log("waiting 25 s for php-fpm ondemand workers to exit (idle timeout 20 s), then sampling memory");
+  await probe(port, pages[0].path, 120_000);
+  await sleep(25_000);
+  const mem = (await sampleContainers()).filter((x) => x.instance === name);
+  const memLine = `idle memory after use (cron stopped): ${mem.map((x) => `${x.service} ${mib(x.memBytes)}`).join(", ")}, total ${mib(mem.reduce((a, x) => a + x.memBytes, 0))} MiB`;
 
   const rows: (string | number)[][] = [["page", "config", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx/3xx", "errors"]];
   const lines: string[] = [];
   for (const [label, byCfg] of Object.entries(results)) {
-    for (const cfg of ["tuned", "stock"]) {
+    for (const cfg of ["tuned dev", "tuned prod", "stock"]) {
       const r = byCfg[cfg];
       if (r) rows.push([label, cfg, r.rps.toFixed(1), r.p50.toFixed(1), r.p99.toFixed(1), r.requests, r.non2xx, r.errors]);
     }
-    const t = byCfg.tuned;
     const s = byCfg.stock;
-    if (t && s) {
-      lines.push(`${label}: ${(t.rps / s.rps).toFixed(2)}× stock throughput (target ≥ 1.5×), p99 ${t.p99.toFixed(1)} vs ${s.p99.toFixed(1)} ms (${t.p99 < s.p99 ? "lower" : "NOT lower"}), p50 ${t.p50.toFixed(1)} vs ${s.p50.toFixed(1)} ms`);
+    for (const cfg of ["tuned dev", "tuned prod"]) {
+      const t = byCfg[cfg];
+      if (!t || !s) continue;
+      lines.push(`${label}, ${cfg}: ${(t.rps / s.rps).toFixed(2)}× stock throughput (target ≥ 1.5×), p99 ${t.p99.toFixed(1)} vs ${s.p99.toFixed(1)} ms (${t.p99 < s.p99 ? "lower" : "NOT lower"}), p50 ${t.p50.toFixed(1)} vs ${s.p50.toFixed(1)} ms`);
     }
   }
   console.log([
-    header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance, tuned then stock`),
+    header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance: tuned (dev profile, the default), tuned (prod profile), then stock`),
     `stock = Debian www.conf pool (dynamic, 5 children) + php.ini-production OPcache/realpath defaults; tuned = instances/render.ts`,
     "",
     table(rows),
     "",
     ...lines,
+    memLine,
     moodle === "fixture" ? "note: the fixture page is a few lines of PHP; only real Moodle (MOODLE_SOURCE) shows what OPcache sizing buys." : "",
   ].join("\n"));
 }
