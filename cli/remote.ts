@@ -88,6 +88,9 @@ export class RemoteBackend implements Backend {
   }
 
   async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView> {
+    if (blueprintFile && ((await fs.stat(blueprintFile)).isDirectory() || (await fs.readFile(blueprintFile)).subarray(0, 2).toString("latin1") === "PK")) {
+      throw new AppError("validation", "over --url, create --blueprint takes a blueprint.json; apply a bundle after create with `blueprint apply`", { field: "blueprint" });
+    }
     const body = blueprintFile ? { ...input, blueprint: await fs.readFile(blueprintFile, "utf8") } : input;
     const r = await this.json<{ name: string; operation: string }>("POST", "/instances", body);
     await this.follow(r.name, r.operation, onEvent);
