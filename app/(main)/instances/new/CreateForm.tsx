@@ -13,7 +13,16 @@ interface Branch {
   postgres: string[];
   mariadb: string[];
   web: { nginx: string[]; apache: string[] };
+  defaultPhp?: string;
 }
+
+/** Versions from PHP's own Debian suite come first: one suite's images serve the whole stack. */
+const SUITE_DEFAULTS: Record<string, { postgres: string; mariadb: string; nginx: string }> = {
+  "7.4": { postgres: "13", mariadb: "10.5", nginx: "1.18" },
+  "8.2": { postgres: "15", mariadb: "10.11", nginx: "1.22" },
+  "8.4": { postgres: "17", mariadb: "11.8", nginx: "1.26" },
+};
+const prefer = (allowed: string[], wanted: string | undefined) => (wanted && allowed.includes(wanted) ? wanted : allowed[allowed.length - 1]);
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
@@ -44,11 +53,12 @@ export default function CreateForm() {
   // Only valid combinations: every dependent choice snaps to what the branch allows.
   useEffect(() => {
     if (!branch) return;
-    if (!branch.php.includes(php)) setPhp(branch.php[branch.php.length - 1]);
+    if (!branch.php.includes(php)) setPhp(prefer(branch.php, branch.defaultPhp));
+    const suite = SUITE_DEFAULTS[php];
     const dbs = branch[dbEngine];
-    if (!dbs.includes(dbVersion)) setDbVersion(dbs[dbs.length - 1]);
+    if (!dbs.includes(dbVersion)) setDbVersion(prefer(dbs, suite?.[dbEngine]));
     const webs = branch.web[web];
-    if (!webs.includes(webVersion)) setWebVersion(webs[webs.length - 1]);
+    if (!webs.includes(webVersion)) setWebVersion(prefer(webs, web === "nginx" ? suite?.nginx : undefined));
   }, [branch, php, dbEngine, dbVersion, web, webVersion]);
 
   useEffect(() => applyPreferredVersions(blueprint, matrix, setMoodle, setPhp), [blueprint, matrix]);
