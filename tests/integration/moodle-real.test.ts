@@ -46,10 +46,19 @@ describe.runIf(source)("real Moodle (MOODLE_SOURCE)", () => {
     expect(await moodleLogin(pg.port, new Jar(), a.username, a.password)).toBe(true);
   }, 1_800_000);
 
-  it("runs Moodle's cron", async () => {
-    const r = await cli(["exec", pg.name, "--", "php", "admin/cli/cron.php", "--keep-alive=0"], env, 600_000);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Cron run completed correctly|Scheduled task complete/);
+  it("runs Moodle's cron from the cron container", async () => {
+    // The cron container runs admin/cli/cron.php every minute; a manual run at the same moment
+    // would only meet Moodle's own cron lock, so read what the container's runs reported.
+    const file = `${home}/instances/${pg.name}/logs/cron-8.2/last-run.json`;
+    const deadline = Date.now() + 420_000;
+    let last: { exitCode?: number; skipped?: boolean; durationMs?: number } | null = null;
+    while (Date.now() < deadline) {
+      last = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
+      if (last && last.skipped === false && last.exitCode === 0) break;
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+    expect(last?.exitCode).toBe(0);
+    times.push(`cron run: ${((last?.durationMs ?? 0) / 1000).toFixed(1)} s`);
   }, 600_000);
 
   it("creates from the template in seconds and logs in there", async () => {
