@@ -35,7 +35,9 @@ fi
 
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci refuses this lock: the registry here lacks the other platforms' optional packages
+  # (@next/swc-darwin-*, @tailwindcss/oxide-*), so install from the lock with npm install.
+  npm install --no-audit --no-fund
 fi
 
 step "instance images (built from Debian packages; skipped when up to date)"
