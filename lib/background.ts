@@ -4,6 +4,7 @@ import { paths } from "./config";
 import { readRegistry } from "./allocation";
 import { reconcile } from "./reconcile";
 import { startStatusWatcher } from "./events";
+import { startMetrics } from "./metrics";
 
 /**
  * What the dashboard process runs beside HTTP: an engine check, crash recovery (reconcile), the
@@ -67,6 +68,8 @@ export async function startBackground(log: Logger): Promise<void> {
       log("host_startup_failed", { error: errText(e) });
     }
   }
+  // Metrics count operations from the start, not from the first scrape.
+  startMetrics();
   try {
     startStatusWatcher(log);
   } catch (e) {

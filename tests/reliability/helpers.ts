@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -171,25 +172,51 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function request(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult> {
-  const h: Record<string, string> = { ...headers };
-  let payload: BodyInit | undefined;
+/**
+ * One HTTP request on a fresh connection (node:http, no keep-alive pool): a pooled socket the server
+ * closes after its 5 s idle timeout would otherwise fail a request at random ("other side closed").
+ */
+export function request(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResult> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== "") h[k.toLowerCase()] = v;
+  let payload: Buffer | undefined;
   if (body !== undefined) {
-    if (typeof body === "string" || body instanceof Uint8Array) payload = body as BodyInit;
+    if (typeof body === "string") payload = Buffer.from(body);
+    else if (body instanceof Uint8Array) payload = Buffer.from(body);
     else {
-      payload = JSON.stringify(body);
+      payload = Buffer.from(JSON.stringify(body));
       h["content-type"] ??= "application/json";
     }
+    h["content-length"] = String(payload.length);
   }
-  const res = await fetch(`${base}${p}`, { method, headers: h, body: payload, redirect: "manual", signal: AbortSignal.timeout(600_000) });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, text, json, headers: res.headers };
+  const url = new URL(`${base}${p}`);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: url.port, path: `${url.pathname}${url.search}`, method, headers: h, agent: false, timeout: 600_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json: unknown = null;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = null;
+          }
+          const hs = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) hs.append(k, one);
+          }
+          resolve({ status: res.statusCode ?? 0, text, json, headers: hs });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${p}: timeout`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
 }
 
 export async function startServer(env: Record<string, string> = {}, home = tempHome()): Promise<Server> {
@@ -217,6 +244,16 @@ export async function startServer(env: Record<string, string> = {}, home = tempH
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Never outlive the test process: a leftover dev server holds .next/dev/lock for everyone.
+  const killOnExit = () => {
+    try {
+      process.kill(-proc.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once("exit", killOnExit);
+  proc.once("exit", () => process.off("exit", killOnExit));
   let buf = "";
   proc.stdout!.on("data", (d: Buffer) => {
     buf += d.toString();
