@@ -8,12 +8,14 @@
  *   MOODLE_SOURCE=/work/moodle-src BENCH_DURATION=15 npm run bench -- serve
  */
 import fs from "node:fs";
+import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { benchHome, cleanup, createWithRetry, envInt, header, mib, onCleanup, probe, run, sampleContainers, sleep, table } from "./lib/common";
-import { STOCK_FPM, STOCK_PHP_INI, swapConfig } from "./lib/stock";
+import { STOCK_FPM, STOCK_PHP_INI } from "./lib/stock";
 
 const DURATION = envInt("BENCH_DURATION", 15, 5, 60);
 const CONNS = envInt("BENCH_CONNECTIONS", 8, 1, 32);
+const ROUNDS = envInt("BENCH_ROUNDS", 2, 1, 5);
 const home = benchHome("serve");
 const moodle = process.env.MOODLE_SOURCE ? "5.1" : "fixture";
 const name = `serve-${process.pid.toString(36).slice(-4)}`;
@@ -108,34 +110,53 @@ async function main() {
   // Cron is not what is measured: its runs (the first compiles theme CSS for seconds) would land in one config's window only.
   await docker().getContainer(containerName(name, "cron")).stop({ t: 5 }).catch(() => undefined);
 
-  const results: Record<string, Record<string, WrkResult>> = {};
+  // Every config is the same two files in the instance's config folder, then an app restart.
+  const { applyProfile } = await import("../instances/profile");
+  const { configDir } = await import("../instances/store");
+  const rec = await readRecord(name);
+  const phpDir = configDir(name, "php", rec.spec.php);
+  const tunedIni = fs.readFileSync(path.join(phpDir, "php.ini"), "utf8");
+  const tunedFpm = fs.readFileSync(path.join(phpDir, "fpm.conf"), "utf8");
+  onCleanup(async () => {
+    fs.writeFileSync(path.join(phpDir, "php.ini"), tunedIni);
+    fs.writeFileSync(path.join(phpDir, "fpm.conf"), tunedFpm);
+  });
+  const CONFIGS: Record<string, { ini: string; fpm: string }> = {
+    "tuned dev": { ini: tunedIni, fpm: tunedFpm },
+    "tuned prod": { ini: applyProfile(tunedIni, "prod"), fpm: tunedFpm },
+    stock: { ini: STOCK_PHP_INI, fpm: STOCK_FPM },
+  };
+  const use = async (config: string) => {
+    fs.writeFileSync(path.join(phpDir, "php.ini"), CONFIGS[config].ini);
+    fs.writeFileSync(path.join(phpDir, "fpm.conf"), CONFIGS[config].fpm);
+    await restartInstance(name, ["app"]);
+  };
+
+  // Moodle fills its caches (MUC, lang strings, templates) on the first requests: done once,
+  // before anything is measured, so the first config measured does not pay for them.
+  for (const p of pages) {
+    log(`warming Moodle's caches on ${p.path} for 10 s`);
+    await wrk(port, p.path, 10);
+  }
+
+  const results: Record<string, Record<string, WrkResult[]>> = {};
   const measure = async (config: string) => {
+    await use(config);
     for (const p of pages) {
       const first = await probe(port, p.path, 120_000);
-      log(`${config} ${p.path}: first request ${first.status} in ${first.ms.toFixed(0)} ms; warming up`);
+      log(`${config} ${p.path}: first request ${first.status} in ${first.ms.toFixed(0)} ms; warming OPcache`);
       await wrk(port, p.path, 3);
       await sleep(1000);
       const r = await wrk(port, p.path, DURATION);
       log(`${config} ${p.path}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`);
-      (results[p.label] ??= {})[config] = r;
+      ((results[p.label] ??= {})[config] ??= []).push(r);
     }
   };
-
-  await measure("tuned dev");
-  // The prod profile: OPcache never revalidates timestamps (the same instance, switched as a user would).
-  const { setProfile } = await import("../instances/profile");
-  await setProfile(name, "prod");
-  await measure("tuned prod");
-  log("swapping in Debian's stock php-fpm pool and PHP/OPcache settings");
-  const restore = await swapConfig(name, [
-    { service: "php", file: "fpm.conf", content: () => STOCK_FPM },
-    { service: "php", file: "php.ini", content: () => STOCK_PHP_INI },
-  ]);
-  onCleanup(restore);
-  await restartInstance(name, ["app"]);
-  await measure("stock");
-  await restore();
-  await restartInstance(name, ["app"]);
+  // Rounds in alternating order: on a shared machine the load drifts, and neither side should
+  // always run first or last.
+  const order = Object.keys(CONFIGS);
+  for (let r = 0; r < ROUNDS; r++) for (const cfg of r % 2 === 0 ? order : [...order].reverse()) await measure(cfg);
+  await use("tuned dev");
   // Idle memory of this instance after heavy use: ondemand workers gone, OPcache's shared memory stays.
   log("waiting 25 s for php-fpm ondemand workers to exit (idle timeout 20 s), then sampling memory");
   await probe(port, pages[0].path, 120_000);
@@ -143,22 +164,30 @@ async function main() {
   const mem = (await sampleContainers()).filter((x) => x.instance === name);
   const memLine = `idle memory after use (cron stopped): ${mem.map((x) => `${x.service} ${mib(x.memBytes)}`).join(", ")}, total ${mib(mem.reduce((a, x) => a + x.memBytes, 0))} MiB`;
 
-  const rows: (string | number)[][] = [["page", "config", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx/3xx", "errors"]];
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const agg = (rs: WrkResult[]) => ({
+    rps: mean(rs.map((r) => r.rps)), p50: mean(rs.map((r) => r.p50)), p99: mean(rs.map((r) => r.p99)),
+    requests: rs.reduce((a, r) => a + r.requests, 0), non2xx: rs.reduce((a, r) => a + r.non2xx, 0), errors: rs.reduce((a, r) => a + r.errors, 0),
+    runs: rs.map((r) => r.rps.toFixed(1)).join(" "),
+  });
+  const rows: (string | number)[][] = [["page", "config", "req/s", "runs req/s", "p50 ms", "p99 ms", "requests", "non-2xx/3xx", "errors"]];
   const lines: string[] = [];
   for (const [label, byCfg] of Object.entries(results)) {
-    for (const cfg of ["tuned dev", "tuned prod", "stock"]) {
-      const r = byCfg[cfg];
-      if (r) rows.push([label, cfg, r.rps.toFixed(1), r.p50.toFixed(1), r.p99.toFixed(1), r.requests, r.non2xx, r.errors]);
+    for (const cfg of order) {
+      if (!byCfg[cfg]) continue;
+      const r = agg(byCfg[cfg]);
+      rows.push([label, cfg, r.rps.toFixed(1), r.runs, r.p50.toFixed(1), r.p99.toFixed(1), r.requests, r.non2xx, r.errors]);
     }
-    const s = byCfg.stock;
+    if (!byCfg.stock) continue;
+    const s = agg(byCfg.stock);
     for (const cfg of ["tuned dev", "tuned prod"]) {
-      const t = byCfg[cfg];
-      if (!t || !s) continue;
+      if (!byCfg[cfg]) continue;
+      const t = agg(byCfg[cfg]);
       lines.push(`${label}, ${cfg}: ${(t.rps / s.rps).toFixed(2)}× stock throughput (target ≥ 1.5×), p99 ${t.p99.toFixed(1)} vs ${s.p99.toFixed(1)} ms (${t.p99 < s.p99 ? "lower" : "NOT lower"}), p50 ${t.p50.toFixed(1)} vs ${s.p50.toFixed(1)} ms`);
     }
   }
   console.log([
-    header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance: tuned (dev profile, the default), tuned (prod profile), then stock`),
+    header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance, ${ROUNDS} round(s) of tuned dev (the default profile), tuned prod and stock in alternating order`),
     `stock = Debian www.conf pool (dynamic, 5 children) + php.ini-production OPcache/realpath defaults; tuned = instances/render.ts`,
     "",
     table(rows),
