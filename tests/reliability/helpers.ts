@@ -334,9 +334,9 @@ export async function waitStatus(s: Server, name: string, want: string[], maxMs 
 }
 
 /** HTTP status of an instance's own site on its published 127.0.0.1 port. */
-export async function siteStatus(port: number): Promise<number> {
+export async function siteStatus(port: number, pathname = "/"): Promise<number> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { redirect: "manual", signal: AbortSignal.timeout(15_000) });
+    const r = await fetch(`http://127.0.0.1:${port}${pathname}`, { redirect: "manual", signal: AbortSignal.timeout(15_000) });
     await r.arrayBuffer();
     return r.status;
   } catch {
