@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import { z } from "zod";
 import path from "node:path";
 import { docker } from "../lib/docker";
 import { engineError, ValidationError } from "../lib/errors";
@@ -19,6 +20,8 @@ import { waitReady } from "./ready";
  */
 export const PROFILES = ["dev", "prod"] as const;
 export type Profile = (typeof PROFILES)[number];
+/** Body of POST /api/v1/instances/{name}/profile (the route and the OpenAPI document share it). */
+export const profileBodySchema = z.object({ profile: z.enum(PROFILES) }).strict();
 
 export function profileLines(profile: Profile): Record<string, string> {
   const prod = profile === "prod";

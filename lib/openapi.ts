@@ -3,6 +3,7 @@ import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
   passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
 } from "./http/schemas";
+import { profileBodySchema } from "../instances/profile";
 
 /**
  * The OpenAPI 3.1 document for /api/v1: request bodies come straight from the zod schemas the
@@ -60,6 +61,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/actions/{action}": {
     post: { summary: "start | stop | restart (restart may name services)", params: ["name", "action"], body: actionSchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 409: "Busy" } },
+  },
+  "/instances/{name}/profile": {
+    post: { summary: "Switch the performance profile (dev|prod): rewrites its php.ini lines, restarts the app (operation)", params: N, body: profileBodySchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
   },
   "/instances/{name}/blueprint": {
     get: { summary: "The applied blueprint marker, the last run, and whether URL blueprints are allowed", params: N },

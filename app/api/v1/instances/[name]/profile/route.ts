@@ -1,16 +1,13 @@
-import { z } from "zod";
 import { route, jsonBody } from "@/lib/http/edge";
 import { launch, wantsWait } from "@/lib/http/launch";
 import { instanceParam } from "@/lib/http/params";
 import { instanceInfo } from "@/instances/query";
-import { PROFILES, setProfile } from "@/instances/profile";
-
-const body = z.object({ profile: z.enum(PROFILES) }).strict();
+import { profileBodySchema, setProfile } from "@/instances/profile";
 
 /** Switch the performance profile (dev|prod): rewrites the profile lines of php.ini, restarts the app. */
 export const POST = route<{ name: string }>(async ({ req, params }) => {
   const name = instanceParam(params);
-  const { profile } = await jsonBody(req, body);
+  const { profile } = await jsonBody(req, profileBodySchema);
   const { opId, done } = await launch(name, () => setProfile(name, profile));
   if (wantsWait(req)) {
     await done;
