@@ -15,17 +15,42 @@ const names = Array.from({ length: N }, (_, i) => `cc${sfx}-${i + 1}`);
 const OK = new Set([200, 201, 202]);
 const CLEAR = new Set([404, 409, 422]);
 
-/** Wait until no named instance has an operation running or is in a transitional state. */
-async function settle(list: string[], maxMs = 600_000): Promise<Record<string, string>> {
+/**
+ * Wait until no named instance has an operation running or is in a transitional state. Asked per
+ * name (the record itself, not the list's event-fed cache, which may not show a create yet), and
+ * quiet twice in a row a few seconds apart, so an operation queued behind another is not missed.
+ */
+async function settle(list: string[], mustExist: boolean, maxMs = 600_000): Promise<Record<string, string>> {
   const until = Date.now() + maxMs;
+  let quiet = 0;
   for (;;) {
-    const r = await api("GET", "/api/v1/instances");
-    const mine = (r.json.instances as { name: string; status: string; operation: unknown }[]).filter((v) => list.includes(v.name));
-    const moving = mine.filter((v) => v.operation || ["creating", "installing", "removing", "busy"].includes(v.status));
-    if (moving.length === 0) return Object.fromEntries(mine.map((v) => [v.name, v.status]));
-    if (Date.now() > until) throw new Error(`still moving: ${moving.map((v) => `${v.name}=${v.status}`).join(", ")}`);
-    await sleep(1500);
+    const views = await Promise.all(list.map((n) => api("GET", `/api/v1/instances/${n}`)));
+    const state: Record<string, string> = {};
+    const moving: string[] = [];
+    views.forEach((r, i) => {
+      if (r.status === 404) {
+        if (mustExist) moving.push(`${list[i]}=absent`);
+        return;
+      }
+      state[list[i]] = String(r.json?.status);
+      if (r.status !== 200 || r.json?.operation || ["creating", "installing", "removing", "busy"].includes(r.json?.status)) {
+        moving.push(`${list[i]}=${r.json?.status ?? r.status}`);
+      }
+    });
+    quiet = moving.length === 0 ? quiet + 1 : 0;
+    if (quiet >= 2) return state;
+    if (Date.now() > until) throw new Error(`still moving: ${moving.join(", ")}`);
+    await sleep(2000);
   }
+}
+
+type View = { name: string; subnet: string; port: number; status: string };
+
+/** Every instance of the data folder: ours read one by one (authoritative), the rest from the list. */
+async function views(ours: string[]): Promise<View[]> {
+  const others = ((await api("GET", "/api/v1/instances")).json.instances as View[]).filter((v) => !ours.includes(v.name));
+  const mine = (await Promise.all(ours.map((n) => api("GET", `/api/v1/instances/${n}`)))).filter((r) => r.status === 200).map((r) => r.json as View);
+  return [...others, ...mine];
 }
 
 function judge(r: ApiResult, what: string, bad: string[]): void {
@@ -46,11 +71,11 @@ describe("concurrency", () => {
     requests += creates.length;
     creates.forEach((r, i) => judge(r, `create ${names[i]}`, bad));
     expect(creates.filter((r) => r.status === 202)).toHaveLength(N);
-    const afterCreate = await settle(names);
+    const afterCreate = await settle(names, true);
     const createSecs = (Date.now() - started) / 1000;
     const running = Object.values(afterCreate).filter((s) => s === "running").length;
 
-    const list = (await api("GET", "/api/v1/instances")).json.instances as { name: string; subnet: string; port: number }[];
+    const list = await views(names);
     const mine = list.filter((v) => names.includes(v.name));
     const all = list;
     const dupSubnets = all.length - new Set(all.map((v) => v.subnet)).size;
@@ -74,9 +99,9 @@ describe("concurrency", () => {
     }
     await Promise.all(storm);
     const everything = [...names, ...extra];
-    await settle(everything);
+    await settle(everything, false);
 
-    const list2 = (await api("GET", "/api/v1/instances")).json.instances as { name: string; subnet: string; port: number; status: string }[];
+    const list2 = await views(everything);
     const dupSubnets2 = list2.length - new Set(list2.map((v) => v.subnet)).size;
     const dupPorts2 = list2.length - new Set(list2.map((v) => v.port)).size;
     const failedStates = list2.filter((v) => everything.includes(v.name) && !["running", "stopped"].includes(v.status));
