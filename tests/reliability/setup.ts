@@ -45,6 +45,7 @@ export default async function setup(project: TestProject) {
     if (flush) clearInterval(flush);
     await server?.stop();
     await purgeHome(home);
+    fs.rmSync(logFile, { force: true });
     throw e;
   }
 
