@@ -17,7 +17,8 @@ const made = new Set<string>();
 const times: string[] = [];
 
 async function create(args: string[]) {
-  made.add(args[1]);
+  // create NAME … / clone SOURCE NEW: remember the instance this call makes.
+  made.add(args[0] === "clone" ? args[2] : args[1]);
   const t0 = Date.now();
   const r = await cli([...args, "--json"], env, 1_800_000);
   if (r.code !== 0) throw new Error(`${args.join(" ")} failed (${r.code}): ${r.stderr}`);
