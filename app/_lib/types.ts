@@ -1,30 +1,12 @@
-/** Shapes the UI reads from the API (a structural copy: the browser bundle must not import lib/). */
-export interface ServiceStatus {
-  service: string;
-  container: string;
-  state: string;
-  health: string | null;
-}
+/**
+ * Shapes the UI reads from the API. Type-only re-exports: erased at build time, so the browser
+ * bundle never imports lib/ or instances/ code, yet the UI and the API cannot drift apart.
+ */
+import type { InstanceView as ApiInstanceView } from "../../instances/query";
 
-export interface InstanceView {
-  name: string;
-  status: string;
-  url: string;
-  port: number;
-  subnet: string;
-  n: number;
-  moodle: string;
-  release: string;
-  php: string;
-  db: string;
-  web: string;
-  profile: string;
-  shared: boolean;
-  createdAt: string;
-  services: ServiceStatus[];
-  operation: { id: string; op: string } | null;
-  cron?: unknown;
-}
+export type { ServiceStatus } from "../../instances/query";
+/** The list returns the view; the detail endpoint adds the cron heartbeat. */
+export type InstanceView = ApiInstanceView & { cron?: unknown };
 
 export interface InstanceStats {
   instance: string;
