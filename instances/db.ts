@@ -19,13 +19,6 @@ function client(spec: InstanceSpec): { cmd: string[]; user?: string } {
     : { cmd: ["sh", "-c", "exec $(command -v mariadb || command -v mysql) -uroot moodle"] };
 }
 
-/** Run SQL as the DB superuser over the local socket; the SQL travels on stdin. */
-export async function runSql(name: string, spec: InstanceSpec, sql: string): Promise<string> {
-  const c = client(spec);
-  const r = await execIn(containerName(name, "db"), c.cmd, { user: c.user, stdin: sql, what: `${spec.db.engine} client` });
-  return r.stdout;
-}
-
 /** A restored template or clone keeps the source's DB password: give it this instance's. */
 export async function setAppPassword(name: string, spec: InstanceSpec, password: string): Promise<void> {
   const sql =

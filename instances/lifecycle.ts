@@ -3,7 +3,7 @@ import path from "node:path";
 import type Docker from "dockerode";
 import { docker, homeId, LABEL } from "../lib/docker";
 import { settings } from "../lib/config";
-import { AppError, ConflictError, engineError, isAppError } from "../lib/errors";
+import { AppError, ConflictError, engineError } from "../lib/errors";
 import { allocate, getAllocation, release, setAllocationState } from "../lib/allocation";
 import { runOperation, type Operation } from "../lib/operations";
 import { ensureNetwork, gatewayFor, removeNetwork } from "../networks/subnets";
@@ -269,9 +269,4 @@ export async function removeInstance(name: string): Promise<{ name: string; remo
     await op.step("remove", () => destroy(name, alloc?.n ?? rec!.n));
     return { name, removed: true as const };
   });
-}
-
-export function errorMessage(e: unknown): string {
-  if (isAppError(e)) return e.step ? `${e.step}: ${e.message}` : e.message;
-  return e instanceof Error ? e.message : String(e);
 }

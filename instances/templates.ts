@@ -13,6 +13,7 @@ import { dataDir, readRecord, readSecrets, type InstanceRecord } from "./store";
 import { setAppPassword } from "./db";
 import { waitReady } from "./ready";
 import { appRoot } from "./source";
+import { SKIP_MOODLEDATA } from "./seed";
 
 /**
  * Pristine templates: the first install of a (Moodle build, DB engine + version) leaves a copy of
@@ -20,7 +21,6 @@ import { appRoot } from "./source";
  * those instead of installing (seconds instead of ~45 s), then get their own secrets and site name.
  * The key includes Moodle's $version, so a new source build makes a new template by itself.
  */
-const SKIP_MOODLEDATA = new Set(["sessions", "cache", "localcache", "temp", "lock", "trashdir"]);
 
 export function templateKey(rec: Pick<InstanceRecord, "source" | "spec">, version: string): string {
   const src = createHash("sha256").update(`${rec.source.origin}\0${rec.source.release}\0${version}`).digest("hex").slice(0, 10);
@@ -33,10 +33,10 @@ export function hasTemplate(key: string): boolean {
   return fss.existsSync(path.join(templateDir(key), ".complete"));
 }
 
-async function copyTree(src: string, dest: string, skipTop?: Set<string>): Promise<void> {
+async function copyTree(src: string, dest: string, skipTop: readonly string[] = []): Promise<void> {
   await fs.mkdir(dest, { recursive: true });
   const entries = await fs.readdir(src);
-  const keep = entries.filter((e) => !skipTop?.has(e));
+  const keep = entries.filter((e) => !skipTop.includes(e));
   if (keep.length === 0) return;
   await run("cp", ["-a", "--reflink=auto", ...keep.map((e) => path.join(src, e)), `${dest}/`]);
 }
