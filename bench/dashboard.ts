@@ -7,15 +7,19 @@
  * way (records cached by mtime + one listContainers call).
  *
  *   BENCH_N=100 BENCH_REAL=1 npm run bench -- dashboard
+ *   BENCH_PROD=1 …   measures the production server (needs `npm run build` first), as users run it
  */
 import fs from "node:fs";
-import { benchHome, cleanup, createWithRetry, envInt, header, onCleanup, quantile, sleep, table } from "./lib/common";
+import path from "node:path";
+import { ROOT, benchHome, cleanup, createWithRetry, envInt, header, onCleanup, quantile, sleep, table } from "./lib/common";
 import { login, request, startServer, type Server } from "../tests/reliability/helpers";
 
 const N = envInt("BENCH_N", 20, 1, 100);
 const REAL = envInt("BENCH_REAL", 1, 1, Math.min(N, 100));
 const SAMPLES = envInt("BENCH_SAMPLES", 20, 5, 200);
 const ROUNDS = envInt("BENCH_EVENT_ROUNDS", 3, 1, 10);
+const PROD = process.env.BENCH_PROD === "1";
+const MODE = PROD ? "production server (next build)" : "next dev server";
 const home = benchHome("dashboard");
 const sfx = process.pid.toString(36).slice(-3);
 const log = (s: string) => process.stderr.write(`[dashboard ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -88,13 +92,14 @@ async function main() {
     });
   }
 
-  log("starting the dashboard (next dev compiles on first request; waits for another dev server's lock)");
-  server = await startServer({}, home);
+  if (PROD && !fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) throw new Error("BENCH_PROD=1 needs a production build: run `npm run build` first");
+  log(`starting the dashboard: ${MODE}`);
+  server = await startServer(PROD ? { NODE_ENV: "production" } : {}, home);
   const s = server;
   const { cookie } = await login(s.base, s.password);
   const api = () => s.api("GET", "/api/v1/instances");
   const page = () => request(s.base, "GET", "/", undefined, { cookie });
-  // First hits compile the route and page in dev mode: not what is measured.
+  // First hits compile the route and page in dev mode (and warm the production server): not what is measured.
   for (let i = 0; i < 3; i++) {
     await api();
     await page();
@@ -156,7 +161,7 @@ async function main() {
   const pageMed = quantile(pageMs, 0.5);
   const lagMax = Math.max(...lag.stop, ...lag.start);
   console.log([
-    header("dashboard", `${N} instances (${REAL} real, ${N - REAL} record-only), ${SAMPLES} requests each, ${ROUNDS} stop/start rounds, next dev server`),
+    header("dashboard", `${N} instances (${REAL} real, ${N - REAL} record-only), ${SAMPLES} requests each, ${ROUNDS} stop/start rounds, ${MODE}`),
     "",
     table([
       ["", "p50 ms", "p95 ms", "max ms"],
@@ -168,7 +173,7 @@ async function main() {
     "",
     `list API ${apiMed.toFixed(1)} ms (target ≤ 100 ms): ${apiMed <= 100 ? "met" : "MISSED"}; list page ${pageMed.toFixed(1)} ms (target ≤ 100 ms): ${pageMed <= 100 ? "met" : "MISSED"}`,
     `status lag worst ${lagMax} ms (target ≤ 1000 ms): ${lagMax <= 1000 ? "met" : "MISSED"}`,
-    "times are wall clock on 127.0.0.1 (loopback adds well under 1 ms), in next dev mode; production (next build) is faster",
+    `times are wall clock on 127.0.0.1 (loopback adds well under 1 ms), ${MODE}`,
   ].join("\n"));
 }
 

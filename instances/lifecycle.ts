@@ -17,12 +17,13 @@ import {
   writeSecrets, readSecrets, type InstanceRecord,
 } from "./store";
 import { chownWww, copyCode, isCachedTree, resolveSource } from "./source";
+import { replenishSpare } from "./spares";
 import { waitReady } from "./ready";
 import { installSite } from "./install";
 import { ensureImages } from "../lib/images/build";
-import { hasTemplate, makeTemplate, personalize, restoreTemplate, templateKey } from "./templates";
+import { hasTemplate, makeTemplate, personalize, restoreTemplateData, restoreTemplateDb, templateKey } from "./templates";
 import { copyCodeFromInstance, seedData } from "./seed";
-import { restoreFrom } from "./db";
+import { restoreFrom, setAppPassword } from "./db";
 import type { MoodleSource } from "./source";
 import { deleteMailbox } from "../lib/mail/store";
 
@@ -69,7 +70,8 @@ export async function createInstance(
   const name = validateName((raw as { name?: unknown })?.name);
   const requested = String((raw as { moodle?: unknown })?.moodle ?? process.env.MDIND_DEFAULT_MOODLE ?? "auto");
   const seed = hooks.seed;
-  return runOperation(name, hooks.opName ?? "create", async (op) => {
+  let linkedFrom: string | null = null;
+  const created = await runOperation(name, hooks.opName ?? "create", async (op) => {
     hooks.onOperation?.(op);
     const source = await op.step("source", async () => {
       const s = seed ? await seedSource(seed) : await resolveSource(requested);
@@ -108,36 +110,68 @@ export async function createInstance(
           await fs.writeFile(path.join(instanceDir(name), "config", f.dir, f.file), f.content);
         }
       });
-      await op.step("code", async () => {
+      const log = (l: string) => op.log(l);
+      const specs = containerSpecs({ spec, n: alloc.n, port: alloc.port });
+      const code = () => op.step("code", async () => {
         const code = dataDir(name, "code");
         if (seed?.kind === "clone") await copyCodeFromInstance(source.dir, code);
         else await copyCode(source.dir, code, { link: isCachedTree(source.dir) });
         const ctx = renderContext(spec, alloc.n, alloc.port, source.publicDir, secrets.dbPassword);
         await fs.writeFile(path.join(code, "config.php"), moodleConfig(ctx), { mode: 0o640 });
-        await chownWww(path.join(code, "config.php"), dataDir(name, "moodledata"));
+        await chownWww(path.join(code, "config.php"));
       });
-      if (fromTemplate) await op.step("template", () => restoreTemplate(name, tkey));
-      const dump = seed ? await op.step("seed", () => seedData(name, seed)) : null;
-      await op.step("containers", async () => {
-        const specs = containerSpecs({ spec, n: alloc.n, port: alloc.port });
-        for (const svc of SERVICES) await createContainer(specs[svc]);
-        await startServices(name, ["db"]);
-        await waitReady(name, spec, alloc.port, ["db"], (l) => op.log(l));
-        // The database is whole before anything (cron included) can reach it.
-        if (dump) await op.step("database", () => restoreFrom(name, spec, dump));
-        await startServices(name, ["app", "web", "cron"]);
-        await waitReady(name, spec, alloc.port, ["app", "web"], (l) => op.log(l));
-      });
-      if (dump) await fs.rm(dump, { force: true });
-      if (fromTemplate || seed) {
+      if (fromTemplate) {
+        // The fast path, in three independent branches: code then the front containers, moodledata,
+        // and the database, which is restored, started and given its new password meanwhile.
+        const front = ["app", "web", "cron"] as const;
+        await settleAll([
+          // php-fpm and nginx need the code, not the database: they start while it comes up.
+          code().then(() => op.step("containers", async () => {
+            await settleAll(front.map((s) => createContainer(specs[s])));
+            await startServices(name, ["app", "web"]);
+          })),
+          op.step("template", async () => {
+            await restoreTemplateData(name, tkey);
+            await chownWww(dataDir(name, "moodledata"));
+          }),
+          op.step("database", async () => {
+            await restoreTemplateDb(name, tkey);
+            await createContainer(specs.db);
+            await startServices(name, ["db"]);
+            await waitReady(name, spec, alloc.port, ["db"], log);
+            await setAppPassword(name, spec, secrets.dbPassword);
+          }),
+        ]);
         const started = Date.now();
         await updateRecord(name, { state: "installing" });
-        await op.step("personalize", () => personalize(name, (l) => op.log(l)));
+        await op.step("personalize", () => personalize(name, log, { keepCaches: true }));
+        await op.step("ready", () => settleAll([startServices(name, ["cron"]), waitReady(name, spec, alloc.port, ["app", "web"], log)]));
         await updateRecord(name, { install: { at: new Date().toISOString(), durationMs: Date.now() - started, fromTemplate: true } });
-      } else if (spec.install) {
-        await updateRecord(name, { state: "installing" });
-        await op.step("install", () => installSite(name, (l) => op.log(l)));
-        if (spec.template && !hasTemplate(tkey)) await op.step("template", () => makeTemplate(name, tkey, (l) => op.log(l)));
+      } else {
+        await code();
+        await chownWww(dataDir(name, "moodledata"));
+        const dump = seed ? await op.step("seed", () => seedData(name, seed)) : null;
+        await op.step("containers", async () => {
+          await settleAll(SERVICES.map((s) => createContainer(specs[s])));
+          await startServices(name, ["db"]);
+          await waitReady(name, spec, alloc.port, ["db"], log);
+          // The database is whole before anything (cron included) can reach it.
+          if (dump) await op.step("database", () => restoreFrom(name, spec, dump));
+          await startServices(name, ["app", "web", "cron"]);
+          await waitReady(name, spec, alloc.port, ["app", "web"], log);
+        });
+        if (dump) await fs.rm(dump, { force: true });
+        if (seed) {
+          const started = Date.now();
+          await updateRecord(name, { state: "installing" });
+          await setAppPassword(name, spec, secrets.dbPassword);
+          await op.step("personalize", () => personalize(name, log));
+          await updateRecord(name, { install: { at: new Date().toISOString(), durationMs: Date.now() - started, fromTemplate: true } });
+        } else if (spec.install) {
+          await updateRecord(name, { state: "installing" });
+          await op.step("install", () => installSite(name, log));
+          if (spec.template && !hasTemplate(tkey)) await op.step("template", () => makeTemplate(name, tkey, log));
+        }
       }
       await setAllocationState(name, "ready");
       ready = await updateRecord(name, { state: "ready" });
@@ -147,8 +181,22 @@ export async function createInstance(
     }
     // After the rollback scope: a failing blueprint fails the operation but keeps the ready instance.
     await hooks.afterCreate?.(op, ready);
+    if (!seed && isCachedTree(source.dir)) linkedFrom = source.dir;
     return ready;
   });
+  // After the operation, so it never competes with the create it follows: the next create's code tree.
+  if (linkedFrom) replenishSpare(linkedFrom, (e) => process.emitWarning(`preparing a spare code tree failed: ${(e as Error).message}`));
+  return created;
+}
+
+/**
+ * Await every branch, then throw the first failure: a rollback must not start while a sibling
+ * branch is still creating containers or copying files.
+ */
+async function settleAll(branches: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(branches);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function createContainer(opts: Docker.ContainerCreateOptions): Promise<void> {

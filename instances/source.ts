@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { paths } from "../lib/config";
 import { AppError, ValidationError } from "../lib/errors";
 import { run } from "../lib/proc";
+import { takeSpare } from "./spares";
 
 /**
  * Where an instance's code comes from: MOODLE_SOURCE (a dir, .tgz or .zip), a moodle-sources/
@@ -138,6 +139,10 @@ async function cacheTree(src: string, v: { release: string; version: string }): 
  * but not changed in place by PHP, so one site never edits another's code. Elsewhere, a real copy.
  */
 export async function copyCode(src: string, dest: string, opts: { link: boolean }): Promise<void> {
+  if (opts.link && (await takeSpare(src, dest))) {
+    await fs.rm(path.join(dest, "config.php"), { force: true });
+    return;
+  }
   await fs.mkdir(dest, { recursive: true });
   let linked = false;
   if (opts.link) {

@@ -10,10 +10,8 @@ import { run } from "../lib/proc";
 import { execIn } from "../lib/exec";
 import { containerName } from "./stack";
 import { dataDir, readRecord, readSecrets, type InstanceRecord } from "./store";
-import { setAppPassword } from "./db";
-import { waitReady } from "./ready";
+import { httpStatusOf, waitReady } from "./ready";
 import { appRoot } from "./source";
-import { SKIP_MOODLEDATA } from "./seed";
 
 /**
  * Pristine templates: the first install of a (Moodle build, DB engine + version) leaves a copy of
@@ -41,6 +39,16 @@ async function copyTree(src: string, dest: string, skipTop: readonly string[] = 
   await run("cp", ["-a", "--reflink=auto", ...keep.map((e) => path.join(src, e)), `${dest}/`]);
 }
 
+/**
+ * A template keeps Moodle's caches (MUC and localcache): its children keep the site identifier and
+ * run the same code at the same path, so the caches stay valid, and their first page is served
+ * warm instead of rebuilding everything (~2 s). What embeds the old wwwroot is purged by personalize.
+ */
+const TEMPLATE_SKIP = ["sessions", "temp", "lock", "trashdir"];
+
+/** The page whose first request builds the caches a login page needs. */
+const WARM_PATH = "/login/index.php";
+
 /** Snapshot a freshly installed instance as the template for its combination (once). */
 export async function makeTemplate(name: string, key: string, log: (l: string) => void): Promise<void> {
   await withFileLock(path.join(paths.cache(), "templates", `${key}.lock`), async () => {
@@ -49,6 +57,9 @@ export async function makeTemplate(name: string, key: string, log: (l: string) =
     const dir = templateDir(key);
     const tmp = `${dir}.partial`;
     await fs.rm(tmp, { recursive: true, force: true });
+    const warm = Date.now();
+    const code = await httpStatusOf(rec.port, WARM_PATH, 120_000).catch(() => 0);
+    log(`caches warmed by ${WARM_PATH} (${code || "no answer"}) in ${Date.now() - warm} ms`);
     const db = docker().getContainer(containerName(name, "db"));
     const started = Date.now();
     // A stopped server's files are a consistent copy; the stop takes well under a second.
@@ -62,7 +73,7 @@ export async function makeTemplate(name: string, key: string, log: (l: string) =
         if ((e as { statusCode?: number }).statusCode !== 304) throw engineError("restarting the db", e);
       });
     }
-    await copyTree(dataDir(name, "moodledata"), path.join(tmp, "moodledata"), SKIP_MOODLEDATA);
+    await copyTree(dataDir(name, "moodledata"), path.join(tmp, "moodledata"), TEMPLATE_SKIP);
     await writeFileAtomic(path.join(tmp, "meta.json"), JSON.stringify({ key, from: name, createdAt: new Date().toISOString(), release: rec.source.release }, null, 2));
     await fs.writeFile(path.join(tmp, ".complete"), "");
     await fs.rm(dir, { recursive: true, force: true });
@@ -72,21 +83,26 @@ export async function makeTemplate(name: string, key: string, log: (l: string) =
   });
 }
 
-/** Lay a template's database and moodledata into a new instance (before its containers start). */
-export async function restoreTemplate(name: string, key: string): Promise<void> {
-  const dir = templateDir(key);
-  await copyTree(path.join(dir, "db"), dataDir(name, "db"));
-  await copyTree(path.join(dir, "moodledata"), dataDir(name, "moodledata"));
+/** Lay a template's database directory into a new instance (before its db container starts). */
+export async function restoreTemplateDb(name: string, key: string): Promise<void> {
+  await copyTree(path.join(templateDir(key), "db"), dataDir(name, "db"));
+}
+
+/** Lay a template's moodledata, warm caches included, into a new instance. */
+export async function restoreTemplateData(name: string, key: string): Promise<void> {
+  await copyTree(path.join(templateDir(key), "moodledata"), dataDir(name, "moodledata"));
 }
 
 /**
- * Make a restored site this instance's own: its DB password, admin password, site name and a new
- * site identifier. Values go to PHP on stdin; the script is ours (or the fixture's stand-in).
+ * Make a restored site this instance's own: its admin password and site name, and for clones a new
+ * site identifier with all caches purged. A template's child keeps the identifier and its warm
+ * caches (`keepCaches`); only what embeds the old wwwroot is purged. The DB password is set apart
+ * (setAppPassword), as soon as the database answers. Values go to PHP on stdin; the script is ours
+ * (or the fixture's stand-in).
  */
-export async function personalize(name: string, log: (l: string) => void): Promise<void> {
+export async function personalize(name: string, log: (l: string) => void, opts: { keepCaches?: boolean } = {}): Promise<void> {
   const rec = await readRecord(name);
   const secrets = await readSecrets(name);
-  await setAppPassword(name, rec.spec, secrets.dbPassword);
   const code = dataDir(name, "code");
   const fixtureScript = path.join(code, "admin", "cli", "mdind_site_reset.php");
   let script = "/var/www/moodle/admin/cli/mdind_site_reset.php";
@@ -103,7 +119,8 @@ export async function personalize(name: string, log: (l: string) => void): Promi
     adminuser: secrets.adminUser,
     adminpass: secrets.adminPassword,
     adminemail: rec.spec.adminEmail,
-    newsite: true,
+    newsite: !opts.keepCaches,
+    keepcaches: Boolean(opts.keepCaches),
   });
   const r = await execIn(containerName(name, "app"), ["php", script, "/var/www/moodle"], {
     user: "www-data", workdir: "/var/www/moodle", stdin: input, what: "site reset",

@@ -5,6 +5,7 @@ import { readRegistry } from "./allocation";
 import { reconcile } from "./reconcile";
 import { startStatusWatcher } from "./events";
 import { startMetrics } from "./metrics";
+import { keepSparesReady } from "../instances/spares";
 
 /**
  * What the dashboard process runs beside HTTP: an engine check, crash recovery (reconcile), the
@@ -68,6 +69,8 @@ export async function startBackground(log: Logger): Promise<void> {
       log("host_startup_failed", { error: errText(e) });
     }
   }
+  // This process lives on after a create: it makes the next create's code tree ahead of time.
+  keepSparesReady();
   // Metrics count operations from the start, not from the first scrape.
   startMetrics();
   try {

@@ -1,7 +1,7 @@
 <?php
 // moodle-dind: make a restored template or a clone this instance's own site.
 // Usage (as www-data in the app container): php mdind_site_reset.php /var/www/moodle < values.json
-// Values arrive on stdin (never argv): {"fullname","shortname","adminuser","adminpass","adminemail","newsite"}.
+// Values arrive on stdin (never argv): {"fullname","shortname","adminuser","adminpass","adminemail","newsite","keepcaches"}.
 // wwwroot, DB credentials and the session cookie are already in the new config.php.
 define('CLI_SCRIPT', true);
 define('NO_OUTPUT_BUFFERING', true);
@@ -32,9 +32,21 @@ if (!empty($in['adminemail'])) {
 }
 // Sessions of the template's site are meaningless here.
 $DB->delete_records('sessions');
-if (!empty($in['newsite'])) {
-    // Clones and template children must not share the site identity (registration, caches keys).
-    set_config('siteidentifier', random_string(32) . get_host_from_url($CFG->wwwroot));
+if (!empty($in['keepcaches'])) {
+    // A template's child: same code at the same path and the same site identifier, so the warm
+    // caches it was given stay valid. Only compiled CSS embeds the old wwwroot (image URLs), and the
+    // site course's cached info holds the old site name.
+    require_once($CFG->libdir . '/filelib.php');
+    cache::make('core', 'postprocessedcss')->purge();
+    foreach (glob("{$CFG->localcachedir}/theme/*", GLOB_ONLYDIR) ?: [] as $dir) {
+        fulldelete($dir);
+    }
+    rebuild_course_cache(SITEID, true);
+} else {
+    if (!empty($in['newsite'])) {
+        // A clone must not share the site identity (registration, cache keys).
+        set_config('siteidentifier', random_string(32) . get_host_from_url($CFG->wwwroot));
+    }
+    purge_all_caches();
 }
-purge_all_caches();
 echo json_encode(['ok' => true, 'site' => $site->fullname]), "\n";

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { cli, tempHome } from "../helpers/cli";
-import { Jar, loggedIn, moodleLogin } from "../helpers/moodle";
+import { spawnSync } from "node:child_process";
+import { Jar, loggedIn, moodleLogin, request } from "../helpers/moodle";
 
 /**
  * The extra suite the real-Moodle issue asks for, run when MOODLE_SOURCE points at a Moodle 5.1
@@ -67,7 +68,24 @@ describe.runIf(source)("real Moodle (MOODLE_SOURCE)", () => {
     const rec = JSON.parse(fs.readFileSync(`${home}/instances/${tpl.name}/instance.json`, "utf8"));
     expect(rec.install.fromTemplate).toBe(true);
     const a = await admin(tpl.name);
-    expect(await moodleLogin(tpl.port, new Jar(), a.username, a.password)).toBe(true);
+    const jar = new Jar();
+    expect(await moodleLogin(tpl.port, jar, a.username, a.password)).toBe(true);
+    // The child was given the template's warm caches. Its pages and compiled CSS must name its own
+    // address only: nothing cached may still point at the site the template was made from.
+    const page = await request(tpl.port, "GET", "/user/profile.php", jar);
+    const css = /href="http:\/\/127\.0\.0\.1:\d+(\/theme\/styles\.php\/[^"]+)"/.exec(page.body)?.[1];
+    expect(css).toBeTruthy();
+    const sheet = await request(tpl.port, "GET", css!, jar);
+    expect(sheet.status).toBe(200);
+    expect(sheet.body.length).toBeGreaterThan(10_000);
+    // Booleans, not toContain: a failure must not print a megabyte of CSS.
+    const old = `127.0.0.1:${pg.port}`;
+    expect(page.body.includes(`127.0.0.1:${tpl.port}/`)).toBe(true);
+    expect(page.body.includes(old)).toBe(false);
+    expect(sheet.body.includes(old)).toBe(false);
+    const md = `${home}/instances/${tpl.name}/data/moodledata`;
+    const grep = spawnSync("grep", ["-rlF", old, `${md}/cache`, `${md}/localcache`], { encoding: "utf8" });
+    expect(grep.stdout.trim().split("\n").filter(Boolean)).toEqual([]);
   }, 900_000);
 
   it("keeps two sites in one browser logged in", async () => {
