@@ -35,6 +35,12 @@ export async function installSite(name: string, log: (line: string) => void): Pr
     },
   });
   if (buffered.trim()) log(buffered.trim());
+  // The installer runs with Moodle's caches disabled, so its own config writes never invalidate
+  // them; a page opened meanwhile can have cached a half-written config (cron_enabled missing
+  // means "Cron is disabled" for good). Start the site, and any template made from it, clean.
+  await execIn(containerName(name, "app"), ["php", "admin/cli/purge_caches.php"], {
+    user: "www-data", workdir: "/var/www/moodle", what: "admin/cli/purge_caches.php",
+  });
   await updateRecord(name, { install: { at: new Date().toISOString(), durationMs: Date.now() - started, fromTemplate: false } });
   log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -155,9 +155,9 @@ export async function createInstance(
           await settleAll(SERVICES.map((s) => createContainer(specs[s])));
           await startServices(name, ["db"]);
           await waitReady(name, spec, alloc.port, ["db"], log);
-          // The database is whole before anything (cron included) can reach it.
+          // The database is whole before anything can reach it.
           if (dump) await op.step("database", () => restoreFrom(name, spec, dump));
-          await startServices(name, ["app", "web", "cron"]);
+          await startServices(name, ["app", "web"]);
           await waitReady(name, spec, alloc.port, ["app", "web"], log);
         });
         if (dump) await fs.rm(dump, { force: true });
@@ -172,6 +172,8 @@ export async function createInstance(
           await op.step("install", () => installSite(name, log));
           if (spec.template && !hasTemplate(tkey)) await op.step("template", () => makeTemplate(name, tkey, log));
         }
+        // Cron last: a run during the install or the site reset would cache a half-made site.
+        await startServices(name, ["cron"]);
       }
       await setAllocationState(name, "ready");
       ready = await updateRecord(name, { state: "ready" });
