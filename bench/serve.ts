@@ -121,14 +121,21 @@ async function main() {
     fs.writeFileSync(path.join(phpDir, "php.ini"), tunedIni);
     fs.writeFileSync(path.join(phpDir, "fpm.conf"), tunedFpm);
   });
-  const CONFIGS: Record<string, { ini: string; fpm: string }> = {
-    "tuned dev": { ini: tunedIni, fpm: tunedFpm },
-    "tuned prod": { ini: applyProfile(tunedIni, "prod"), fpm: tunedFpm },
-    stock: { ini: STOCK_PHP_INI, fpm: STOCK_FPM },
+  // config.php too: ours keeps PostgreSQL connections per php-fpm worker, Moodle's config-dist does not.
+  const { dataDir } = await import("../instances/store");
+  const configPhp = path.join(dataDir(name, "code"), "config.php");
+  const tunedCfg = fs.readFileSync(configPhp, "utf8");
+  onCleanup(async () => fs.writeFileSync(configPhp, tunedCfg));
+  const stockCfg = tunedCfg.replace(/'dbpersist' => 1/, "'dbpersist' => 0");
+  const CONFIGS: Record<string, { ini: string; fpm: string; cfg: string }> = {
+    "tuned dev": { ini: tunedIni, fpm: tunedFpm, cfg: tunedCfg },
+    "tuned prod": { ini: applyProfile(tunedIni, "prod"), fpm: tunedFpm, cfg: tunedCfg },
+    stock: { ini: STOCK_PHP_INI, fpm: STOCK_FPM, cfg: stockCfg },
   };
   const use = async (config: string) => {
     fs.writeFileSync(path.join(phpDir, "php.ini"), CONFIGS[config].ini);
     fs.writeFileSync(path.join(phpDir, "fpm.conf"), CONFIGS[config].fpm);
+    fs.writeFileSync(configPhp, CONFIGS[config].cfg);
     await restartInstance(name, ["app"]);
   };
 
@@ -188,7 +195,7 @@ async function main() {
   }
   console.log([
     header("serve", `${moodle === "fixture" ? "fixture app" : `Moodle from ${process.env.MOODLE_SOURCE}`}, wrk -t2 -c${CONNS} -d${DURATION}s, one instance, ${ROUNDS} round(s) of tuned dev (the default profile), tuned prod and stock in alternating order`),
-    `stock = Debian www.conf pool (dynamic, 5 children) + php.ini-production OPcache/realpath defaults; tuned = instances/render.ts`,
+    `stock = Debian www.conf pool (dynamic, 5 children) + php.ini-production OPcache/realpath defaults + Moodle's config-dist dboptions (dbpersist 0); tuned = instances/render.ts (php.ini, fpm.conf, config.php)`,
     "",
     table(rows),
     "",

@@ -59,4 +59,9 @@ describe("config rendering", () => {
     expect(c).toContain("$CFG->dbtype    = 'mariadb';");
     expect(c).toContain("'dbcollation' => 'utf8mb4_unicode_ci'");
   });
+
+  it("keeps PostgreSQL connections per php-fpm worker, and not MariaDB's (measured only on PostgreSQL)", () => {
+    expect(moodleConfig(ctx())).toContain("'dbpersist' => 1,");
+    expect(moodleConfig(ctx({}, { db: "mariadb:10.11" }))).toContain("'dbpersist' => 0,");
+  });
 });
