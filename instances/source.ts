@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import fss from "node:fs";
 import path from "node:path";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { paths } from "../lib/config";
 import { AppError, ValidationError } from "../lib/errors";
 import { run } from "../lib/proc";
@@ -113,17 +113,33 @@ export async function resolveSource(moodle: string): Promise<MoodleSource> {
  * never written again: instances hard-link their code from it, so a user editing or switching
  * their checkout never reaches a running site.
  */
+const caching = new Map<string, Promise<string>>();
+
 async function cacheTree(src: string, v: { release: string; version: string }): Promise<string> {
   const key = createHash("sha256").update(`${src}\0${v.version}\0${v.release}`).digest("hex").slice(0, 16);
   const dest = path.join(paths.cache(), "sources", `tree-${key}`);
   if (fss.existsSync(path.join(dest, ".complete"))) return dest;
-  const tmp = `${dest}.partial-${process.pid}`;
+  // Two creates of one new source in this process (the dashboard, a bench) share one copy.
+  const inflight = caching.get(dest);
+  if (inflight) return inflight;
+  const p = copyIntoCache(src, dest).finally(() => caching.delete(dest));
+  caching.set(dest, p);
+  return p;
+}
+
+async function copyIntoCache(src: string, dest: string): Promise<string> {
+  const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString("hex")}`;
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
-  await run("cp", ["-a", `${src}/.`, tmp]);
-  await fs.rm(path.join(tmp, "config.php"), { force: true });
-  await run("chown", ["-R", "0:0", tmp]);
-  await fs.writeFile(path.join(tmp, ".complete"), src);
+  try {
+    await run("cp", ["-a", `${src}/.`, tmp]);
+    await fs.rm(path.join(tmp, "config.php"), { force: true });
+    await run("chown", ["-R", "0:0", tmp]);
+    await fs.writeFile(path.join(tmp, ".complete"), src);
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
   await fs.rename(tmp, dest).catch(async (e) => {
     // Another process cached the same version first: use theirs.
     await fs.rm(tmp, { recursive: true, force: true });

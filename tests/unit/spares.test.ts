@@ -28,6 +28,25 @@ afterAll(async () => {
   await fs.rm(home, { recursive: true, force: true });
 });
 
+describe("the source cache", () => {
+  it("copies a new source once when two creates in one process ask for it together", async () => {
+    const user = path.join(home, "user-moodle");
+    await fs.mkdir(path.join(user, "public", "lib"), { recursive: true });
+    await fs.writeFile(path.join(user, "public", "version.php"), "<?php $version = 2025100600.01; $release = '5.1+ (Build: 20251017)'; $branch = '501';");
+    for (let i = 0; i < 200; i++) await fs.writeFile(path.join(user, "public", "lib", `f${i}.php`), "<?php");
+    const { resolveSource } = await import("../../instances/source");
+    process.env.MOODLE_SOURCE = user;
+    try {
+      const [a, b] = await Promise.all([resolveSource("auto"), resolveSource("5.1")]);
+      expect(a.dir).toBe(b.dir);
+      expect(fss.existsSync(path.join(a.dir, ".complete"))).toBe(true);
+      expect(fss.readdirSync(path.dirname(a.dir)).filter((e) => e.includes(".partial"))).toEqual([]);
+    } finally {
+      delete process.env.MOODLE_SOURCE;
+    }
+  });
+});
+
 describe("spare code trees", () => {
   it("has none to give before one is made", async () => {
     const dest = path.join(home, "i0", "code");
