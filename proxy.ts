@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from "next/server";
-import { authenticateHeaders } from "./lib/auth";
+import { authenticateHeaders } from "./services/auth";
 
 /**
  * First gate (Next 16 "proxy", Node runtime): pages without a session go to /login, API calls get

@@ -3,8 +3,8 @@ import path from "node:path";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import next from "next";
-import { ensureAdmin, REMOTE_ADDR_HEADER } from "./lib/auth";
-import { startBackground } from "./lib/background";
+import { ensureAdmin, REMOTE_ADDR_HEADER } from "./services/auth";
+import { startBackground } from "./services/background";
 
 /**
  * The dashboard's own HTTP server: Next (pages + /api/v1) plus the WebSocket upgrades Next cannot
@@ -14,7 +14,7 @@ import { startBackground } from "./lib/background";
 const dev = process.env.NODE_ENV !== "production";
 const port = Number.parseInt(process.env.MDIND_DASHBOARD_PORT ?? "7800", 10);
 const host = process.env.MDIND_DASHBOARD_HOST ?? "127.0.0.1";
-const TERMINAL_MODULE = "./lib/terminal/ws";
+const TERMINAL_MODULE = "./services/terminal/ws";
 const dir = path.dirname(fileURLToPath(import.meta.url));
 
 function log(event: string, fields: Record<string, unknown> = {}) {

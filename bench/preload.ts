@@ -1,5 +1,5 @@
 /**
- * bench preload: throughput of the DinD host's image preload (lib/preload.ts runPreload, the real
+ * bench preload: throughput of the DinD host's image preload (lib/images/preload.ts runPreload, the real
  * code) against a raw read of the same tarball (`cat file > /dev/null`), both from a cold page
  * cache. The tarball holds a bench-only image: a flattened copy of a small local image imported
  * under a throwaway tag, so its one layer is shared with nothing and every load really extracts
@@ -50,7 +50,7 @@ async function removeTag(): Promise<void> {
 
 async function main() {
   const { docker } = await import("../lib/docker");
-  const { runPreload } = await import("../lib/preload");
+  const { runPreload } = await import("../lib/images/preload");
   const fixtureName = `mdind-bench-preload-${sfx}`;
   onCleanup(async () => {
     await removeTag().catch(() => undefined);

@@ -8,7 +8,7 @@ import { register } from "tsx/esm/api";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.env.MDIND_APP_ROOT ??= root;
 register();
-const { main, exitCodeFor, oneLine } = await import(path.join(root, "cli", "main.ts"));
+const { main, exitCodeFor, oneLine } = await import(path.join(root, "edge", "cli", "main.ts"));
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {

@@ -12,7 +12,7 @@ import { createInstance } from "./lifecycle";
 import { dumpTo } from "./db";
 import { SKIP_MOODLEDATA } from "./seed";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
-import { validateName } from "./spec";
+import { validateName } from "../lib/names";
 
 /**
  * Clone, export and import. An export is one .tar.gz:

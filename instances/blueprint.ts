@@ -31,7 +31,7 @@ import {
   type StepExecutor,
 } from "../lib/blueprint";
 import { SECRET_FIELD_RE } from "../lib/blueprint/steps";
-import { validateName } from "./spec";
+import { validateName } from "../lib/names";
 import { containerName } from "./stack";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
 import { appRoot, chownWww } from "./source";

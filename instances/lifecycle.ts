@@ -7,7 +7,8 @@ import { AppError, ConflictError, engineError } from "../lib/errors";
 import { allocate, getAllocation, release, setAllocationState } from "../lib/allocation";
 import { runOperation, type Operation } from "../lib/operations";
 import { ensureNetwork, gatewayFor, removeNetwork } from "../networks/subnets";
-import { resolveSpec, validateName, type InstanceSpec } from "./spec";
+import { resolveSpec, type InstanceSpec } from "./spec";
+import { validateName } from "../lib/names";
 import { renderAll, type RenderContext, moodleConfig } from "./render";
 import {
   containerSpecs, containerName, folderNames, SERVICES, stackImages, type Service,

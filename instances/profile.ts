@@ -4,7 +4,7 @@ import path from "node:path";
 import { docker } from "../lib/docker";
 import { engineError, ValidationError } from "../lib/errors";
 import { runOperation } from "../lib/operations";
-import { validateName } from "./spec";
+import { validateName } from "../lib/names";
 import { phpIni } from "./render";
 import { containerName } from "./stack";
 import { configDir, readRecord, readSecrets, updateRecord, type InstanceRecord } from "./store";

@@ -11,7 +11,7 @@ import { startServices } from "./lifecycle";
 import { waitReady } from "./ready";
 import { containerName } from "./stack";
 import { dataDir, instanceDir, readRecord } from "./store";
-import { validateName } from "./spec";
+import { validateName } from "../lib/names";
 import { docker } from "../lib/docker";
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ValidationError } from "../lib/errors";
+import { nameSchema } from "../lib/names";
 
 /**
  * What an instance is made of, and which combinations are allowed. This is the one place the
@@ -43,12 +44,6 @@ export const MOODLE_BRANCHES: MoodleBranch[] = [
 /** Web server versions follow the PHP image's Debian suite so one suite's mirror serves a stack. */
 export const DEFAULT_WEB_VERSION: Record<WebServer, string> = { nginx: "1.22", apache: "2.4" };
 
-export const NAME_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
-
-export const nameSchema = z
-  .string()
-  .max(32, "at most 32 characters")
-  .regex(NAME_RE, "2–32 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'");
 
 const dbSchema = z
   .string()
@@ -103,11 +98,6 @@ export function zodFail(err: z.ZodError): ValidationError {
   return new ValidationError(`${field ? `${field}: ` : ""}${issue?.message ?? "invalid input"}`, field);
 }
 
-export function validateName(name: unknown): string {
-  const r = nameSchema.safeParse(name);
-  if (!r.success) throw new ValidationError(`name: ${r.error.issues[0]?.message ?? "invalid"}`, "name");
-  return r.data;
-}
 
 export function branchInfo(moodle: string): MoodleBranch {
   const b = MOODLE_BRANCHES.find((x) => x.branch === moodle);

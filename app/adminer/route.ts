@@ -1,4 +1,4 @@
-import { proxyAdminer } from "@/lib/host/adminer-proxy";
+import { proxyAdminer } from "@/services/dbadmin/adminer-proxy";
 
 /** /adminer → Adminer on 127.0.0.1 inside the DinD host, behind the dashboard's auth. */
 export const dynamic = "force-dynamic";

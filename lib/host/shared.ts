@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { docker } from "../docker";
 import { engineError } from "../errors";
 import { imageRef, imageRepo } from "../images/catalog";
-import { configId, readTarManifest } from "../preload";
+import { configId, readTarManifest } from "../images/preload";
 
 /**
  * Keep shared-images/<kind>-<version>.tar in step with the outer engine's images, so the inner

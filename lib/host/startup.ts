@@ -1,6 +1,6 @@
 import { settings } from "../config";
 import { ensureNetwork, ensureSharedNetwork } from "../../networks/subnets";
-import { preloadDir, runPreload } from "../preload";
+import { preloadDir, runPreload } from "../images/preload";
 
 /**
  * What the dashboard runs once at start inside the DinD host (MDIND_IN_HOST=1), after reconcile:

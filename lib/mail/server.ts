@@ -114,7 +114,7 @@ export function smtpPort(): number {
 }
 
 /**
- * For the dashboard process (lib/background.ts). In the DinD host the catcher is its own supervisord
+ * For the dashboard process (services/background.ts). In the DinD host the catcher is its own supervisord
  * program (MDIND_MAIL_CATCHER=external), so a dashboard restart never drops mail; there this is a no-op.
  */
 export async function startMailCatcher(log?: MailLog): Promise<() => Promise<void>> {

@@ -5,7 +5,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
 import { paths } from "../config";
 import { NotFoundError, ValidationError } from "../errors";
 import { readJson, withFileLock, writeFileAtomic } from "../lock";
-import { NAME_RE } from "../../instances/spec";
+import { NAME_RE } from "../names";
 
 /**
  * Caught mail on disk: paths.mail()/<box>/<id>.eml plus <box>/index.json (newest first), where a

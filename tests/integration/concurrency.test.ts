@@ -16,11 +16,11 @@ const names = Array.from({ length: COUNT }, (_, i) => `par${sfx}-${i + 1}`);
 
 describe("parallel creates", () => {
   let lifecycle: typeof import("../../instances/lifecycle");
-  let reconcileMod: typeof import("../../lib/reconcile");
+  let reconcileMod: typeof import("../../services/reconcile");
   beforeAll(async () => {
     await docker.ping();
     lifecycle = await import("../../instances/lifecycle");
-    reconcileMod = await import("../../lib/reconcile");
+    reconcileMod = await import("../../services/reconcile");
   });
   afterAll(() => {
     fs.rmSync(home, { recursive: true, force: true });

@@ -165,10 +165,10 @@ importFile("not gzip", async () => Buffer.from("definitely not an archive"));
 importFile("truncated gzip", async () => (await tar([{ name: "manifest.json", data: "{}" }], true)).subarray(0, 30));
 importFile("manifest with hostile spec", () => tar([{ name: "manifest.json", data: JSON.stringify({ format: 1, spec: { name: "../x", php: SH[0] } }) }], true));
 
-// --- Preload tarballs (lib/preload.ts): malformed and truncated image archives are refused before `docker load`.
+// --- Preload tarballs (lib/images/preload.ts): malformed and truncated image archives are refused before `docker load`.
 const preloadCase = (label: string, make: () => Promise<Buffer>) => {
   add("preload", label, async () => {
-    const { readTarManifest } = await import("../../lib/preload");
+    const { readTarManifest } = await import("../../lib/images/preload");
     const f = path.join(os.tmpdir(), `mdind-rel-pre-${process.pid}-${Math.random().toString(36).slice(2)}.tar`);
     fs.writeFileSync(f, await make());
     try {
@@ -188,7 +188,7 @@ preloadCase("preload no manifest", () => tar([{ name: "layer.tar", data: "x" }])
 preloadCase("preload manifest not JSON", () => tar([{ name: "manifest.json", data: "{nope" }]));
 add("preload", "preload manifest traversal (run through runPreload)", async () => {
   // The manifest reads fine; its paths point outside the archive, so the engine's load must refuse it.
-  const { runPreload } = await import("../../lib/preload");
+  const { runPreload } = await import("../../lib/images/preload");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-rel-predir-"));
   try {
     const manifest = [{ Config: `../../../../..${outside("preload")}`, RepoTags: ["mdind-rel-hostile:1"], Layers: [`../../../../..${outside("layer")}`] }];

@@ -2,13 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { generatePassword, hashPassword, verifyPassword } from "../../lib/auth/password";
-import { createRateLimiter } from "../../lib/auth/ratelimit";
+import { generatePassword, hashPassword, verifyPassword } from "../../services/auth/password";
+import { createRateLimiter } from "../../services/auth/ratelimit";
 import {
   changePassword, checkPassword, createSession, createToken, deleteSession, ensureAdmin, getSession, listTokens,
   revokeToken, verifyToken,
-} from "../../lib/auth/store";
-import { authenticate, authenticateHeaders, checkOrigin, csrfOk, login, SESSION_COOKIE } from "../../lib/auth";
+} from "../../services/auth/store";
+import { authenticate, authenticateHeaders, checkOrigin, csrfOk, login, SESSION_COOKIE } from "../../services/auth";
 import { AppError } from "../../lib/errors";
 
 let home: string;

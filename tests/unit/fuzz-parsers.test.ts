@@ -5,7 +5,8 @@ import { parseBlueprint, safeRelativePath } from "../../lib/blueprint";
 import { STEP_REGISTRY } from "../../lib/blueprint/steps";
 import { ValidationError } from "../../lib/errors";
 import { phpString } from "../../instances/render";
-import { createInputSchema, NAME_RE, resolveSpec, validateName, MOODLE_BRANCHES } from "../../instances/spec";
+import { createInputSchema, resolveSpec, MOODLE_BRANCHES } from "../../instances/spec";
+import { NAME_RE, validateName } from "../../lib/names";
 
 /**
  * Property-based fuzzing of the parsers that face user input: the blueprint parser, the archive

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { pack } from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { configId, MalformedTarError, readTarManifest } from "../../lib/preload";
+import { configId, MalformedTarError, readTarManifest } from "../../lib/images/preload";
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), "mdind-preload-"));
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NextRequest } from "next/server";
-import { ROUTE_MARK } from "../../lib/http/edge";
+import { ROUTE_MARK } from "../../edge/http/edge";
 import { proxy } from "../../proxy";
 
 /**

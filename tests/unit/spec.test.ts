@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { resolveSpec, validateName } from "../../instances/spec";
+import { resolveSpec } from "../../instances/spec";
+import { validateName } from "../../lib/names";
 import { ValidationError } from "../../lib/errors";
 
 const HOSTILE_NAMES = [

@@ -18,7 +18,7 @@ interface FakeShell {
 }
 const shells: FakeShell[] = [];
 
-vi.mock("../../lib/terminal/shells", () => ({
+vi.mock("../../services/terminal/shells", () => ({
   openShell: async () => {
     let dataCb: (b: Buffer) => void = () => undefined;
     const exitCbs: ((c: number | null) => void)[] = [];
@@ -84,8 +84,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  const { endAllSessions } = await import("../../lib/terminal/sessions");
-  const { auditSettled } = await import("../../lib/terminal/audit");
+  const { endAllSessions } = await import("../../services/terminal/sessions");
+  const { auditSettled } = await import("../../services/terminal/audit");
   vi.useRealTimers();
   await endAllSessions();
   await auditSettled();
@@ -98,7 +98,7 @@ const flush = async (ms = 0) => {
 
 describe("terminal sessions", () => {
   it("caps sessions per user and in total with 4429", async () => {
-    const { startSession, TerminalRefusal, CLOSE } = await import("../../lib/terminal/sessions");
+    const { startSession, TerminalRefusal, CLOSE } = await import("../../services/terminal/sessions");
     await startSession(who("a"), target, 80, 24);
     await startSession(who("a"), target, 80, 24);
     const third = startSession(who("a"), target, 80, 24);
@@ -110,7 +110,7 @@ describe("terminal sessions", () => {
   });
 
   it("routes binary frames to the shell and JSON resize (clamped) to resize; close ends at once", async () => {
-    const { startSession, attach } = await import("../../lib/terminal/sessions");
+    const { startSession, attach } = await import("../../services/terminal/sessions");
     const s = await startSession(who(), target, 80, 24);
     const ws = new FakeWs();
     attach(s, ws as unknown as WebSocket, { resumed: false, cols: 80, rows: 24 });
@@ -125,7 +125,7 @@ describe("terminal sessions", () => {
     await flush(500);
     expect(shells[0].ended).toBe(1);
     expect(ws.closed?.code).toBe(4000);
-    await (await import("../../lib/terminal/audit")).auditSettled();
+    await (await import("../../services/terminal/audit")).auditSettled();
     const log = fs.readFileSync(path.join(home, "logs", "terminal-audit.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(log.map((l) => l.event)).toEqual(["terminal_start", "terminal_end"]);
     expect(log[1]).toMatchObject({ id: s.id, user: "admin", target: "demo/app", reason: "closed", reaped: true });
@@ -133,7 +133,7 @@ describe("terminal sessions", () => {
   });
 
   it("keeps a detached session for the grace period and replays its output on re-attach", async () => {
-    const { startSession, attach, findSession } = await import("../../lib/terminal/sessions");
+    const { startSession, attach, findSession } = await import("../../services/terminal/sessions");
     const s = await startSession(who(), target, 80, 24);
     const ws1 = new FakeWs();
     attach(s, ws1 as unknown as WebSocket, { resumed: false, cols: 80, rows: 24 });
@@ -159,7 +159,7 @@ describe("terminal sessions", () => {
   });
 
   it("caps the replay buffer at 64 KiB", async () => {
-    const { startSession } = await import("../../lib/terminal/sessions");
+    const { startSession } = await import("../../services/terminal/sessions");
     const s = await startSession(who(), target, 80, 24);
     for (let i = 0; i < 50; i++) shells[0].emit("x".repeat(4096));
     expect(s.replayBytes).toBeLessThanOrEqual(64 * 1024);
@@ -169,7 +169,7 @@ describe("terminal sessions", () => {
   });
 
   it("ends a session without input for the idle limit, even while it prints", async () => {
-    const { startSession, attach } = await import("../../lib/terminal/sessions");
+    const { startSession, attach } = await import("../../services/terminal/sessions");
     const s = await startSession(who(), target, 80, 24);
     const ws = new FakeWs();
     attach(s, ws as unknown as WebSocket, { resumed: false, cols: 80, rows: 24 });
@@ -185,7 +185,7 @@ describe("terminal sessions", () => {
   });
 
   it("a shell that exits on its own is still reaped (its background jobs) and reported", async () => {
-    const { startSession, attach } = await import("../../lib/terminal/sessions");
+    const { startSession, attach } = await import("../../services/terminal/sessions");
     const s = await startSession(who(), target, 80, 24);
     const ws = new FakeWs();
     attach(s, ws as unknown as WebSocket, { resumed: false, cols: 80, rows: 24 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { clampSize, hostShellPolicy, MAX_COLS, MAX_ROWS, parseTerminalQuery } from "../../lib/terminal/target";
-import { REAPER_SCRIPT, MARKER_RE, newMarker } from "../../lib/terminal/reaper";
+import { clampSize, hostShellPolicy, MAX_COLS, MAX_ROWS, parseTerminalQuery } from "../../services/terminal/target";
+import { REAPER_SCRIPT, MARKER_RE, newMarker } from "../../services/terminal/reaper";
 import { ValidationError } from "../../lib/errors";
 
 const q = (s: string) => parseTerminalQuery(new URLSearchParams(s));

@@ -3,7 +3,7 @@
 import { useEffect, useImperativeHandle, useRef, useState, type Ref } from "react";
 import type { Terminal } from "@xterm/xterm";
 
-/** What one terminal connects to; mirrors lib/terminal/target.ts. */
+/** What one terminal connects to; mirrors services/terminal/target.ts. */
 export type TermTarget = { kind: "host" } | { kind: "container"; instance: string; service: "db" | "app" | "web" | "cron" };
 
 export interface TerminalHandle {
@@ -16,7 +16,7 @@ export interface TerminalHandle {
 
 type Status = "connecting" | "open" | "reconnecting" | "ended" | "refused";
 
-/** Close codes from lib/terminal/sessions.ts. */
+/** Close codes from services/terminal/sessions.ts. */
 const CLOSE_ENDED = 4000;
 const CLOSE_TAKEN_OVER = 4001;
 const CLOSE_NOT_FOUND = 4404;

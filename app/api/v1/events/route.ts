@@ -1,9 +1,9 @@
-import { route } from "@/lib/http/edge";
-import { sseStream } from "@/lib/http/streams";
-import { onOp, onStatus, opsAfter, startStatusWatcher } from "@/lib/events";
-import { watchStats } from "@/lib/stats";
+import { route } from "@/edge/http/edge";
+import { sseStream } from "@/edge/http/streams";
+import { onOp, onStatus, opsAfter, startStatusWatcher } from "@/services/events";
+import { watchStats } from "@/services/stats";
 import { replay, subscribe } from "@/lib/operations";
-import { validateName } from "@/instances/spec";
+import { validateName } from "@/lib/names";
 import { ValidationError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
-import { authenticateHeaders } from "@/lib/auth";
-import { healthDetails } from "@/lib/hostinfo";
+import { route } from "@/edge/http/edge";
+import { authenticateHeaders } from "@/services/auth";
+import { healthDetails } from "@/services/hostinfo";
 
 /** Public probe: {ok} only. With a session or token it adds engine, disk and supervisor details. */
 export const GET = route(

@@ -1,4 +1,4 @@
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { imagesList } from "@/lib/images/cli";
 import { isBusy } from "@/lib/operations";
 

@@ -3,12 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { route } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
+import { route } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
 import { AppError, ValidationError } from "@/lib/errors";
 import { importInstance } from "@/instances/archive";
 import { instanceInfo } from "@/instances/query";
-import { validateName } from "@/instances/spec";
+import { validateName } from "@/lib/names";
 
 const MAX_UPLOAD = 20 * 1024 ** 3;
 

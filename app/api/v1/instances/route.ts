@@ -1,7 +1,7 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { createBodySchema } from "@/lib/http/schemas";
-import { listViews } from "@/lib/events";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { createBodySchema } from "@/edge/http/schemas";
+import { listViews } from "@/services/events";
 import { createInstance } from "@/instances/lifecycle";
 import { instanceInfo } from "@/instances/query";
 import { resolveSpec } from "@/instances/spec";

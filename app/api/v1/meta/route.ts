@@ -1,4 +1,4 @@
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { compatibilityMatrix, WEB_SERVERS } from "@/instances/spec";
 
 /** What the create form may offer: the compatibility table and the defaults. */

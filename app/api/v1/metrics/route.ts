@@ -1,5 +1,5 @@
-import { route } from "@/lib/http/edge";
-import { renderMetrics, startMetrics } from "@/lib/metrics";
+import { route } from "@/edge/http/edge";
+import { renderMetrics, startMetrics } from "@/services/metrics";
 
 export const dynamic = "force-dynamic";
 

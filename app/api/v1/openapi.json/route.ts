@@ -1,4 +1,4 @@
-import { route } from "@/lib/http/edge";
-import { openapiDocument } from "@/lib/openapi";
+import { route } from "@/edge/http/edge";
+import { openapiDocument } from "@/edge/openapi";
 
 export const GET = route(async () => openapiDocument());

@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { paths } from "@/lib/config";
 import { isBusy, listOperationLogs, readOperationLog } from "@/lib/operations";
-import { validateName } from "@/instances/spec";
+import { validateName } from "@/lib/names";
 
 function scope(raw: string): string {
   return raw === "_images" ? raw : validateName(raw);

@@ -1,5 +1,5 @@
-import { route } from "@/lib/http/edge";
-import { preloadDir, preloadState, runPreload } from "@/lib/preload";
+import { route } from "@/edge/http/edge";
+import { preloadDir, preloadState, runPreload } from "@/lib/images/preload";
 
 /** Where the shared-images preload stands: per file bytes read / total and the outcome. */
 export const GET = route(async () => preloadState());

@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { ping } from "@/lib/docker";
-import { reconcile } from "@/lib/reconcile";
+import { reconcile } from "@/services/reconcile";
 
 /** Bring registry, folders and engine back into agreement; ?dryRun=1 only reports. */
 export const POST = route(async ({ req }) => {

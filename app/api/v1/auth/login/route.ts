@@ -1,6 +1,6 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { loginSchema } from "@/lib/http/schemas";
-import { checkOrigin, clientAddress, login, sessionCookies } from "@/lib/auth";
+import { route, jsonBody } from "@/edge/http/edge";
+import { loginSchema } from "@/edge/http/schemas";
+import { checkOrigin, clientAddress, login, sessionCookies } from "@/services/auth";
 
 /** Public by necessity: trades the admin password for a session (rate-limited per address). */
 export const POST = route(

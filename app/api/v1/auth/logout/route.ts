@@ -1,5 +1,5 @@
-import { route } from "@/lib/http/edge";
-import { clearCookies, deleteSession, sessionIdOf } from "@/lib/auth";
+import { route } from "@/edge/http/edge";
+import { clearCookies, deleteSession, sessionIdOf } from "@/services/auth";
 
 export const POST = route(async ({ req }) => {
   await deleteSession(sessionIdOf(req));

@@ -1,6 +1,6 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { passwordChangeSchema } from "@/lib/http/schemas";
-import { changePassword, sessionIdOf } from "@/lib/auth";
+import { route, jsonBody } from "@/edge/http/edge";
+import { passwordChangeSchema } from "@/edge/http/schemas";
+import { changePassword, sessionIdOf } from "@/services/auth";
 
 /** Change the admin password; every other session is logged out, this one stays. */
 export const POST = route(async ({ req }) => {

@@ -1,6 +1,6 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { tokenCreateSchema, tokenRevokeSchema } from "@/lib/http/schemas";
-import { createToken, listTokens, revokeToken } from "@/lib/auth";
+import { route, jsonBody } from "@/edge/http/edge";
+import { tokenCreateSchema, tokenRevokeSchema } from "@/edge/http/schemas";
+import { createToken, listTokens, revokeToken } from "@/services/auth";
 
 export const GET = route(async () => ({ tokens: await listTokens() }));
 

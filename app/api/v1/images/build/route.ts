@@ -1,6 +1,6 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { imagesBuildSchema } from "@/lib/http/schemas";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { imagesBuildSchema } from "@/edge/http/schemas";
 import { imagesBuild, resolveSpecs } from "@/lib/images/cli";
 import { runOperation } from "@/lib/operations";
 

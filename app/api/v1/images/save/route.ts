@@ -1,7 +1,7 @@
 import path from "node:path";
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { imagesSaveSchema } from "@/lib/http/schemas";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { imagesSaveSchema } from "@/edge/http/schemas";
 import { imagesSave } from "@/lib/images/cli";
 import { runOperation } from "@/lib/operations";
 import { ValidationError } from "@/lib/errors";

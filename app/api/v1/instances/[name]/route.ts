@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
+import { route } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
 import { instanceInfo } from "@/instances/query";
 import { removeInstance } from "@/instances/lifecycle";
 

@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
-import { hostShellPolicy } from "@/lib/terminal/target";
-import { limits, listSessions } from "@/lib/terminal/sessions";
+import { route } from "@/edge/http/edge";
+import { hostShellPolicy } from "@/services/terminal/target";
+import { limits, listSessions } from "@/services/terminal/sessions";
 
 /**
  * What the terminal UI needs before it opens a socket: whether the host shell is allowed (and why

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
 import { ValidationError } from "@/lib/errors";
-import { blueprintApplySchema } from "@/lib/http/schemas";
+import { blueprintApplySchema } from "@/edge/http/schemas";
 import {
   MAX_BUNDLE_UPLOAD_BYTES,
   applyBlueprint,

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
 import { cloneInstance } from "@/instances/archive";
 import { instanceInfo } from "@/instances/query";
-import { nameSchema } from "@/instances/spec";
+import { nameSchema } from "@/lib/names";
 
 const body = z.object({ to: nameSchema }).strict();
 

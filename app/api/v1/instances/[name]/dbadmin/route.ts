@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
-import { mintAdminerLogin } from "@/lib/host/dbadmin";
-import { validateName } from "@/instances/spec";
+import { route } from "@/edge/http/edge";
+import { mintAdminerLogin } from "@/services/dbadmin/dbadmin";
+import { validateName } from "@/lib/names";
 
 /**
  * Open the DB admin logged in to this instance's database: mints a one-time login and redirects the

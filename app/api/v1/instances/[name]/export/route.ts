@@ -2,8 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { route } from "@/lib/http/edge";
-import { instanceParam } from "@/lib/http/params";
+import { route } from "@/edge/http/edge";
+import { instanceParam } from "@/edge/http/params";
 import { exportInstance } from "@/instances/archive";
 
 /** Download the instance as one .tar.gz (DB dump, code, moodledata, config); no secrets inside. */

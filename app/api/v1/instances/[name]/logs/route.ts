@@ -1,9 +1,9 @@
-import { route } from "@/lib/http/edge";
-import { instanceParam } from "@/lib/http/params";
-import { logsQuerySchema } from "@/lib/http/schemas";
-import { lineStream } from "@/lib/http/streams";
+import { route } from "@/edge/http/edge";
+import { instanceParam } from "@/edge/http/params";
+import { logsQuerySchema } from "@/edge/http/schemas";
+import { lineStream } from "@/edge/http/streams";
 import { serviceLogs } from "@/instances/access";
-import { tailLogFile } from "@/lib/logfiles";
+import { tailLogFile } from "@/instances/logfiles";
 
 /**
  * ?service=app&tail=200&follow=1&q=text[&file=php-8.2/fpm.log] → text/plain, streamed while

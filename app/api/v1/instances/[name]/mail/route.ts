@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { deleteMailbox, listMail, validateBox } from "@/lib/mail/store";
 
 const listQuery = z.object({

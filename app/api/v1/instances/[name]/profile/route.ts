@@ -1,6 +1,6 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
 import { instanceInfo } from "@/instances/query";
 import { profileBodySchema, setProfile } from "@/instances/profile";
 

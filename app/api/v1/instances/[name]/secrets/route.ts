@@ -1,5 +1,5 @@
-import { route } from "@/lib/http/edge";
-import { instanceParam } from "@/lib/http/params";
+import { route } from "@/edge/http/edge";
+import { instanceParam } from "@/edge/http/params";
 import { readSecrets } from "@/instances/store";
 
 /** The Moodle admin login, asked for explicitly; the DB password never leaves the server. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
 import { createSnapshot, listSnapshots } from "@/instances/snapshots";
 
 export const GET = route<{ name: string }>(async ({ params }) => ({ snapshots: await listSnapshots(instanceParam(params)) }));

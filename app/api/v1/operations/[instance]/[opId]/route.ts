@@ -1,6 +1,6 @@
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { readOperationLog, replay } from "@/lib/operations";
-import { validateName } from "@/instances/spec";
+import { validateName } from "@/lib/names";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 
 /** Every event of one operation: the log on disk, or the in-memory channel while it is young. */

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { route, jsonBody } from "@/lib/http/edge";
-import { launch, wantsWait } from "@/lib/http/launch";
-import { instanceParam } from "@/lib/http/params";
-import { actionSchema } from "@/lib/http/schemas";
+import { route, jsonBody } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
+import { instanceParam } from "@/edge/http/params";
+import { actionSchema } from "@/edge/http/schemas";
 import { instanceInfo } from "@/instances/query";
 import { restartInstance, startInstance, stopInstance } from "@/instances/lifecycle";
 import { ValidationError } from "@/lib/errors";

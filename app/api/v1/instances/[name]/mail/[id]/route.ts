@@ -1,4 +1,4 @@
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { deleteMail, readMail, readRaw, validateBox, validateMailId } from "@/lib/mail/store";
 
 /**

@@ -1,7 +1,7 @@
-import { route, jsonBody } from "@/lib/http/edge";
-import { instanceParam } from "@/lib/http/params";
-import { configPutSchema } from "@/lib/http/schemas";
-import { readConfigFile, writeConfigFile } from "@/lib/configfiles";
+import { route, jsonBody } from "@/edge/http/edge";
+import { instanceParam } from "@/edge/http/params";
+import { configPutSchema } from "@/edge/http/schemas";
+import { readConfigFile, writeConfigFile } from "@/instances/configfiles";
 
 type P = { name: string; dir: string; file: string };
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { route } from "@/lib/http/edge";
+import { route } from "@/edge/http/edge";
 import { readAttachment, validateBox, validateMailId } from "@/lib/mail/store";
 
 const indexSchema = z.coerce.number().int().min(0).max(1000);

@@ -1,0 +1,38 @@
+import type { Writable } from "node:stream";
+import type { OpEvent } from "../../lib/operations";
+import type { InstanceView } from "../../instances/query";
+import type { ReconcileReport } from "../../services/reconcile";
+import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
+
+/** What the CLI needs from a host: satisfied locally (lib calls) or remotely (REST API). */
+export interface Backend {
+  create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts?: ApplyOptions): Promise<InstanceView>;
+  blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult>;
+  list(): Promise<InstanceView[]>;
+  info(name: string, showPassword: boolean): Promise<unknown>;
+  action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  remove(name: string, onEvent: (ev: OpEvent) => void): Promise<void>;
+  logs(name: string, service: string, opts: { tail?: number; follow?: boolean }, out: Writable): Promise<void>;
+  exec(name: string, service: string, argv: string[]): Promise<number>;
+  imagesBuild(specs: string[], onLine: (l: string) => void): Promise<void>;
+  imagesList(): Promise<unknown[]>;
+  imagesSave(dir: string, onLine: (l: string) => void): Promise<void>;
+  reconcile(): Promise<ReconcileReport>;
+  /** Site copies. Optional: a backend that lacks one says so instead of pretending. */
+  clone?(from: string, to: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  exportTo?(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }>;
+  importFrom?(file: string, name: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  switchPhp?(name: string, version: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  setProfile?(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
+  snapshot?(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void): Promise<unknown>;
+}
+
+export async function backendFor(opts: { url?: string; token?: string }): Promise<Backend> {
+  const url = opts.url ?? process.env.MOODLE_DIND_URL;
+  if (url) {
+    const { RemoteBackend } = await import("./remote");
+    return new RemoteBackend(url, opts.token ?? process.env.MOODLE_DIND_TOKEN ?? "");
+  }
+  const { LocalBackend } = await import("./local");
+  return new LocalBackend();
+}

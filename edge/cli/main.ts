@@ -1,0 +1,238 @@
+import { parseArgs } from "node:util";
+import { isAppError } from "../../lib/errors";
+import { backendFor, type Backend } from "./backend";
+import { printProgress } from "./progress";
+
+/**
+ * moodle-dind: the same verbs as the dashboard. Local by default (drives the engine directly);
+ * with --url or MOODLE_DIND_URL plus a token it drives a remote host through the REST API.
+ */
+const USAGE = `usage: moodle-dind <command> [options]
+
+  create <name> [--moodle 5.1|fixture] [--php 8.2] [--db postgres:15|mariadb:10.11]
+                [--web nginx|apache] [--site-name S] [--no-install] [--no-template] [--profile dev|prod] [--json]
+  list [--json]                  info <name> [--json] [--show-password]
+  start|stop|restart <name>      remove <name> --yes
+  logs <name> [--service app] [--tail N] [--follow]
+  exec <name> [--service app] -- <command> [args…]
+  images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
+  clone <source> <new>           export <name> [--file F]      import <archive> <new>
+  snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
+  profile <name> dev|prod        (dev: code revalidated at once; prod: no revalidation; restarts the app)
+  reconcile [--json]             up | down (the DinD host)
+  blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
+                                 FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
+
+  remote: --url URL (or MOODLE_DIND_URL) and --token T (or MOODLE_DIND_TOKEN)
+`;
+
+const EXIT: Record<string, number> = { validation: 2, conflict: 3, not_found: 4, unauthorized: 5, forbidden: 5 };
+
+export async function main(argv: string[]): Promise<number> {
+  const dashdash = argv.indexOf("--");
+  const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: dashdash >= 0 ? argv.slice(0, dashdash) : argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      moodle: { type: "string" },
+      php: { type: "string" },
+      db: { type: "string" },
+      web: { type: "string" },
+      "site-name": { type: "string" },
+      "no-install": { type: "boolean" },
+      "no-template": { type: "boolean" },
+      profile: { type: "string" },
+      blueprint: { type: "string" },
+      force: { type: "boolean" },
+      "on-error": { type: "string" },
+      "allow-unsafe": { type: "boolean" },
+      "allow-urls": { type: "boolean" },
+      json: { type: "boolean" },
+      yes: { type: "boolean", short: "y" },
+      service: { type: "string", short: "s" },
+      tail: { type: "string" },
+      follow: { type: "boolean", short: "f" },
+      dir: { type: "string" },
+      file: { type: "string" },
+      "show-password": { type: "boolean" },
+      url: { type: "string" },
+      token: { type: "string" },
+      "all-interfaces": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  if (!cmd || values.help) {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const backend: Backend = await backendFor({ url: values.url, token: values.token });
+  const json = values.json === true;
+  const out = (v: unknown, text: () => string) => process.stdout.write(json ? `${JSON.stringify(v, null, json ? 0 : 2)}\n` : `${text()}\n`);
+  const need = (what: string) => {
+    if (!args[0]) throw usage(`${cmd} needs ${what}`);
+    return args[0];
+  };
+
+  const blueprintOpts = () => {
+    const onError = values["on-error"];
+    if (onError !== undefined && onError !== "abort" && onError !== "warn") throw usage("--on-error must be abort or warn");
+    return { force: values.force === true, onError, allowUnsafe: values["allow-unsafe"] === true, allowUrls: values["allow-urls"] === true } as const;
+  };
+
+  switch (cmd) {
+    case "create": {
+      const input: Record<string, unknown> = { name: need("a name") };
+      if (values.moodle) input.moodle = values.moodle;
+      if (values.php) input.php = values.php;
+      if (values.db) input.db = values.db;
+      if (values.web) input.web = values.web;
+      if (values["site-name"]) input.siteName = values["site-name"];
+      if (values.profile) input.profile = values.profile;
+      if (values["no-install"]) input.install = false;
+      if (values["no-template"]) input.template = false;
+      const view = await backend.create(input, printProgress(json), values.blueprint, blueprintOpts());
+      out(view, () => `${view.name} is ${view.status} at ${view.url} (172.20.${view.n}.0/24, port ${view.port})`);
+      return 0;
+    }
+    case "list": {
+      const list = await backend.list();
+      out(list, () =>
+        list.length === 0
+          ? "no instances"
+          : list.map((i) => `${i.name.padEnd(20)} ${i.status.padEnd(10)} ${i.url.padEnd(26)} php ${i.php}  ${i.db}  ${i.web}  ${i.subnet}`).join("\n"),
+      );
+      return 0;
+    }
+    case "info": {
+      const info = await backend.info(need("a name"), values["show-password"] === true);
+      out(info, () => JSON.stringify(info, null, 2));
+      return 0;
+    }
+    case "start":
+    case "stop":
+    case "restart": {
+      const view = await backend.action(need("a name"), cmd, printProgress(json));
+      out(view, () => `${view.name}: ${view.status}`);
+      return 0;
+    }
+    case "remove": {
+      const name = need("a name");
+      if (!values.yes) throw usage("remove deletes the instance and its data: pass --yes to confirm");
+      await backend.remove(name, printProgress(json));
+      out({ name, removed: true }, () => `${name} removed`);
+      return 0;
+    }
+    case "logs": {
+      const tail = values.tail ? Number.parseInt(values.tail, 10) : undefined;
+      await backend.logs(need("a name"), values.service ?? "app", { tail, follow: values.follow === true }, process.stdout);
+      return 0;
+    }
+    case "exec": {
+      if (rest.length === 0) throw usage("exec needs a command after --");
+      return backend.exec(need("a name"), values.service ?? "app", rest);
+    }
+    case "images": {
+      const [sub, ...specs] = args;
+      if (sub === "build") {
+        await backend.imagesBuild(specs.length ? specs : ["all"], (l) => process.stderr.write(`${l}\n`));
+        return 0;
+      }
+      if (sub === "list") {
+        const rows = await backend.imagesList();
+        out(rows, () => rows.map((r) => JSON.stringify(r)).join("\n"));
+        return 0;
+      }
+      if (sub === "save") {
+        await backend.imagesSave(values.dir ?? "shared-images", (l) => process.stderr.write(`${l}\n`));
+        return 0;
+      }
+      throw usage("images build|list|save");
+    }
+    case "blueprint": {
+      const [sub, name, file] = args;
+      if (sub !== "apply" || !name || !file) throw usage("blueprint apply <name> FILE");
+      const r = await backend.blueprintApply(name, file, blueprintOpts(), printProgress(json));
+      out(r, () => `${name}: blueprint ${r.status}${r.changed ? " (changed)" : ""}, ${r.steps.filter((s) => s.status === "failed").length} failed step(s)`);
+      return r.status === "partial" ? 1 : 0;
+    }
+    case "clone": {
+      const [from, to] = args;
+      if (!from || !to) throw usage("clone <source> <new-name>");
+      if (!backend.clone) throw usage("clone is not available through this backend");
+      const view = await backend.clone(from, to, printProgress(json));
+      out(view, () => `${view.name} is ${view.status} at ${view.url} (clone of ${from})`);
+      return 0;
+    }
+    case "export": {
+      const name = need("a name");
+      if (!backend.exportTo) throw usage("export is not available through this backend");
+      const r = await backend.exportTo(name, values.file ?? `${name}.moodle-dind.tar.gz`, printProgress(json));
+      out(r, () => `exported ${name} to ${r.file} (${(r.bytes / 1024 / 1024).toFixed(1)} MiB)`);
+      return 0;
+    }
+    case "import": {
+      const [file, name] = args;
+      if (!file || !name) throw usage("import <archive> <new-name>");
+      if (!backend.importFrom) throw usage("import is not available through this backend");
+      const view = await backend.importFrom(file, name, printProgress(json));
+      out(view, () => `${view.name} is ${view.status} at ${view.url} (imported from ${file})`);
+      return 0;
+    }
+    case "snapshot": {
+      const [sub, name, arg] = args;
+      if (!name || !["create", "list", "restore"].includes(sub ?? "")) throw usage("snapshot create|list|restore <name> [id|label]");
+      if (!backend.snapshot) throw usage("snapshots are not available through this backend");
+      const r = await backend.snapshot(name, sub as "create" | "list" | "restore", arg, printProgress(json));
+      out(r, () => JSON.stringify(r, null, 2));
+      return 0;
+    }
+    case "php": {
+      const [name, version] = args;
+      if (!name || !version) throw usage("php <name> <7.4|8.2|8.4>");
+      if (!backend.switchPhp) throw usage("php switch is not available through this backend");
+      const view = await backend.switchPhp(name, version, printProgress(json));
+      out(view, () => `${view.name} now runs PHP ${view.php}`);
+      return 0;
+    }
+    case "profile": {
+      const [name, profile] = args;
+      if (!name || (profile !== "dev" && profile !== "prod")) throw usage("profile <name> dev|prod");
+      if (!backend.setProfile) throw usage("profile switch is not available through this backend");
+      const view = await backend.setProfile(name, profile, printProgress(json));
+      out(view, () => `${view.name} now runs the ${view.profile} profile`);
+      return 0;
+    }
+    case "reconcile": {
+      const report = await backend.reconcile();
+      out(report, () => JSON.stringify(report, null, 2));
+      return 0;
+    }
+    case "up":
+    case "down": {
+      const { hostUp, hostDown } = await import("./host");
+      return cmd === "up" ? hostUp({ allInterfaces: values["all-interfaces"] === true }) : hostDown();
+    }
+    default:
+      throw usage(`unknown command '${cmd}'`);
+  }
+}
+
+class UsageError extends Error {}
+function usage(msg: string) {
+  return new UsageError(msg);
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  if (isAppError(e)) return EXIT[e.kind] ?? 1;
+  if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return 2;
+  return 1;
+}
+
+export function oneLine(e: unknown): string {
+  const msg = isAppError(e) && e.step ? `${e.step}: ${e.message}` : e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0].slice(0, 500);
+}

@@ -1,0 +1,178 @@
+import type { Writable } from "node:stream";
+import fs from "node:fs/promises";
+import { AppError, type ErrorKind } from "../../lib/errors";
+import type { OpEvent } from "../../lib/operations";
+import type { InstanceView } from "../../instances/query";
+import type { ReconcileReport } from "../../services/reconcile";
+import type { Backend } from "./backend";
+import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
+
+/**
+ * The CLI driving a remote host through its REST API (/api/v1) with an API token. Long operations
+ * answer 202 + an operation id; progress is followed on the SSE stream, replayed from the start,
+ * and given to the same callback the local backend uses.
+ */
+const KINDS: ErrorKind[] = ["validation", "conflict", "not_found", "unauthorized", "forbidden", "engine", "command", "capacity", "internal"];
+
+export class RemoteBackend implements Backend {
+  private readonly base: string;
+
+  constructor(url: string, private readonly token: string) {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new AppError("validation", "--url must be http(s)://host:port", { field: "url" });
+    this.base = `${u.origin}/api/v1`;
+    if (!token) throw new AppError("unauthorized", "a token is needed with --url: pass --token or set MOODLE_DIND_TOKEN (create one under Settings)");
+  }
+
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    const zip = body instanceof Uint8Array;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        signal,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": zip ? "application/zip" : "application/json" }),
+        },
+        body: body === undefined ? undefined : zip ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new AppError("engine", `cannot reach ${this.base}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!res.ok) {
+      const data = (await res.json().catch(() => null)) as { error?: { kind?: string; message?: string; field?: string; step?: string } } | null;
+      const kind = KINDS.includes(data?.error?.kind as ErrorKind) ? (data!.error!.kind as ErrorKind) : res.status === 429 ? "forbidden" : "internal";
+      throw new AppError(kind, data?.error?.message ?? `HTTP ${res.status}`, { field: data?.error?.field, step: data?.error?.step });
+    }
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  /** Follow one operation on the SSE stream until it ends; throw its error like the local backend. */
+  private async follow(scope: string, opId: string, onEvent: (ev: OpEvent) => void): Promise<void> {
+    const ctl = new AbortController();
+    const res = await this.request("GET", `/events?instance=${encodeURIComponent(scope)}&after=0`, undefined, ctl.signal);
+    if (!res.body) throw new AppError("internal", "the event stream has no body");
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) throw new AppError("engine", "the event stream ended before the operation finished");
+        buf += value;
+        let i: number;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (event !== "op" || !data) continue;
+          const ev = JSON.parse(data) as OpEvent;
+          if (ev.opId !== opId) continue;
+          onEvent(ev);
+          if (ev.type === "done") return;
+          if (ev.type === "error") {
+            const kind = KINDS.includes(ev.errorKind as ErrorKind) ? (ev.errorKind as ErrorKind) : "internal";
+            throw new AppError(kind, ev.message?.replace(/^[a-z]+ failed: /, "") ?? "operation failed", { step: ev.step });
+          }
+        }
+      }
+    } finally {
+      ctl.abort();
+    }
+  }
+
+  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView> {
+    if (blueprintFile && ((await fs.stat(blueprintFile)).isDirectory() || (await fs.readFile(blueprintFile)).subarray(0, 2).toString("latin1") === "PK")) {
+      throw new AppError("validation", "over --url, create --blueprint takes a blueprint.json; apply a bundle after create with `blueprint apply`", { field: "blueprint" });
+    }
+    const body = blueprintFile ? { ...input, blueprint: await fs.readFile(blueprintFile, "utf8") } : input;
+    const r = await this.json<{ name: string; operation: string }>("POST", "/instances", body);
+    await this.follow(r.name, r.operation, onEvent);
+    return this.json<InstanceView>("GET", `/instances/${r.name}`);
+  }
+
+  /** A .json file or URL goes as JSON, a bundle ZIP as the raw body; a bundle folder must be zipped first. */
+  async blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult> {
+    const at = `/instances/${encodeURIComponent(name)}/blueprint`;
+    const flags = { force: opts.force, onError: opts.onError, allowUnsafe: opts.allowUnsafe };
+    let r: { operation: string };
+    if (/^https?:\/\//i.test(file)) {
+      r = await this.json("POST", at, { url: file, ...flags });
+    } else {
+      if ((await fs.stat(file)).isDirectory()) throw new AppError("validation", "over --url a bundle folder must be sent as a ZIP: zip it and pass the .zip");
+      const bytes = await fs.readFile(file);
+      if (bytes[0] === 0x50 && bytes[1] === 0x4b) {
+        const q = new URLSearchParams(Object.entries(flags).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+        r = await this.json("POST", `${at}?${q}`, new Uint8Array(bytes));
+      } else {
+        r = await this.json("POST", at, { blueprint: bytes.toString("utf8"), ...flags });
+      }
+    }
+    await this.follow(name, r.operation, onEvent);
+    const state = await this.json<{ last: ApplyResult | null }>("GET", at);
+    if (!state.last) throw new AppError("internal", "the blueprint operation finished without a result");
+    return state.last;
+  }
+
+  async list(): Promise<InstanceView[]> {
+    return (await this.json<{ instances: InstanceView[] }>("GET", "/instances")).instances;
+  }
+
+  async info(name: string, showPassword: boolean): Promise<unknown> {
+    const info = await this.json<Record<string, unknown>>("GET", `/instances/${encodeURIComponent(name)}`);
+    if (!showPassword) return info;
+    const s = await this.json<{ adminUser: string; adminPassword: string }>("GET", `/instances/${encodeURIComponent(name)}/secrets`);
+    return { ...info, admin: { username: s.adminUser, password: s.adminPassword } };
+  }
+
+  async action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    const r = await this.json<{ operation: string }>("POST", `/instances/${encodeURIComponent(name)}/actions/${action}`, {});
+    await this.follow(name, r.operation, onEvent);
+    return this.json<InstanceView>("GET", `/instances/${encodeURIComponent(name)}`);
+  }
+
+  async remove(name: string, onEvent: (ev: OpEvent) => void): Promise<void> {
+    const r = await this.json<{ operation: string }>("DELETE", `/instances/${encodeURIComponent(name)}`);
+    await this.follow(name, r.operation, onEvent);
+  }
+
+  async logs(name: string, service: string, opts: { tail?: number; follow?: boolean }, out: Writable): Promise<void> {
+    const q = new URLSearchParams({ service, tail: String(opts.tail ?? 200), follow: opts.follow ? "1" : "0" });
+    const res = await this.request("GET", `/instances/${encodeURIComponent(name)}/logs?${q}`);
+    if (!res.body) return;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      out.write(value);
+    }
+  }
+
+  async exec(): Promise<number> {
+    throw new AppError("validation", "exec over --url is available through the web terminal (Terminal tab of the instance page)");
+  }
+
+  async imagesBuild(specs: string[], onLine: (l: string) => void): Promise<void> {
+    const r = await this.json<{ operation: string }>("POST", "/images/build", { specs });
+    await this.follow("_images", r.operation, (ev) => ev.type === "log" && ev.message && onLine(ev.message));
+  }
+
+  async imagesList(): Promise<unknown[]> {
+    return (await this.json<{ images: unknown[] }>("GET", "/images")).images;
+  }
+
+  async imagesSave(dir: string, onLine: (l: string) => void): Promise<void> {
+    const r = await this.json<{ operation: string }>("POST", "/images/save", { dir });
+    await this.follow("_images", r.operation, (ev) => ev.type === "log" && ev.message && onLine(ev.message));
+  }
+
+  async reconcile(): Promise<ReconcileReport> {
+    return this.json<ReconcileReport>("POST", "/reconcile");
+  }
+}

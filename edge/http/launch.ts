@@ -1,0 +1,33 @@
+import { subscribe } from "../../lib/operations";
+
+/**
+ * Start a long operation and answer as soon as it has an id: resolves with the operation id when
+ * its "start" event appears, rejects when `fn` fails before that (validation, conflict), so the
+ * caller can still answer 422/409. Later failures travel on the operation channel only.
+ */
+export function launch<T>(instance: string, fn: () => Promise<T>): Promise<{ opId: string; done: Promise<T> }> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let done: Promise<T> | null = null;
+    const off = subscribe(instance, (ev) => {
+      if (ev.type !== "start" || settled) return;
+      settled = true;
+      off();
+      resolve({ opId: ev.opId, done: done! });
+    });
+    done = fn();
+    done.catch((e: unknown) => {
+      off();
+      if (!settled) {
+        settled = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+/** `?wait=1`: the caller wants the finished result instead of 202 + operation id. */
+export function wantsWait(req: Request): boolean {
+  const w = new URL(req.url).searchParams.get("wait");
+  return w === "1" || w === "true";
+}

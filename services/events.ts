@@ -1,0 +1,288 @@
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import type Docker from "dockerode";
+import { docker, homeId, LABEL } from "../lib/docker";
+import { paths } from "../lib/config";
+import { engineError } from "../lib/errors";
+import { subscribe, type OpEvent } from "../lib/operations";
+import { recordFile, type InstanceRecord } from "../instances/store";
+import { toView, type InstanceView } from "../instances/query";
+
+/**
+ * Live instance status without polling: one docker-events stream for every managed container,
+ * reconnecting with backoff, turned into "this instance now looks like X" events. Plus a cheap
+ * list view: records are cached by (mtime, size) of instance.json, so listing 100 instances is
+ * one readdir, 100 stats and one listContainers call.
+ *
+ * State lives on globalThis: the custom server and Next's bundled routes are two module graphs
+ * in one process, and the SSE route must hear the watcher the server started.
+ */
+export interface StatusEvent {
+  instance: string;
+  /** null when the instance no longer exists. */
+  view: InstanceView | null;
+  /** The docker action or operation event type that caused it. */
+  cause: string;
+}
+
+interface Hub {
+  emitter: EventEmitter;
+  watching: boolean;
+  stream: NodeJS.ReadableStream | null;
+  records: Map<string, { mtimeMs: number; size: number; rec: InstanceRecord }>;
+  pending: Map<string, NodeJS.Timeout>;
+  lastError: string | null;
+  connected: boolean;
+  /** Operation events with a process-wide sequence, for Last-Event-ID replay on the one stream. */
+  ops: { gseq: number; ev: OpEvent }[];
+  gseq: number;
+  tracking: boolean;
+  /**
+   * Containers per instance, kept current by the events stream (seeded with one full listing per
+   * connection, then one per-instance listing per change). null while the stream is down: then
+   * every list asks the engine. A full `all=true` listing costs ~200–400 ms at 400 containers on
+   * dockerd 20.10; this keeps the list at a few ms.
+   */
+  containers: Map<string, Docker.ContainerInfo[]> | null;
+  /** Each instance's latest own listing, so a slow seed never overwrites newer data. */
+  refreshedAt: Map<string, { at: number; list: Docker.ContainerInfo[] }>;
+}
+
+const g = globalThis as unknown as { __mdindEvents?: Hub };
+function hub(): Hub {
+  g.__mdindEvents ??= {
+    emitter: new EventEmitter().setMaxListeners(0),
+    watching: false,
+    stream: null,
+    records: new Map(),
+    pending: new Map(),
+    lastError: null,
+    connected: false,
+    ops: [],
+    gseq: 0,
+    tracking: false,
+    containers: null,
+    refreshedAt: new Map(),
+  };
+  return g.__mdindEvents;
+}
+
+export function onStatus(listener: (ev: StatusEvent) => void): () => void {
+  const h = hub();
+  h.emitter.on("status", listener);
+  return () => h.emitter.off("status", listener);
+}
+
+export function watcherState(): { connected: boolean; lastError: string | null } {
+  const h = hub();
+  return { connected: h.connected, lastError: h.lastError };
+}
+
+/** A record from disk, re-read only when instance.json changed. */
+function cachedRecord(name: string): InstanceRecord | null {
+  const h = hub();
+  const file = recordFile(name);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    h.records.delete(name);
+    return null;
+  }
+  const hit = h.records.get(name);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.rec;
+  try {
+    const rec = JSON.parse(fs.readFileSync(file, "utf8")) as InstanceRecord;
+    h.records.set(name, { mtimeMs: st.mtimeMs, size: st.size, rec });
+    return rec;
+  } catch {
+    // Half-written by another process: keep the last good copy.
+    return hit?.rec ?? null;
+  }
+}
+
+export async function cachedRecords(): Promise<InstanceRecord[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(paths.instances());
+  } catch {
+    return [];
+  }
+  const out: InstanceRecord[] = [];
+  for (const n of names.sort()) {
+    const r = cachedRecord(n);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+async function managed(instance?: string): Promise<Docker.ContainerInfo[]> {
+  try {
+    return await docker().listContainers({
+      all: true,
+      // Only this data folder's containers: another MDIND_HOME on the engine may reuse a name.
+      filters: { label: [instance ? `${LABEL.instance}=${instance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] },
+    });
+  } catch (e) {
+    throw engineError("listing containers", e);
+  }
+}
+
+/** The instance list: the same views as instances/query listInstances, from cached records. */
+export async function listViews(): Promise<InstanceView[]> {
+  const h = hub();
+  const known = h.containers;
+  const [records, containers] = await Promise.all([cachedRecords(), known ? Promise.resolve([...known.values()].flat()) : managed()]);
+  return records.map((r) => toView(r, containers));
+}
+
+export async function viewOf(name: string): Promise<InstanceView | null> {
+  const h = hub();
+  const started = Date.now();
+  const list = await managed(name);
+  // Remembered only while seeding (the map is null then); the seed merges it.
+  if (!h.containers) h.refreshedAt.set(name, { at: started, list });
+  if (h.containers) {
+    if (list.length) h.containers.set(name, list);
+    else h.containers.delete(name);
+  }
+  const rec = cachedRecord(name);
+  return rec ? toView(rec, list) : null;
+}
+
+/** One full listing, grouped per instance, right after the stream (re)connects. */
+async function seedContainers(): Promise<void> {
+  const h = hub();
+  const started = Date.now();
+  const all = await managed();
+  const map = new Map<string, Docker.ContainerInfo[]>();
+  for (const c of all) {
+    const inst = c.Labels?.[LABEL.instance];
+    if (!inst) continue;
+    map.set(inst, [...(map.get(inst) ?? []), c]);
+  }
+  // Instances refreshed while the listing ran are newer than it: keep their own listing.
+  for (const [inst, r] of h.refreshedAt) {
+    if (r.at < started) continue;
+    if (r.list.length) map.set(inst, r.list);
+    else map.delete(inst);
+  }
+  h.refreshedAt.clear();
+  h.containers = map;
+}
+
+/** Coalesce bursts (a restart is 8 container events) into one refresh per instance. */
+function schedule(name: string, cause: string, delayMs = 200) {
+  const h = hub();
+  if (h.pending.has(name)) return;
+  h.pending.set(
+    name,
+    setTimeout(() => {
+      h.pending.delete(name);
+      viewOf(name)
+        .then((view) => h.emitter.emit("status", { instance: name, view, cause } satisfies StatusEvent))
+        .catch((e: unknown) => {
+          h.lastError = e instanceof Error ? e.message : String(e);
+        });
+    }, delayMs),
+  );
+}
+
+const INTERESTING = /^(create|start|restart|die|stop|kill|destroy|pause|unpause|oom|health_status)/;
+
+const OPS_KEPT = 2000;
+
+/**
+ * Record every operation event under one process-wide sequence (the SSE id), and refresh the
+ * instance when an operation moves: a create's record goes creating → installing → ready without
+ * any container event.
+ */
+export function trackOperations(): void {
+  const h = hub();
+  if (h.tracking) return;
+  h.tracking = true;
+  subscribe("*", (ev: OpEvent) => {
+    const item = { gseq: ++h.gseq, ev };
+    h.ops.push(item);
+    if (h.ops.length > OPS_KEPT) h.ops.splice(0, h.ops.length - OPS_KEPT);
+    h.emitter.emit("op", item);
+    if (ev.type === "start" || ev.type === "done" || ev.type === "error" || (ev.type === "step" && ev.status !== "running")) {
+      schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 50);
+    }
+  });
+}
+
+/** Operation events after global sequence `after` still in memory. */
+export function opsAfter(after: number): { gseq: number; ev: OpEvent }[] {
+  return hub().ops.filter((x) => x.gseq > after);
+}
+
+export function onOp(listener: (item: { gseq: number; ev: OpEvent }) => void): () => void {
+  const h = hub();
+  h.emitter.on("op", listener);
+  return () => h.emitter.off("op", listener);
+}
+
+/** Start the watcher once per process (idempotent: the SSE route calls it too). */
+export function startStatusWatcher(log: (event: string, fields?: Record<string, unknown>) => void = () => undefined): void {
+  trackOperations();
+  const h = hub();
+  if (h.watching) return;
+  h.watching = true;
+
+  let backoff = 1000;
+  const connect = async () => {
+    try {
+      const stream = (await docker().getEvents({
+        filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`], type: ["container"] },
+      })) as NodeJS.ReadableStream;
+      h.stream = stream;
+      h.connected = true;
+      h.lastError = null;
+      backoff = 1000;
+      seedContainers()
+        .then(() => log("docker_events_connected", { instances: hub().containers?.size ?? 0 }))
+        .catch((e: unknown) => log("container_seed_failed", { error: e instanceof Error ? e.message : String(e) }));
+      let buf = "";
+      stream.on("data", (chunk: Buffer) => {
+        buf += chunk.toString("utf8");
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          try {
+            const ev = JSON.parse(line) as { Action?: string; status?: string; Actor?: { Attributes?: Record<string, string> } };
+            const name = ev.Actor?.Attributes?.[LABEL.instance];
+            const action = ev.Action ?? ev.status ?? "";
+            if (name && INTERESTING.test(action)) schedule(name, action.split(":")[0]);
+          } catch {
+            // A torn line from a reconnect; the next event refreshes the instance anyway.
+          }
+        }
+        if (buf.length > 1 << 20) buf = "";
+      });
+      const retry = (why: string) => {
+        if (h.stream !== stream) return;
+        h.stream = null;
+        h.connected = false;
+        // Events may be missed until the next connection: ask the engine directly meanwhile.
+        h.containers = null;
+        h.lastError = why;
+        log("docker_events_lost", { error: why, retryInMs: backoff });
+        setTimeout(connect, backoff).unref();
+        backoff = Math.min(backoff * 2, 30_000);
+      };
+      stream.on("end", () => retry("stream ended"));
+      stream.on("error", (e: Error) => retry(e.message));
+    } catch (e) {
+      h.connected = false;
+      h.lastError = e instanceof Error ? e.message : String(e);
+      log("docker_events_unavailable", { error: h.lastError, retryInMs: backoff });
+      setTimeout(connect, backoff).unref();
+      backoff = Math.min(backoff * 2, 30_000);
+    }
+  };
+  void connect();
+}

@@ -1,0 +1,126 @@
+import { EventEmitter } from "node:events";
+import { docker, homeId, LABEL } from "../lib/docker";
+
+/**
+ * CPU and memory for the list, sampled cheaply: one one-shot stats call per running managed
+ * container every 10 s, and only while someone watches (an SSE client holds a reference).
+ * one-shot stats return at once but without a previous sample, so CPU % is computed from our own
+ * previous sample of the same container.
+ */
+export interface InstanceStats {
+  instance: string;
+  cpuPercent: number;
+  memBytes: number;
+  memLimitBytes: number;
+  services: Record<string, { cpuPercent: number; memBytes: number }>;
+}
+
+interface Sampler {
+  emitter: EventEmitter;
+  refs: number;
+  timer: NodeJS.Timeout | null;
+  running: boolean;
+  prev: Map<string, { cpu: number; system: number }>;
+  latest: Map<string, InstanceStats>;
+}
+
+const INTERVAL_MS = 10_000;
+const CONCURRENCY = 8;
+
+const g = globalThis as unknown as { __mdindStats?: Sampler };
+function sampler(): Sampler {
+  g.__mdindStats ??= { emitter: new EventEmitter().setMaxListeners(0), refs: 0, timer: null, running: false, prev: new Map(), latest: new Map() };
+  return g.__mdindStats;
+}
+
+interface RawStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number; online_cpus?: number };
+  memory_stats?: { usage?: number; limit?: number; stats?: { inactive_file?: number; cache?: number } };
+}
+
+/** CPU % between two samples, docker-cli style (100 % = one core). */
+export function cpuPercent(prev: { cpu: number; system: number } | undefined, cur: { cpu: number; system: number }, cpus: number): number {
+  if (!prev) return 0;
+  const dc = cur.cpu - prev.cpu;
+  const ds = cur.system - prev.system;
+  if (dc <= 0 || ds <= 0) return 0;
+  return Math.round((dc / ds) * cpus * 1000) / 10;
+}
+
+async function sampleOnce(): Promise<void> {
+  const s = sampler();
+  const list = await docker().listContainers({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`], status: ["running"] } });
+  const per = new Map<string, InstanceStats>();
+  const seen = new Set<string>();
+  let i = 0;
+  const worker = async () => {
+    while (i < list.length) {
+      const c = list[i++];
+      const inst = c.Labels?.[LABEL.instance];
+      const svc = c.Labels?.[LABEL.service] ?? "?";
+      if (!inst) continue;
+      seen.add(c.Id);
+      try {
+        const raw = (await docker().getContainer(c.Id).stats({ stream: false, "one-shot": true } as never)) as unknown as RawStats;
+        const cur = { cpu: raw.cpu_stats?.cpu_usage?.total_usage ?? 0, system: raw.cpu_stats?.system_cpu_usage ?? 0 };
+        const cpu = cpuPercent(s.prev.get(c.Id), cur, raw.cpu_stats?.online_cpus ?? 1);
+        s.prev.set(c.Id, cur);
+        const cache = raw.memory_stats?.stats?.inactive_file ?? raw.memory_stats?.stats?.cache ?? 0;
+        const mem = Math.max(0, (raw.memory_stats?.usage ?? 0) - cache);
+        const agg = per.get(inst) ?? { instance: inst, cpuPercent: 0, memBytes: 0, memLimitBytes: raw.memory_stats?.limit ?? 0, services: {} };
+        agg.cpuPercent = Math.round((agg.cpuPercent + cpu) * 10) / 10;
+        agg.memBytes += mem;
+        agg.services[svc] = { cpuPercent: cpu, memBytes: mem };
+        per.set(inst, agg);
+      } catch {
+        // The container stopped between list and stats; the next round drops it.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  for (const id of s.prev.keys()) if (!seen.has(id)) s.prev.delete(id);
+  s.latest = per;
+  s.emitter.emit("stats", [...per.values()]);
+}
+
+function tick() {
+  const s = sampler();
+  if (s.refs <= 0) {
+    s.timer = null;
+    return;
+  }
+  if (!s.running) {
+    s.running = true;
+    sampleOnce()
+      .catch(() => undefined)
+      .finally(() => {
+        s.running = false;
+      });
+  }
+  s.timer = setTimeout(tick, INTERVAL_MS);
+  s.timer.unref();
+}
+
+/** Hold a reference while a client watches; the returned function releases it. */
+export function watchStats(listener: (stats: InstanceStats[]) => void): () => void {
+  const s = sampler();
+  s.emitter.on("stats", listener);
+  s.refs++;
+  if (s.latest.size) listener([...s.latest.values()]);
+  if (!s.timer) tick();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    s.emitter.off("stats", listener);
+    s.refs--;
+    if (s.refs <= 0 && s.timer) {
+      clearTimeout(s.timer);
+      s.timer = null;
+    }
+  };
+}
+
+export function latestStats(): InstanceStats[] {
+  return [...sampler().latest.values()];
+}
