@@ -59,7 +59,9 @@ async function measure(label: string, name: string, fn: () => Promise<{ port: nu
 }
 
 async function main() {
-  const { createInstance, removeInstance } = await import("../instances/lifecycle");
+  const { removeInstance } = await import("../instances/lifecycle");
+  const { createInstance } = await import("../instances/create");
+  const { parseCreateInput } = await import("../instances/spec");
   const { cloneInstance } = await import("../instances/archive");
   const { ping } = await import("../lib/docker");
   await ping();
@@ -72,15 +74,15 @@ async function main() {
   // before the next measurement starts (the product makes it after a create, in the background).
   try {
     made.push(names.fresh);
-    const fresh = await measure("fresh install", names.fresh, () => createInstance({ name: names.fresh, moodle }));
+    const fresh = await measure("fresh install", names.fresh, () => createInstance(parseCreateInput({ name: names.fresh, moodle })));
     await settleSpares();
     made.push(names.tpl);
-    const tpl = await measure("from template", names.tpl, () => createInstance({ name: names.tpl, moodle }));
+    const tpl = await measure("from template", names.tpl, () => createInstance(parseCreateInput({ name: names.tpl, moodle })));
     await settleSpares();
     // The same create when no spare code tree is ready (two creates in a row, or spares turned off).
     made.push(names.cold);
     process.env.MDIND_CODE_SPARES = "0";
-    const cold = await measure("tpl, no spare", names.cold, () => createInstance({ name: names.cold, moodle }));
+    const cold = await measure("tpl, no spare", names.cold, () => createInstance(parseCreateInput({ name: names.cold, moodle })));
     delete process.env.MDIND_CODE_SPARES;
     made.push(names.clone);
     const clone = await measure("clone", names.clone, () => cloneInstance(names.fresh, names.clone));

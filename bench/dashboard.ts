@@ -66,7 +66,7 @@ async function sse(base: string, token: string, on: (data: { instance: string; v
 async function main() {
   const { ping, docker } = await import("../lib/docker");
   const { removeInstance } = await import("../instances/lifecycle");
-  const { resolveSpec } = await import("../instances/spec");
+  const { parseCreateInput, resolveSpec } = await import("../instances/spec");
   const { writeRecord, makeSkeleton, removeFolder } = await import("../instances/store");
   const { containerName } = await import("../instances/stack");
   await ping();
@@ -83,7 +83,7 @@ async function main() {
   log(`creating ${REAL} real fixture instance(s) and ${fake.length} record-only ones`);
   for (const n of real) await createWithRetry({ name: n, moodle: "fixture", template: false });
   for (const [i, n] of fake.entries()) {
-    const spec = resolveSpec({ name: n, moodle: "fixture", install: false }, "fixture");
+    const spec = resolveSpec(parseCreateInput({ name: n, moodle: "fixture", install: false }), "fixture");
     await makeSkeleton(n, { config: [], logs: [] });
     await writeRecord({
       name: n, spec, n: 150 + i, port: 9000 + i, subnet: `172.20.${150 + i}.0/24`, url: `http://127.0.0.1:${9000 + i}/`,

@@ -8,7 +8,8 @@ import tar from "tar-stream";
 import tarFs from "tar-fs";
 import { ValidationError } from "../lib/errors";
 import { runOperation, type Operation } from "../lib/operations";
-import { createInstance } from "./lifecycle";
+import { createInstance } from "./create";
+import { parseCreateInput } from "./spec";
 import { dumpTo } from "./db";
 import { SKIP_MOODLEDATA } from "./seed";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
@@ -34,8 +35,8 @@ export async function cloneInstance(from: string, to: string, onOperation?: (o: 
   const src = await readRecord(from);
   // The source keeps serving: its DB is dumped logically and its files are only read.
   return createInstance(
-    { name, moodle: src.spec.moodle, php: src.spec.php, db: `${src.spec.db.engine}:${src.spec.db.version}`, web: src.spec.web.server,
-      webVersion: src.spec.web.version, siteName: `${src.spec.siteName} (clone)`, profile: src.spec.profile },
+    parseCreateInput({ name, moodle: src.spec.moodle, php: src.spec.php, db: `${src.spec.db.engine}:${src.spec.db.version}`, web: src.spec.web.server,
+      webVersion: src.spec.web.version, siteName: `${src.spec.siteName} (clone)`, profile: src.spec.profile }),
     { seed: { kind: "clone", from }, opName: "clone", onOperation },
   );
 }
@@ -152,7 +153,7 @@ export async function importInstance(file: string, name: string, onOperation?: (
     const s = manifest.spec;
     const src = manifest.source;
     return await createInstance(
-      { name, moodle: s.moodle, php: s.php, db: `${s.db.engine}:${s.db.version}`, web: s.web.server, webVersion: s.web.version, siteName: s.siteName, profile: s.profile },
+      parseCreateInput({ name, moodle: s.moodle, php: s.php, db: `${s.db.engine}:${s.db.version}`, web: s.web.server, webVersion: s.web.version, siteName: s.siteName, profile: s.profile }),
       {
         seed: {
           kind: "import",

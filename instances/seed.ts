@@ -4,7 +4,7 @@ import { run } from "../lib/proc";
 import { copyCode } from "./source";
 import { dumpTo } from "./db";
 import { dataDir, instanceDir, readRecord } from "./store";
-import type { Seed } from "./lifecycle";
+import type { Seed } from "./create";
 
 /**
  * What clone and import put into a new instance before its containers start: moodledata (without

@@ -192,10 +192,11 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
  * or port between our allocation and our use of it (the engine says "try again").
  */
 export async function createWithRetry(input: Record<string, unknown>, tries = 4): Promise<void> {
-  const { createInstance } = await import("../../instances/lifecycle");
+  const { createInstance } = await import("../../instances/create");
+  const { parseCreateInput } = await import("../../instances/spec");
   for (let i = 1; ; i++) {
     try {
-      await createInstance(input);
+      await createInstance(parseCreateInput(input));
       return;
     } catch (e) {
       const err = e as { kind?: string; message?: string };

@@ -1,3 +1,4 @@
+import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
 import type { OpEvent } from "../../lib/operations";
 import type { InstanceView } from "../../instances/query";
@@ -6,7 +7,7 @@ import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
 
 /** What the CLI needs from a host: satisfied locally (lib calls) or remotely (REST API). */
 export interface Backend {
-  create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts?: ApplyOptions): Promise<InstanceView>;
+  create(input: CreateRequest, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts?: ApplyOptions): Promise<InstanceView>;
   blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult>;
   list(): Promise<InstanceView[]>;
   info(name: string, showPassword: boolean): Promise<unknown>;

@@ -1,7 +1,9 @@
+import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
 import { subscribe, type OpEvent } from "../../lib/operations";
 import { ping } from "../../lib/docker";
-import { createInstance, removeInstance, restartInstance, startInstance, stopInstance } from "../../instances/lifecycle";
+import { createInstance } from "../../instances/create";
+import { removeInstance, restartInstance, startInstance, stopInstance } from "../../instances/lifecycle";
 import { instanceInfo, listInstances, type InstanceView } from "../../instances/query";
 import { parseService, serviceLogs } from "../../instances/access";
 import { execInteractive } from "./exec";
@@ -39,8 +41,8 @@ export class LocalBackend implements Backend {
     return instanceInfo(name);
   }
 
-  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts: ApplyOptions = {}): Promise<InstanceView> {
-    const name = validateName(input.name);
+  async create(input: CreateRequest, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts: ApplyOptions = {}): Promise<InstanceView> {
+    const { name } = input;
     // Read and check the blueprint first: a bad one is refused before anything is built.
     const bp = blueprintFile ? await prepareBlueprint(blueprintSource(blueprintFile), blueprintOpts) : null;
     try {

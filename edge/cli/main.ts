@@ -1,3 +1,4 @@
+import { parseCreateInput } from "../../instances/spec";
 import { parseArgs } from "node:util";
 import { isAppError } from "../../lib/errors";
 import { backendFor, type Backend } from "./backend";
@@ -93,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values.profile) input.profile = values.profile;
       if (values["no-install"]) input.install = false;
       if (values["no-template"]) input.template = false;
-      const view = await backend.create(input, printProgress(json), values.blueprint, blueprintOpts());
+      const view = await backend.create(parseCreateInput(input), printProgress(json), values.blueprint, blueprintOpts());
       out(view, () => `${view.name} is ${view.status} at ${view.url} (172.20.${view.n}.0/24, port ${view.port})`);
       return 0;
     }

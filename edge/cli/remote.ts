@@ -1,3 +1,4 @@
+import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
 import fs from "node:fs/promises";
 import { AppError, type ErrorKind } from "../../lib/errors";
@@ -87,7 +88,7 @@ export class RemoteBackend implements Backend {
     }
   }
 
-  async create(input: Record<string, unknown>, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView> {
+  async create(input: CreateRequest, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView> {
     if (blueprintFile && ((await fs.stat(blueprintFile)).isDirectory() || (await fs.readFile(blueprintFile)).subarray(0, 2).toString("latin1") === "PK")) {
       throw new AppError("validation", "over --url, create --blueprint takes a blueprint.json; apply a bundle after create with `blueprint apply`", { field: "blueprint" });
     }

@@ -1,5 +1,6 @@
 import { settings } from "../config";
 import { ValidationError } from "../errors";
+import { compareVersions, KINDS, SUITE_STACKS, SUITES, versionsOf, type ImageKind, type Suite } from "../versions";
 
 /**
  * The image catalog: which service kinds and versions an instance stack can use, and which Debian
@@ -7,11 +8,7 @@ import { ValidationError } from "../errors";
  * only offered on the suite that ships it — that is what lets us build everything from the Debian
  * mirror alone, without any image registry.
  */
-export const SUITES = ["bullseye", "bookworm", "trixie"] as const;
-export type Suite = (typeof SUITES)[number];
-
-export const KINDS = ["php", "postgres", "mariadb", "nginx", "apache"] as const;
-export type ImageKind = (typeof KINDS)[number];
+export { SUITES, KINDS, compareVersions, versionsOf, type Suite, type ImageKind } from "../versions";
 
 export interface CatalogEntry {
   kind: ImageKind;
@@ -22,53 +19,26 @@ export interface CatalogEntry {
   package: string;
 }
 
-function entry(kind: ImageKind, version: string, suite: Suite): CatalogEntry {
-  const pkg: Record<ImageKind, string> = {
-    php: `php${version}-fpm`,
-    postgres: `postgresql-${version}`,
-    mariadb: "mariadb-server",
-    nginx: "nginx-common",
-    apache: "apache2",
-  };
-  return { kind, version, suite, package: pkg[kind] };
-}
+const PACKAGE: Record<ImageKind, (version: string) => string> = {
+  php: (v) => `php${v}-fpm`,
+  postgres: (v) => `postgresql-${v}`,
+  mariadb: () => "mariadb-server",
+  nginx: () => "nginx-common",
+  apache: () => "apache2",
+};
 
-export const CATALOG: readonly CatalogEntry[] = Object.freeze([
-  entry("php", "7.4", "bullseye"),
-  entry("php", "8.2", "bookworm"),
-  entry("php", "8.4", "trixie"),
-  entry("postgres", "13", "bullseye"),
-  entry("postgres", "15", "bookworm"),
-  entry("postgres", "17", "trixie"),
-  entry("mariadb", "10.5", "bullseye"),
-  entry("mariadb", "10.11", "bookworm"),
-  entry("mariadb", "11.8", "trixie"),
-  entry("nginx", "1.18", "bullseye"),
-  entry("nginx", "1.22", "bookworm"),
-  entry("nginx", "1.26", "trixie"),
-  entry("apache", "2.4", "trixie"),
-]);
+/** Every image the version table names (lib/versions.ts), one per kind and version. */
+export const CATALOG: readonly CatalogEntry[] = Object.freeze(
+  KINDS.flatMap((kind) =>
+    SUITES.flatMap((suite) => {
+      const version = SUITE_STACKS[suite][kind];
+      return version ? [{ kind, version, suite, package: PACKAGE[kind](version) }] : [];
+    }),
+  ),
+);
 
 export function isKind(s: string): s is ImageKind {
   return (KINDS as readonly string[]).includes(s);
-}
-
-/** Numeric comparison of dotted versions ("10.11" > "10.5"). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
-  const pb = b.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-/** Versions of one kind, oldest first. */
-export function versionsOf(kind: ImageKind): string[] {
-  return CATALOG.filter((e) => e.kind === kind)
-    .map((e) => e.version)
-    .sort(compareVersions);
 }
 
 export function latestVersion(kind: ImageKind): string {

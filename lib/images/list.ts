@@ -82,3 +82,15 @@ export async function saveImages(dir: string, onProgress: Progress = () => {}): 
   }
   return written;
 }
+
+/**
+ * "kind:version" of every catalog image on the engine: one list call, so the create form and
+ * create's defaults can prefer what needs no build. An engine that does not answer yields none.
+ */
+export async function presentImages(): Promise<Set<string>> {
+  const out = new Set<string>();
+  const images = await docker().listImages().catch(() => []);
+  const tags = new Set(images.flatMap((i) => i.RepoTags ?? []));
+  for (const e of CATALOG) if (tags.has(imageRef(e.kind, e.version))) out.add(`${e.kind}:${e.version}`);
+  return out;
+}

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import Docker from "dockerode";
 import { tempHome } from "../helpers/cli";
+import { parseCreateInput } from "../../instances/spec";
 
 /**
  * 20 creates at once in one process (the operation channel and the allocation lock under load),
@@ -16,10 +17,12 @@ const names = Array.from({ length: COUNT }, (_, i) => `par${sfx}-${i + 1}`);
 
 describe("parallel creates", () => {
   let lifecycle: typeof import("../../instances/lifecycle");
+  let create: typeof import("../../instances/create");
   let reconcileMod: typeof import("../../services/reconcile");
   beforeAll(async () => {
     await docker.ping();
     lifecycle = await import("../../instances/lifecycle");
+    create = await import("../../instances/create");
     reconcileMod = await import("../../services/reconcile");
   });
   afterAll(() => {
@@ -29,9 +32,9 @@ describe("parallel creates", () => {
   it(`${COUNT} parallel creates get distinct allocations and leave no orphans`, async () => {
     const started = Date.now();
     const results = await Promise.allSettled(
-      names.map((name) => lifecycle.createInstance({ name, moodle: "fixture", php: "8.2", install: false })),
+      names.map((name) => create.createInstance(parseCreateInput({ name, moodle: "fixture", php: "8.2", install: false }))),
     );
-    const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof lifecycle.createInstance>>> => r.status === "fulfilled").map((r) => r.value);
+    const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof create.createInstance>>> => r.status === "fulfilled").map((r) => r.value);
     const failed = results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
     expect(failed).toEqual([]);
     expect(new Set(ok.map((r) => r.n)).size).toBe(COUNT);
@@ -40,8 +43,8 @@ describe("parallel creates", () => {
 
     // The same name twice at once: exactly one wins, the other gets a conflict.
     const dup = await Promise.allSettled([
-      lifecycle.createInstance({ name: `par${sfx}-dup`, moodle: "fixture", install: false }),
-      lifecycle.createInstance({ name: `par${sfx}-dup`, moodle: "fixture", install: false }),
+      create.createInstance(parseCreateInput({ name: `par${sfx}-dup`, moodle: "fixture", install: false })),
+      create.createInstance(parseCreateInput({ name: `par${sfx}-dup`, moodle: "fixture", install: false })),
     ]);
     expect(dup.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect(String((dup.find((r) => r.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/busy|already exists/);

@@ -5,7 +5,7 @@ import { parseBlueprint, safeRelativePath } from "../../lib/blueprint";
 import { STEP_REGISTRY } from "../../lib/blueprint/steps";
 import { ValidationError } from "../../lib/errors";
 import { phpString } from "../../instances/render";
-import { createInputSchema, resolveSpec, MOODLE_BRANCHES } from "../../instances/spec";
+import { createInputSchema, parseCreateInput, resolveSpec, MOODLE_BRANCHES } from "../../instances/spec";
 import { NAME_RE, validateName } from "../../lib/names";
 
 /**
@@ -153,7 +153,7 @@ describe("fuzz: name and version validators", () => {
       fc.property(input, (raw) => {
         let spec: ReturnType<typeof resolveSpec>;
         try {
-          spec = resolveSpec(raw, "5.1");
+          spec = resolveSpec(parseCreateInput(raw), "5.1");
         } catch (e) {
           expect(e).toBeInstanceOf(ValidationError);
           return;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { applyProfile, parseProfile } from "../../instances/profile";
 import { phpIni, type RenderContext } from "../../instances/render";
-import { resolveSpec } from "../../instances/spec";
+import { parseCreateInput, resolveSpec } from "../../instances/spec";
 
 const ctx = (profile: "dev" | "prod"): RenderContext => ({
-  spec: resolveSpec({ name: "demo", moodle: "fixture", profile }, "fixture"),
+  spec: resolveSpec(parseCreateInput({ name: "demo", moodle: "fixture", profile }), "fixture"),
   port: 8000, n: 1, publicHost: "127.0.0.1", publicDir: true, dbPassword: "x", smtpHost: "h:1025",
 });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
-import { resolveSpec } from "../../instances/spec";
+import { parseCreateInput, resolveSpec } from "../../instances/spec";
 
 function ctx(over: Partial<RenderContext> = {}, input: Record<string, unknown> = {}): RenderContext {
   return {
-    spec: resolveSpec({ name: "site-a", moodle: "5.1", php: "8.2", ...input }, "5.1"),
+    spec: resolveSpec(parseCreateInput({ name: "site-a", moodle: "5.1", php: "8.2", ...input }), "5.1"),
     port: 8007, n: 7, publicHost: "127.0.0.1", publicDir: true, dbPassword: "pw", smtpHost: "172.20.7.1:1025", ...over,
   };
 }

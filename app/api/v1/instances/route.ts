@@ -2,7 +2,7 @@ import { route, jsonBody } from "@/edge/http/edge";
 import { launch, wantsWait } from "@/edge/http/launch";
 import { createBodySchema } from "@/edge/http/schemas";
 import { listViews } from "@/services/events";
-import { createInstance } from "@/instances/lifecycle";
+import { createInstance } from "@/instances/create";
 import { instanceInfo } from "@/instances/query";
 import { resolveSpec } from "@/instances/spec";
 import { readRecord } from "@/instances/store";
