@@ -1,7 +1,6 @@
 import { notFound } from "next/navigation";
+import { NAME_RE } from "@/lib/names";
 import InstanceDetail from "./InstanceDetail";
-
-const NAME_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 export async function generateMetadata({ params }: { params: Promise<{ name: string }> }) {
   return { title: `${(await params).name} · Moodle DinD` };

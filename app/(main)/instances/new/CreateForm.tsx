@@ -13,21 +13,21 @@ interface Branch {
   postgres: string[];
   mariadb: string[];
   web: { nginx: string[]; apache: string[] };
-  defaultPhp?: string;
+  /** First-click defaults from the server's version table: images already on the engine first. */
+  defaults: { php: string; postgres: string; mariadb: string; nginx: string; apache: string };
 }
 
-/** Versions from PHP's own Debian suite come first: one suite's images serve the whole stack. */
-const SUITE_DEFAULTS: Record<string, { postgres: string; mariadb: string; nginx: string }> = {
-  "7.4": { postgres: "13", mariadb: "10.5", nginx: "1.18" },
-  "8.2": { postgres: "15", mariadb: "10.11", nginx: "1.22" },
-  "8.4": { postgres: "17", mariadb: "11.8", nginx: "1.26" },
-};
-const prefer = (allowed: string[], wanted: string | undefined) => (wanted && allowed.includes(wanted) ? wanted : allowed[allowed.length - 1]);
+interface Meta {
+  matrix: Branch[];
+  defaultMoodle: string | null;
+  nameRule: { pattern: string; message: string };
+}
 
-const NAME_RE = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+const prefer = (allowed: string[], wanted: string | undefined) => (wanted && allowed.includes(wanted) ? wanted : allowed[allowed.length - 1]);
 
 export default function CreateForm() {
   const [matrix, setMatrix] = useState<Branch[] | null>(null);
+  const [nameRule, setNameRule] = useState<{ re: RegExp; message: string } | null>(null);
   const [name, setName] = useState("");
   const [moodle, setMoodle] = useState("");
   const [php, setPhp] = useState("");
@@ -42,8 +42,9 @@ export default function CreateForm() {
   const [events, setEvents] = useState<OpEventLite[]>([]);
 
   useEffect(() => {
-    api<{ matrix: Branch[]; defaultMoodle: string | null }>("/api/v1/meta").then((m) => {
+    api<Meta>("/api/v1/meta").then((m) => {
       setMatrix(m.matrix);
+      setNameRule({ re: new RegExp(m.nameRule.pattern), message: m.nameRule.message });
       const real = m.matrix.filter((b) => b.branch !== "fixture");
       setMoodle(m.defaultMoodle && m.matrix.some((b) => b.branch === m.defaultMoodle) ? m.defaultMoodle : real[real.length - 1]?.branch ?? "fixture");
     }).catch((e: Error) => setError({ message: e.message }));
@@ -53,12 +54,11 @@ export default function CreateForm() {
   // Only valid combinations: every dependent choice snaps to what the branch allows.
   useEffect(() => {
     if (!branch) return;
-    if (!branch.php.includes(php)) setPhp(prefer(branch.php, branch.defaultPhp));
-    const suite = SUITE_DEFAULTS[php];
+    if (!branch.php.includes(php)) setPhp(prefer(branch.php, branch.defaults.php));
     const dbs = branch[dbEngine];
-    if (!dbs.includes(dbVersion)) setDbVersion(prefer(dbs, suite?.[dbEngine]));
+    if (!dbs.includes(dbVersion)) setDbVersion(prefer(dbs, branch.defaults[dbEngine]));
     const webs = branch.web[web];
-    if (!webs.includes(webVersion)) setWebVersion(prefer(webs, web === "nginx" ? suite?.nginx : undefined));
+    if (!webs.includes(webVersion)) setWebVersion(prefer(webs, branch.defaults[web]));
   }, [branch, php, dbEngine, dbVersion, web, webVersion]);
 
   useEffect(() => applyPreferredVersions(blueprint, matrix, setMoodle, setPhp), [blueprint, matrix]);
@@ -74,7 +74,7 @@ export default function CreateForm() {
     started !== null,
   );
 
-  const nameError = name && !NAME_RE.test(name) ? "2–32 characters: lowercase letters, digits and '-', starting with a letter" : null;
+  const nameError = name && nameRule && !nameRule.re.test(name) ? nameRule.message : null;
   const finished = events.find((e) => e.type === "done" || e.type === "error");
 
   async function submit(e: React.FormEvent) {

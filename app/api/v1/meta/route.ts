@@ -1,9 +1,15 @@
 import { route } from "@/edge/http/edge";
+import { presentImages } from "@/lib/images/list";
+import { NAME_RE, NAME_RULE } from "@/lib/names";
 import { compatibilityMatrix, WEB_SERVERS } from "@/instances/spec";
 
-/** What the create form may offer: the compatibility table and the defaults. */
+/**
+ * What the create form may offer, all from the one version table: each branch's allowed versions
+ * and its first-click defaults (images already on the engine first), and the name rule.
+ */
 export const GET = route(async () => ({
-  matrix: compatibilityMatrix(),
+  matrix: compatibilityMatrix(await presentImages()),
   webServers: WEB_SERVERS,
   defaultMoodle: process.env.MDIND_DEFAULT_MOODLE ?? null,
+  nameRule: { pattern: NAME_RE.source, message: NAME_RULE },
 }));
