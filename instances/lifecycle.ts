@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
-import { docker, homeId, LABEL } from "../lib/docker";
+import { docker, listManagedContainers, destroyContainer } from "../lib/docker";
 import { settings } from "../lib/config";
-import { AppError, ConflictError, engineError } from "../lib/errors";
+import { AppError, engineError } from "../lib/errors";
 import { getAllocation, release, setAllocationState } from "../lib/allocation";
 import { runOperation } from "../lib/operations";
 import { ensureNetwork, gatewayFor, removeNetwork } from "../networks/subnets";
@@ -76,19 +76,7 @@ async function stopServices(name: string, services: readonly Service[]): Promise
 
 /** Remove everything an instance owns in the engine and on disk, then free N and the port. */
 export async function destroy(name: string, n: number): Promise<void> {
-  const list = await docker()
-    .listContainers({ all: true, filters: { label: [`${LABEL.instance}=${name}`, `${LABEL.home}=${homeId()}`] } })
-    .catch((e) => {
-      throw engineError("listing containers", e);
-    });
-  for (const c of list) {
-    await docker()
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .catch((e) => {
-        if ((e as { statusCode?: number }).statusCode !== 404) throw engineError(`removing ${c.Names?.[0]}`, e);
-      });
-  }
+  for (const c of await listManagedContainers({ instance: name })) await destroyContainer(c.Id);
   if (n > settings().preallocatedNetworks) await removeNetwork(n);
   await removeFolder(name);
   // A later instance with the same name must not inherit this one's mail.

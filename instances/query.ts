@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
-import { docker, homeId, LABEL } from "../lib/docker";
-import { engineError } from "../lib/errors";
+import { LABEL, listManagedContainers } from "../lib/docker";
+
 import { isBusy } from "../lib/operations";
 import { readJson } from "../lib/lock";
 import path from "node:path";
@@ -84,16 +84,7 @@ export function toView(rec: InstanceRecord, containers: Docker.ContainerInfo[]):
   };
 }
 
-async function managedContainers(filterInstance?: string): Promise<Docker.ContainerInfo[]> {
-  try {
-    return await docker().listContainers({
-      all: true,
-      filters: { label: [filterInstance ? `${LABEL.instance}=${filterInstance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] },
-    });
-  } catch (e) {
-    throw engineError("listing containers", e);
-  }
-}
+const managedContainers = (instance?: string) => listManagedContainers({ instance });
 
 export async function listInstances(): Promise<InstanceView[]> {
   const [records, containers] = await Promise.all([listRecords(), managedContainers()]);

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { homeId, LABEL } from "../lib/docker";
+import { LABEL, managedLabels } from "../lib/docker";
 import { settings } from "../lib/config";
 import { imageRef } from "../lib/images/catalog";
 import { networkName, serviceIp } from "../networks/subnets";
@@ -39,7 +39,7 @@ export function folderNames(spec: InstanceSpec) {
 }
 
 function labels(name: string, service: string, n: number): Record<string, string> {
-  return { [LABEL.managed]: "true", [LABEL.instance]: name, [LABEL.service]: service, [LABEL.n]: String(n), [LABEL.home]: homeId() };
+  return managedLabels({ [LABEL.instance]: name, [LABEL.service]: service, [LABEL.n]: String(n) });
 }
 
 /**

@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import { createHash } from "node:crypto";
 import { settings } from "./config";
-import { EngineError } from "./errors";
+import { EngineError, engineError } from "./errors";
 
 /** Label keys put on every container, network and volume we create. */
 export const LABEL = {
@@ -60,4 +60,69 @@ export function followProgress(
 /** Short stable id of this process's data dir, put on every container and network it makes. */
 export function homeId(): string {
   return createHash("sha256").update(settings().home).digest("hex").slice(0, 12);
+}
+
+/**
+ * The engine adapter for what we manage: every list, filter and label of our containers and
+ * networks goes through here. "Ours" is managed=true plus this data dir's home label, so two data
+ * dirs sharing one engine (tests, dev) never see each other's containers.
+ */
+export function managedFilter(opts: { instance?: string } = {}): string[] {
+  return [opts.instance ? `${LABEL.instance}=${opts.instance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`];
+}
+
+/** Labels for a resource we create (merged with the caller's own). */
+export function managedLabels(extra: Record<string, string> = {}): Record<string, string> {
+  return { [LABEL.managed]: "true", [LABEL.home]: homeId(), ...extra };
+}
+
+export async function listManagedContainers(opts: { instance?: string; running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
+  try {
+    return await docker().listContainers({
+      all: !opts.running,
+      filters: { label: managedFilter(opts), ...(opts.running ? { status: ["running"] } : {}) },
+    });
+  } catch (e) {
+    throw engineError("listing containers", e);
+  }
+}
+
+export async function listManagedNetworks(): Promise<Docker.NetworkInspectInfo[]> {
+  try {
+    return await docker().listNetworks({ filters: { label: managedFilter() } });
+  } catch (e) {
+    throw engineError("listing networks", e);
+  }
+}
+
+/** Docker events for our containers (the live status feed). */
+export async function managedEvents(): Promise<NodeJS.ReadableStream> {
+  return (await docker().getEvents({ filters: { label: managedFilter(), type: ["container"] } })) as NodeJS.ReadableStream;
+}
+
+const statusOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
+
+export async function startContainer(name: string): Promise<void> {
+  try {
+    await docker().getContainer(name).start();
+  } catch (e) {
+    if (statusOf(e) !== 304) throw e; // 304: already running
+  }
+}
+
+export async function stopContainer(name: string, timeoutSeconds = 20): Promise<void> {
+  try {
+    await docker().getContainer(name).stop({ t: timeoutSeconds });
+  } catch (e) {
+    if (statusOf(e) !== 304 && statusOf(e) !== 404) throw engineError(`stopping ${name}`, e); // already stopped, or gone
+  }
+}
+
+/** Remove a container and its anonymous volumes; one already gone is not an error. */
+export async function destroyContainer(idOrName: string): Promise<void> {
+  try {
+    await docker().getContainer(idOrName).remove({ force: true, v: true });
+  } catch (e) {
+    if (statusOf(e) !== 404) throw engineError(`removing ${idOrName}`, e);
+  }
 }

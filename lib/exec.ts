@@ -1,4 +1,5 @@
-import { PassThrough } from "node:stream";
+import { PassThrough, type Duplex } from "node:stream";
+import type Docker from "dockerode";
 import { docker } from "./docker";
 import { CommandError, engineError } from "./errors";
 
@@ -70,4 +71,62 @@ export async function execIn(container: string, cmd: string[], opts: ExecOptions
   const exitCode = info.ExitCode ?? -1;
   if (exitCode !== 0 && opts.check !== false) throw new CommandError(opts.what ? [opts.what] : cmd, exitCode, stdout, stderr, opts.what);
   return { exitCode, stdout, stderr };
+}
+
+export interface AttachedExec {
+  /** The hijacked connection: raw terminal bytes with a TTY, multiplexed stdout/stderr without. */
+  stream: Duplex;
+  tty: boolean;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Exit code once the process has ended (the stream ends a moment before the engine records it). */
+  exitCode(): Promise<number | null>;
+  /** Split a non-TTY stream into stdout and stderr. */
+  demux(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): void;
+}
+
+/**
+ * An interactive exec: stdin attached, optionally with a TTY. The CLI's `exec` and the web
+ * terminal both open processes this way; argv goes to the engine as is, never through a shell string.
+ */
+export async function execAttach(
+  container: string,
+  cmd: string[],
+  opts: { tty: boolean; user?: string; workdir?: string; env?: string[] },
+): Promise<AttachedExec> {
+  let exec: Docker.Exec;
+  let stream: Duplex;
+  try {
+    exec = await docker().getContainer(container).exec({
+      Cmd: cmd,
+      User: opts.user,
+      WorkingDir: opts.workdir,
+      Env: opts.env,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: opts.tty,
+    });
+    stream = (await exec.start({ hijack: true, stdin: true, Tty: opts.tty })) as Duplex;
+  } catch (e) {
+    throw engineError(`exec in ${container}`, e);
+  }
+  const ex = exec;
+  return {
+    stream,
+    tty: opts.tty,
+    resize: (cols, rows) => ex.resize({ w: cols, h: rows }).then(() => undefined),
+    demux: (stdout, stderr) => docker().modem.demuxStream(stream, stdout, stderr),
+    exitCode: async () => {
+      for (let i = 0; i < 20; i++) {
+        try {
+          const info = await ex.inspect();
+          if (!info.Running) return info.ExitCode ?? null;
+        } catch {
+          return null;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return null;
+    },
+  };
 }

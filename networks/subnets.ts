@@ -1,4 +1,4 @@
-import { docker, homeId, LABEL } from "../lib/docker";
+import { docker, homeId, LABEL, managedLabels } from "../lib/docker";
 import { ConflictError, engineError } from "../lib/errors";
 
 /**
@@ -85,7 +85,7 @@ export async function ensureNetwork(n: number): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
-      Labels: { [LABEL.managed]: "true", [LABEL.n]: String(n), [LABEL.home]: homeId() },
+      Labels: managedLabels({ [LABEL.n]: String(n) }),
     });
     return name;
   } catch (e) {
@@ -112,7 +112,7 @@ export async function ensureSharedNetwork(): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: SHARED_NETWORK.subnet, Gateway: SHARED_NETWORK.gateway }] },
-      Labels: { [LABEL.managed]: "true", [LABEL.n]: "shared", [LABEL.home]: homeId() },
+      Labels: managedLabels({ [LABEL.n]: "shared" }),
     });
   } catch (e) {
     throw engineError("creating the shared network", e);

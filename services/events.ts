@@ -2,9 +2,9 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import type Docker from "dockerode";
-import { docker, homeId, LABEL } from "../lib/docker";
+import { LABEL, listManagedContainers, managedEvents } from "../lib/docker";
 import { paths } from "../lib/config";
-import { engineError } from "../lib/errors";
+
 import { subscribe, type OpEvent } from "../lib/operations";
 import { recordFile, type InstanceRecord } from "../instances/store";
 import { toView, type InstanceView } from "../instances/query";
@@ -117,17 +117,7 @@ export async function cachedRecords(): Promise<InstanceRecord[]> {
   return out;
 }
 
-async function managed(instance?: string): Promise<Docker.ContainerInfo[]> {
-  try {
-    return await docker().listContainers({
-      all: true,
-      // Only this data folder's containers: another MDIND_HOME on the engine may reuse a name.
-      filters: { label: [instance ? `${LABEL.instance}=${instance}` : `${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] },
-    });
-  } catch (e) {
-    throw engineError("listing containers", e);
-  }
-}
+const managed = (instance?: string) => listManagedContainers({ instance });
 
 /** The instance list: the same views as instances/query listInstances, from cached records. */
 export async function listViews(): Promise<InstanceView[]> {
@@ -234,9 +224,7 @@ export function startStatusWatcher(log: (event: string, fields?: Record<string, 
   let backoff = 1000;
   const connect = async () => {
     try {
-      const stream = (await docker().getEvents({
-        filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`], type: ["container"] },
-      })) as NodeJS.ReadableStream;
+      const stream = await managedEvents();
       h.stream = stream;
       h.connected = true;
       h.lastError = null;

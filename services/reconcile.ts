@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
-import { docker, homeId, LABEL } from "../lib/docker";
+import { docker, LABEL, listManagedContainers, destroyContainer, listManagedNetworks } from "../lib/docker";
 import { paths, settings } from "../lib/config";
-import { engineError } from "../lib/errors";
+
 import { pidAlive, withRegistry } from "../lib/allocation";
 import { isBusy } from "../lib/operations";
 import { networkName, nFromSubnet } from "../networks/subnets";
@@ -39,22 +39,15 @@ export async function reconcile(opts: { dryRun?: boolean } = {}): Promise<Reconc
     const live = new Set(Object.keys(r.instances));
     const liveN = new Set(Object.values(r.instances).map((a) => a.n));
 
-    let containers;
-    try {
-      containers = await d.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] } });
-    } catch (e) {
-      throw engineError("listing containers", e);
-    }
+    const containers = await listManagedContainers();
     for (const c of containers) {
       const inst = c.Labels?.[LABEL.instance];
       if (!inst || live.has(inst) || isBusy(inst)) continue;
       report.orphanContainers.push(c.Names?.[0]?.replace(/^\//, "") ?? c.Id);
-      if (!opts.dryRun) await d.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      if (!opts.dryRun) await destroyContainer(c.Id).catch(() => undefined);
     }
 
-    const nets = await d.listNetworks({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`] } }).catch((e) => {
-      throw engineError("listing networks", e);
-    });
+    const nets = await listManagedNetworks();
     for (const net of nets) {
       const n = nFromSubnet(net.IPAM?.Config?.[0]?.Subnet ?? "");
       if (n === null || liveN.has(n) || n <= settings().preallocatedNetworks || net.Name !== networkName(n)) continue;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { docker, homeId, LABEL } from "../lib/docker";
+import { docker, LABEL, listManagedContainers } from "../lib/docker";
 
 /**
  * CPU and memory for the list, sampled cheaply: one one-shot stats call per running managed
@@ -49,7 +49,7 @@ export function cpuPercent(prev: { cpu: number; system: number } | undefined, cu
 
 async function sampleOnce(): Promise<void> {
   const s = sampler();
-  const list = await docker().listContainers({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.home}=${homeId()}`], status: ["running"] } });
+  const list = await listManagedContainers({ running: true });
   const per = new Map<string, InstanceStats>();
   const seen = new Set<string>();
   let i = 0;

@@ -1,5 +1,4 @@
-import { docker } from "../../lib/docker";
-import { engineError } from "../../lib/errors";
+import { execAttach } from "../../lib/exec";
 import { containerName, type Service } from "../../instances/stack";
 import { serviceShellDefaults } from "../../instances/access";
 
@@ -7,36 +6,20 @@ import { serviceShellDefaults } from "../../instances/access";
 export async function execInteractive(name: string, service: Service, argv: string[]): Promise<number> {
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const defaults = serviceShellDefaults(service);
-  const c = docker().getContainer(containerName(name, service));
-  let exec;
-  try {
-    exec = await c.exec({
-      Cmd: argv,
-      User: defaults.user,
-      WorkingDir: defaults.workdir,
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: tty,
-    });
-  } catch (e) {
-    throw engineError(`exec in ${containerName(name, service)}`, e);
-  }
-  const stream = await exec.start({ hijack: true, stdin: true, Tty: tty });
+  const ex = await execAttach(containerName(name, service), argv, { tty, user: defaults.user, workdir: defaults.workdir });
   if (tty) {
     process.stdin.setRawMode(true);
-    stream.pipe(process.stdout);
-    const resize = () => exec.resize({ h: process.stdout.rows, w: process.stdout.columns }).catch(() => undefined);
+    ex.stream.pipe(process.stdout);
+    const resize = () => ex.resize(process.stdout.columns, process.stdout.rows).catch(() => undefined);
     process.stdout.on("resize", resize);
     resize();
   } else {
-    docker().modem.demuxStream(stream, process.stdout, process.stderr);
+    ex.demux(process.stdout, process.stderr);
   }
-  process.stdin.pipe(stream);
-  await new Promise<void>((resolve) => stream.on("end", resolve));
+  process.stdin.pipe(ex.stream);
+  await new Promise<void>((resolve) => ex.stream.on("end", resolve));
   if (tty) process.stdin.setRawMode(false);
-  process.stdin.unpipe(stream);
+  process.stdin.unpipe(ex.stream);
   process.stdin.pause();
-  const info = await exec.inspect();
-  return info.ExitCode ?? 1;
+  return (await ex.exitCode()) ?? 1;
 }

@@ -1,6 +1,6 @@
 import { settings } from "../config";
 import { ValidationError } from "../errors";
-import { compareVersions, KINDS, SUITE_STACKS, SUITES, versionsOf, type ImageKind, type Suite } from "../versions";
+import { KINDS, SUITE_STACKS, SUITES, versionsOf, type ImageKind, type Suite } from "../versions";
 
 /**
  * The image catalog: which service kinds and versions an instance stack can use, and which Debian

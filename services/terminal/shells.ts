@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
-import type { Duplex } from "node:stream";
 import { docker } from "../../lib/docker";
+import { execAttach } from "../../lib/exec";
 import { AppError, engineError } from "../../lib/errors";
 import { settings } from "../../lib/config";
 import { containerName, type Service } from "../../instances/stack";
@@ -72,26 +72,10 @@ export async function openContainerShell(instance: string, service: Service, col
   if (!running) throw new AppError("conflict", `${name} is not running; start the instance first`);
   const marker = newMarker();
   const plan = await containerPlan(instance, service, marker);
-  let stream: Duplex;
-  let exec;
-  try {
-    exec = await c.exec({
-      Cmd: plan.cmd,
-      User: plan.user,
-      WorkingDir: plan.workdir,
-      Env: plan.env,
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: true,
-    });
-    stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as Duplex;
-  } catch (e) {
-    throw engineError(`exec in ${name}`, e);
-  }
-  const ex = exec;
+  const ex = await execAttach(name, plan.cmd, { tty: true, user: plan.user, workdir: plan.workdir, env: plan.env });
+  const stream = ex.stream;
   // Engine API 1.41 has no initial console size on exec start: size it right away.
-  ex.resize({ w: cols, h: rows }).catch(() => undefined);
+  ex.resize(cols, rows).catch(() => undefined);
 
   const exitCbs: ((code: number | null) => void)[] = [];
   let exited = false;
@@ -100,19 +84,7 @@ export async function openContainerShell(instance: string, service: Service, col
   const finish = async () => {
     if (exited) return;
     exited = true;
-    // The stream ends a moment before the engine records the exit code.
-    for (let i = 0; i < 20; i++) {
-      try {
-        const info = await ex.inspect();
-        if (!info.Running) {
-          exitCode = info.ExitCode ?? null;
-          break;
-        }
-      } catch {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    exitCode = await ex.exitCode();
     reported = true;
     for (const cb of exitCbs) cb(exitCode);
   };
@@ -126,7 +98,7 @@ export async function openContainerShell(instance: string, service: Service, col
       if (!stream.destroyed) stream.write(d);
     },
     resize: (w, h) => {
-      ex.resize({ w, h }).catch(() => undefined);
+      ex.resize(w, h).catch(() => undefined);
     },
     onData: (cb) => stream.on("data", (d: Buffer) => cb(d)),
     onExit: (cb) => {
