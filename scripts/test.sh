@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MDIND_NO_PULL=${MDIND_NO_PULL:-1}  # no registry here; never even try one from tests
-PHASES=${PHASES:-"typecheck unit integration e2e reliability"}
+PHASES=${PHASES:-"typecheck lint unit integration e2e reliability"}
 REPORTS=$(mktemp -d)
 export NEXT_TELEMETRY_DISABLED=1
 
@@ -34,11 +34,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 step "npm packages"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses this lock: the registry here lacks the other platforms' optional packages
-  # (@next/swc-darwin-*, @tailwindcss/oxide-*), so install from the lock with npm install.
-  npm install --no-audit --no-fund
-fi
+bash scripts/npm-deps.sh
 
 step "instance images (built from Debian packages; skipped when up to date)"
 node bin/moodle-dind.mjs images build php:8.2 postgres:15 nginx:1.22 mariadb:10.11 apache:2.4
@@ -49,6 +45,10 @@ for phase in $PHASES; do
     typecheck)
       step "typecheck"
       npx tsc --noEmit -p tsconfig.json || status=1
+      ;;
+    lint)
+      step "lint (ESLint: typescript-eslint, Next, react-hooks)"
+      npm run --silent lint || status=1
       ;;
     unit)
       step "unit tests"

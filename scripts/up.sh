@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/engine.sh
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses this lock: the registry here lacks the other platforms' optional packages
-  # (@next/swc-darwin-*, @tailwindcss/oxide-*), so install from the lock with npm install.
-  npm install --no-audit --no-fund
-fi
+bash scripts/npm-deps.sh
 if [ "${1:-}" = "--down" ]; then
   exec node bin/moodle-dind.mjs down
 fi
