@@ -7,6 +7,7 @@ import { createGzip, createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import tarFs from "tar-fs";
 import { ValidationError } from "../lib/errors";
+import { checkArchiveEntry, type TarHeaderLike } from "../lib/archive-entry";
 import { runOperation, type Operation } from "../lib/operations";
 import { createInstance } from "./create";
 import { parseCreateInput } from "./spec";
@@ -91,18 +92,10 @@ export async function exportInstance(name: string, file: string, log: (l: string
 }
 
 /** Reject any entry that is not a plain file or directory inside the allowed top-level names. */
-export function checkEntry(h: { name: string; type?: string | null; size?: number | null }): string {
-  const raw = h.name;
-  if (raw.includes("\0") || raw.includes("\\")) throw new ValidationError(`archive entry '${raw.slice(0, 80)}' has a forbidden character`, "archive");
-  if (raw.startsWith("/") || /^[a-zA-Z]:/.test(raw)) throw new ValidationError(`archive entry '${raw.slice(0, 80)}' is absolute`, "archive");
-  const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.some((p) => p === "..")) throw new ValidationError(`archive entry '${raw.slice(0, 80)}' escapes the archive`, "archive");
-  if (parts.length === 0 || !TOP.has(parts[0])) throw new ValidationError(`archive entry '${raw.slice(0, 80)}' is not part of an instance export`, "archive");
-  if (h.type !== "file" && h.type !== "directory") {
-    throw new ValidationError(`archive entry '${raw.slice(0, 80)}' is a ${h.type ?? "special file"}; only files and directories are allowed`, "archive");
-  }
-  if ((h.size ?? 0) > MAX_ENTRY_BYTES) throw new ValidationError(`archive entry '${raw.slice(0, 80)}' is too large`, "archive");
-  return parts.join("/");
+export function checkEntry(h: TarHeaderLike): string {
+  const rel = checkArchiveEntry(h, MAX_ENTRY_BYTES);
+  if (!TOP.has(rel.split("/")[0])) throw new ValidationError(`archive entry '${h.name.slice(0, 80)}' is not part of an instance export`, "archive");
+  return rel;
 }
 
 /** Unpack an export into `dest`, checking every entry first; nothing is written outside `dest`. */

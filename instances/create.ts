@@ -38,6 +38,8 @@ async function seedSource(seed: Seed): Promise<MoodleSource> {
     version: src.source.version ?? "0",
     publicDir: src.source.publicDir,
     origin: src.source.origin,
+    // A clone's files are links to the same build: it counts as a user of it.
+    buildId: src.source.buildId,
   };
 }
 
@@ -120,7 +122,10 @@ function allocateFor(name: string, spec: InstanceSpec, source: MoodleSource): Pr
     await writeRecord({
       name, spec, n: a.n, port: a.port, subnet: a.subnet, url: `http://${publicHost()}:${a.port}/`,
       state: "creating", createdAt: new Date().toISOString(), shared: false,
-      source: { branch: source.branch, release: source.release, version: source.version, publicDir: source.publicDir, origin: source.origin },
+      source: {
+        branch: source.branch, release: source.release, version: source.version, publicDir: source.publicDir, origin: source.origin,
+        ...(source.buildId ? { buildId: source.buildId } : {}),
+      },
     });
   }).catch(async (e) => {
     if (!(e instanceof ConflictError && e.field === "name")) await removeFolder(name).catch(() => undefined);

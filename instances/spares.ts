@@ -17,7 +17,9 @@ import { ConflictError } from "../lib/errors";
  * is atomic, so two creates never take the same spare; a crash leaves at worst a .partial, which the
  * next replenish removes. MDIND_CODE_SPARES=0 turns the whole mechanism off.
  */
-const sparesDir = (src: string) => path.join(paths.cache(), "spares", path.basename(src));
+// Library trees are all named .../<build id>/tree: the build id names their spares.
+const sparesDir = (src: string) =>
+  path.join(paths.cache(), "spares", path.basename(src) === "tree" ? path.basename(path.dirname(src)) : path.basename(src));
 const enabled = () => process.env.MDIND_CODE_SPARES !== "0";
 const pending = new Set<Promise<void>>();
 let replenishing = false;
@@ -85,4 +87,10 @@ export function replenishSpare(src: string, onError: (e: unknown) => void = () =
 /** Wait for spares being made (before a data folder is removed, or a benchmark measures). */
 export async function settleSpares(): Promise<void> {
   while (pending.size) await Promise.all([...pending]);
+}
+
+/** Remove the spares of a source that is going away (a removed library build): they pin its files. */
+export async function dropSpares(src: string): Promise<void> {
+  await fs.rm(sparesDir(src), { recursive: true, force: true });
+  await fs.rm(`${sparesDir(src)}.lock`, { force: true });
 }

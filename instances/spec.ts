@@ -20,7 +20,11 @@ const dbSchema = z
 export const createInputSchema = z
   .object({
     name: nameSchema,
-    moodle: z.string().max(10).regex(/^(\d\.\d|fixture|auto)$/, "a branch such as 5.1").default("auto"),
+    moodle: z
+      .string()
+      .max(32)
+      .regex(/^(\d\.\d|fixture|auto|\d\.\d{1,2}\.\d{1,2}|\d\.\d{1,2}-\d{10}(\.\d{2})?-[0-9a-f]{8})$/, "a branch (5.1), a release (5.1.2) or a Moodle build id")
+      .default("auto"),
     php: z.enum(PHP_VERSIONS as [string, ...string[]]).optional(),
     db: dbSchema.default("postgres"),
     web: z.enum(WEB_SERVERS).default("nginx"),

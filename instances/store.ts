@@ -25,7 +25,8 @@ export interface InstanceRecord {
   url: string;
   state: InstanceState;
   createdAt: string;
-  source: { branch: string; release: string; version?: string; publicDir: boolean; origin: string };
+  /** buildId: the Moodle library build the code came from (lib/moodle/library.ts). */
+  source: { branch: string; release: string; version?: string; publicDir: boolean; origin: string; buildId?: string };
   shared: boolean;
   install?: { at: string; durationMs: number; fromTemplate: boolean };
   error?: string;

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { paths } from "./config";
 import { AppError, ConflictError, isAppError } from "./errors";
 import { withFileLock } from "./lock";
+import { validateName } from "./names";
 
 /**
  * One operation channel per instance. It is the per-instance lock (one operation at a time, also
@@ -36,6 +37,19 @@ export interface Operation {
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
   log(message: string, step?: string): void;
   readonly currentStep: string | null;
+}
+
+/**
+ * Channels that are not instances: image builds and the Moodle build library. Instance names start
+ * with a letter (lib/names.ts), so these can never collide with one.
+ */
+export const IMAGES_CHANNEL = "_images";
+export const MOODLE_CHANNEL = "_moodle";
+export const RESERVED_CHANNELS: readonly string[] = [IMAGES_CHANNEL, MOODLE_CHANNEL];
+
+/** An operation scope from outside (route param, query): a reserved channel or a valid instance name. */
+export function channelParam(raw: unknown): string {
+  return typeof raw === "string" && RESERVED_CHANNELS.includes(raw) ? raw : validateName(raw);
 }
 
 const REPLAY_LIMIT = 500;
@@ -101,7 +115,8 @@ export function isBusy(instance: string): { id: string; op: string } | null {
  */
 export async function runOperation<T>(instance: string, op: string, fn: (o: Operation) => Promise<T>): Promise<T> {
   const c = channel(instance);
-  if (c.running) throw new ConflictError(`instance '${instance}' is busy: ${c.running.op} is in progress`);
+  const what = instance === MOODLE_CHANNEL ? "the Moodle library" : `instance '${instance}'`;
+  if (c.running) throw new ConflictError(`${what} is busy: ${c.running.op} is in progress`);
   const id = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   c.running = { id, op };
   try {
@@ -165,7 +180,7 @@ export async function runOperation<T>(instance: string, op: string, fn: (o: Oper
       { wait: false },
     ).catch((e) => {
       if (e instanceof ConflictError && /locked by another process/.test(e.message)) {
-        throw new ConflictError(`instance '${instance}' is busy: another process is running an operation on it`);
+        throw new ConflictError(`${what} is busy: another process is running an operation on it`);
       }
       throw e;
     });

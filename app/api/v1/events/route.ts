@@ -2,8 +2,7 @@ import { route } from "@/edge/http/edge";
 import { sseStream } from "@/edge/http/streams";
 import { onOp, onStatus, opsAfter, startStatusWatcher } from "@/services/events";
 import { watchStats } from "@/services/stats";
-import { replay, subscribe } from "@/lib/operations";
-import { validateName } from "@/lib/names";
+import { channelParam, replay, subscribe } from "@/lib/operations";
 import { ValidationError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";
@@ -13,13 +12,13 @@ export const dynamic = "force-dynamic";
  * docker events), `stats` (CPU/memory every 10 s while someone listens).
  *  - no query: everything; ids are a process-wide sequence, so Last-Event-ID / ?after= replays
  *    what a reconnecting client missed;
- *  - ?instance=x[&after=seq]: one instance (or "_images"), replaying its channel after seq.
+ *  - ?instance=x[&after=seq]: one instance (or "_images", "_moodle"), replaying its channel after seq.
  */
 export const GET = route(async ({ req }) => {
   startStatusWatcher();
   const url = new URL(req.url);
   const instanceRaw = url.searchParams.get("instance");
-  const instance = instanceRaw === null ? null : instanceRaw === "_images" ? "_images" : validateName(instanceRaw);
+  const instance = instanceRaw === null ? null : channelParam(instanceRaw);
   const afterRaw = url.searchParams.get("after") ?? req.headers.get("last-event-id") ?? "0";
   const after = Number.parseInt(afterRaw, 10);
   if (!Number.isFinite(after) || after < 0) throw new ValidationError("after: a non-negative event id", "after");

@@ -1,19 +1,15 @@
 import fs from "node:fs/promises";
 import { route } from "@/edge/http/edge";
 import { paths } from "@/lib/config";
-import { isBusy, listOperationLogs, readOperationLog } from "@/lib/operations";
-import { validateName } from "@/lib/names";
-
-function scope(raw: string): string {
-  return raw === "_images" ? raw : validateName(raw);
-}
+import { channelParam, isBusy, listOperationLogs, readOperationLog, RESERVED_CHANNELS } from "@/lib/operations";
+import { NAME_RE } from "@/lib/names";
 
 /** Operation history (newest first), from the ndjson logs; ?instance=x narrows it. */
 export const GET = route(async ({ req }) => {
   const raw = new URL(req.url).searchParams.get("instance");
-  const instances = raw ? [scope(raw)] : await fs.readdir(paths.operations()).catch(() => [] as string[]);
+  const instances = raw ? [channelParam(raw)] : await fs.readdir(paths.operations()).catch(() => [] as string[]);
   const rows = instances
-    .filter((i) => i === "_images" || /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/.test(i))
+    .filter((i) => RESERVED_CHANNELS.includes(i) || NAME_RE.test(i))
     .flatMap((instance) => listOperationLogs(instance).slice(0, 50).map((l) => ({ instance, ...l })))
     .sort((a, b) => b.mtime - a.mtime)
     .slice(0, 100)

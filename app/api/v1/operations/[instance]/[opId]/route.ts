@@ -1,11 +1,10 @@
 import { route } from "@/edge/http/edge";
-import { readOperationLog, replay } from "@/lib/operations";
-import { validateName } from "@/lib/names";
+import { channelParam, readOperationLog, replay } from "@/lib/operations";
 import { NotFoundError, ValidationError } from "@/lib/errors";
 
 /** Every event of one operation: the log on disk, or the in-memory channel while it is young. */
 export const GET = route<{ instance: string; opId: string }>(async ({ params }) => {
-  const instance = params.instance === "_images" ? "_images" : validateName(params.instance);
+  const instance = channelParam(params.instance);
   if (!/^[a-z0-9-]{1,40}$/.test(params.opId)) throw new ValidationError("opId: not an operation id", "opId");
   let events = readOperationLog(instance, params.opId);
   if (events.length === 0) events = replay(instance, 0).filter((e) => e.opId === params.opId);
