@@ -19,6 +19,12 @@ export interface HostOptions {
   dataVolume: string;
   /** Host directory of *.tar files, mounted read-only at /shared-images. */
   sharedDir: string;
+  /**
+   * Moodle code the user has on this machine, mounted read-only so the host's library of builds
+   * sees it: the moodle-sources/ folder (every tree or archive in it) and MOODLE_SOURCE, if set.
+   */
+  moodleSourcesDir: string;
+  moodleSource: string | null;
   /** Outer address ports are published on. */
   bindAddress: string;
   dashboardPort: number;
@@ -68,6 +74,8 @@ export function defaultHostOptions(root: string, allInterfaces = false): HostOpt
     dockerVolume: "moodle-dind-docker",
     dataVolume: "moodle-dind-data",
     sharedDir: path.resolve(root, process.env.MDIND_SHARED_IMAGES_DIR ?? "shared-images"),
+    moodleSourcesDir: path.resolve(root, process.env.MDIND_MOODLE_SOURCES ?? "moodle-sources"),
+    moodleSource: process.env.MOODLE_SOURCE ? path.resolve(process.env.MOODLE_SOURCE) : null,
     bindAddress: allInterfaces ? "0.0.0.0" : "127.0.0.1",
     dashboardPort: intEnv("MDIND_DASHBOARD_PORT", 7800),
     portMin,
@@ -108,7 +116,8 @@ export function containerSpec(o: HostOptions, mode: Mode): Docker.ContainerCreat
     exposed["2376/tcp"] = {};
     bindings["2376/tcp"] = [{ HostIp: o.bindAddress, HostPort: process.env.MDIND_DOCKER_TLS_PORT ?? "2376" }];
   }
-  const binds = [`${o.dockerVolume}:/var/lib/docker`, `${o.dataVolume}:/var/lib/moodle-dind`, `${o.sharedDir}:/shared-images:ro`];
+  const binds = hostBinds(o);
+  if (o.moodleSource) env.MOODLE_SOURCE = `${INNER_SOURCE_DIR}/${path.basename(o.moodleSource)}`;
   const hostConfig: Docker.HostConfig =
     mode === "privileged"
       ? { Privileged: true, Binds: binds }
@@ -141,6 +150,28 @@ export function containerSpec(o: HostOptions, mode: Mode): Docker.ContainerCreat
   };
 }
 
+/** Where the host sees the user's Moodle code (read-only); MDIND_MOODLE_SOURCES in the image points here. */
+const INNER_SOURCES = "/moodle-sources";
+const INNER_SOURCE_DIR = "/moodle-source";
+
+export function hostBinds(o: HostOptions): string[] {
+  const binds = [
+    `${o.dockerVolume}:/var/lib/docker`,
+    `${o.dataVolume}:/var/lib/moodle-dind`,
+    `${o.sharedDir}:/shared-images:ro`,
+    `${o.moodleSourcesDir}:${INNER_SOURCES}:ro`,
+  ];
+  if (o.moodleSource) binds.push(`${o.moodleSource}:${INNER_SOURCE_DIR}/${path.basename(o.moodleSource)}:ro`);
+  return binds;
+}
+
+/** An existing container is reused only when it mounts exactly what these options mount. */
+function sameMounts(existing: Docker.ContainerInspectInfo, o: HostOptions): boolean {
+  const have = new Set((existing.HostConfig.Binds ?? []).filter((b) => !b.startsWith("/sys/fs/cgroup:")));
+  const want = hostBinds(o);
+  return want.length === have.size && want.every((b) => have.has(b));
+}
+
 async function inspectOrNull(name: string): Promise<Docker.ContainerInspectInfo | null> {
   try {
     return await docker().getContainer(name).inspect();
@@ -170,11 +201,15 @@ async function createAndStart(o: HostOptions, mode: Mode): Promise<void> {
 export async function startHost(o: HostOptions, log: (l: string) => void): Promise<{ mode: Mode; created: boolean }> {
   validateHostOptions(o);
   await fs.mkdir(o.sharedDir, { recursive: true });
+  await fs.mkdir(o.moodleSourcesDir, { recursive: true });
+  if (o.moodleSource && !(await fs.stat(o.moodleSource).catch(() => null))) {
+    throw new AppError("validation", `MOODLE_SOURCE ${o.moodleSource} does not exist`);
+  }
   const image = await docker().getImage(o.image).inspect().catch((e: unknown) => {
     throw engineError(`inspect ${o.image}`, e);
   });
   const existing = await inspectOrNull(o.name);
-  if (existing && existing.Image === image.Id) {
+  if (existing && existing.Image === image.Id && sameMounts(existing, o)) {
     const mode = (existing.Config.Labels?.["org.moodle-dind.host-mode"] as Mode) ?? "privileged";
     if (!existing.State.Running) {
       log(`starting the existing ${o.name} (${mode})`);
@@ -187,7 +222,8 @@ export async function startHost(o: HostOptions, log: (l: string) => void): Promi
     return { mode, created: false };
   }
   if (existing) {
-    log(`${o.name} runs an older image; replacing the container (volumes ${o.dockerVolume}, ${o.dataVolume} are kept)`);
+    const why = existing.Image === image.Id ? "mounts other Moodle sources" : "runs an older image";
+    log(`${o.name} ${why}; replacing the container (volumes ${o.dockerVolume}, ${o.dataVolume} are kept)`);
     const c = docker().getContainer(o.name);
     if (existing.State.Running) await c.stop({ t: 90 }).catch(() => undefined);
     await c.remove({ force: true }).catch((e: unknown) => {
@@ -264,18 +300,33 @@ export async function initialAdminPassword(name: string): Promise<string | null>
   return pw;
 }
 
-/** Stop the host (its volumes, and so every instance, stay). Returns false when it was not running. */
+/**
+ * Stop the host and remove its container. Its named volumes keep the inner engine and every
+ * instance, and `up` recreates the container from the same options, so nothing is lost; a stopped
+ * container would keep reserving its published ports (8000–8099), which then blocks anything else
+ * on this machine, the test suites included, from using them. Returns false when it was not running.
+ */
 export async function stopHost(name: string, log: (l: string) => void): Promise<boolean> {
   const info = await inspectOrNull(name);
-  if (!info || !info.State.Running) {
-    log(info ? `${name} is not running` : `there is no ${name} container`);
+  if (!info) {
+    log(`there is no ${name} container`);
     return false;
   }
-  log(`stopping ${name} (instances shut down cleanly inside; up to 90 s)`);
-  try {
-    await docker().getContainer(name).stop({ t: 90 });
-  } catch (e) {
-    if ((e as { statusCode?: number }).statusCode !== 304) throw engineError(`stop ${name}`, e);
+  const c = docker().getContainer(name);
+  if (info.State.Running) {
+    log(`stopping ${name} (instances shut down cleanly inside; up to 90 s)`);
+    try {
+      await c.stop({ t: 90 });
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 304) throw engineError(`stop ${name}`, e);
+    }
+  } else {
+    log(`${name} is not running`);
   }
-  return true;
+  // v: false — the named volumes stay (they hold everything); only the container goes.
+  await c.remove({ force: true, v: false }).catch((e: unknown) => {
+    if ((e as { statusCode?: number }).statusCode !== 404) throw engineError(`remove ${name}`, e);
+  });
+  log(`removed the ${name} container; its ports are free`);
+  return info.State.Running;
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker } from "../../lib/docker";
 import { execIn } from "../../lib/exec";
 import { ensureHostImage, HOST_IMAGE } from "../../lib/host/image";
-import { defaultHostOptions, outerMtu, startHost, waitHealthy, type HostOptions } from "../../lib/host/container";
+import { defaultHostOptions, outerMtu, startHost, stopHost, waitHealthy, type HostOptions } from "../../lib/host/container";
 import { syncSharedImages } from "../../lib/host/shared";
 import { ensureImages } from "../../lib/images/build";
 
@@ -280,5 +280,22 @@ describe("DinD host", () => {
     expect(r.stdout).toMatch(/dockerd: started/);
     const after = await until("the instance to answer after dockerd restarted", 240_000, () => fixture(outerPort));
     expect(after.db_visits).toBeGreaterThan(before.db_visits);
+  });
+
+  it("down removes the container (its ports are free) and keeps everything; up brings it back", async () => {
+    const before = await fixture(outerPort);
+    expect(await stopHost(NAME, log)).toBe(true);
+    const gone = await docker().getContainer(NAME).inspect().then(() => false, (e: { statusCode?: number }) => e.statusCode === 404);
+    expect(gone).toBe(true);
+    // Nothing on the engine publishes the host's ports any more.
+    const held = (await docker().listContainers({ all: true })).flatMap((c) => (c.Ports ?? []).map((p) => p.PublicPort));
+    expect(held).not.toContain(DASH);
+    expect(held).not.toContain(outerPort);
+    const r = await startHost(opts, log);
+    expect(r.created).toBe(true);
+    await waitHealthy(NAME, 240_000, log);
+    const after = await until("the instance to answer after down and up", 240_000, () => fixture(outerPort));
+    expect(after.db_visits).toBeGreaterThan(before.db_visits);
+    expect(after.moodledata_counter).toBeGreaterThan(before.moodledata_counter);
   });
 });
