@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
-  passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
+  moodleDownloadSchema, passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -12,6 +12,8 @@ import { profileBodySchema } from "../instances/profile";
 type Op = {
   summary: string;
   body?: z.ZodType;
+  /** A raw (binary) request body of this media type instead of JSON. */
+  rawBody?: string;
   params?: string[];
   query?: { name: string; description: string; schema?: object }[];
   responses?: Record<string, string>;
@@ -39,6 +41,7 @@ function operation(method: string, path: string, o: Op) {
     operationId: `${method}${path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
     ...(params.length ? { parameters: params } : {}),
     ...(o.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(o.body, { io: "input", unrepresentable: "any" }) } } } } : {}),
+    ...(o.rawBody ? { requestBody: { required: true, content: { [o.rawBody]: { schema: { type: "string", format: "binary" } } } } } : {}),
     responses,
     ...(o.public ? { security: [] } : {}),
   };
@@ -98,14 +101,14 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/mail": { get: { summary: "Caught mail of the instance", params: N } },
   "/instances/{name}/mail/{id}": { get: { summary: "One caught message (html, text, headers, attachments)", params: ["name", "id"] } },
-  "/operations": { get: { summary: "Operation history, newest first", query: [{ name: "instance", description: "an instance name or _images" }] } },
+  "/operations": { get: { summary: "Operation history, newest first", query: [{ name: "instance", description: "an instance name, _images or _moodle" }] } },
   "/operations/{instance}/{opId}": { get: { summary: "Every event of one operation", params: ["instance", "opId"] } },
   "/events": {
     get: {
       summary: "Server-sent events: op (progress), status (instance view from docker events), stats (CPU/memory)",
       produces: "text/event-stream",
       query: [
-        { name: "instance", description: "only this instance (or _images)" },
+        { name: "instance", description: "only this instance (or _images, _moodle)" },
         { name: "after", description: "replay events after this id (also Last-Event-ID)" },
       ],
     },
@@ -113,10 +116,28 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/images": { get: { summary: "Image catalog: present, size, up to date" } },
   "/images/build": { post: { summary: "Build images (operation on channel _images)", body: imagesBuildSchema, responses: { 202: "Operation started", 409: "An image operation is running" } } },
   "/images/save": { post: { summary: "Save present images as tars (operation on channel _images)", body: imagesSaveSchema, responses: { 202: "Operation started" } } },
+  "/moodle": { get: { summary: "The Moodle build library: builds with the instances using them (usedBy), sources-folder entries that are not builds, the running library operation" } },
+  "/moodle/upload": {
+    post: {
+      summary: "Add a Moodle package (.tgz, .tar.gz, .zip) sent as the raw body; streamed to disk and unpacked in an operation on channel _moodle; answers with the build",
+      rawBody: "application/octet-stream",
+      query: [{ name: "filename", description: "the package's name, e.g. moodle-4.5.5.tgz (its extension decides how it is unpacked)" }],
+      responses: { 201: "Added (or already in the library)", 409: "A library operation is running", 413: "Larger than MDIND_MOODLE_UPLOAD_MAX (default 1 GiB)", 422: "Not a Moodle package, or refused (links, .., devices, size caps)" },
+    },
+  },
+  "/moodle/download": {
+    post: {
+      summary: "Download an official package by version (or clone git + ref) into the library; 202 with the operation id (channel _moodle), ?wait=1 waits",
+      body: moodleDownloadSchema,
+      query: [{ name: "wait", description: "1 = wait and return the build" }],
+      responses: { 202: "Operation started", 409: "A library operation is running" },
+    },
+  },
+  "/moodle/{id}": { delete: { summary: "Remove a build from the library", params: ["id"], responses: { 200: "Removed", 404: "No such build", 409: "Instances use it" } } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
   "/reconcile": { post: { summary: "Repair registry, folders and engine after a crash (?dryRun=1 reports only)", query: [{ name: "dryRun", description: "1 = report only" }] } },
-  "/meta": { get: { summary: "The compatibility table the create form offers" } },
+  "/meta": { get: { summary: "The compatibility table the create form offers, and the Moodle builds in the library" } },
   "/openapi.json": { get: { summary: "This document" } },
   "/auth/login": { post: { summary: "Trade the admin password for a session cookie", body: loginSchema, public: true, responses: { 200: "Logged in (cookies set)", 401: "Wrong password", 429: "Too many failures" } } },
   "/auth/logout": { post: { summary: "End this session" } },

@@ -81,13 +81,16 @@ export function progressLine(p: BuildProgress): string {
 function throttled(op: Operation): OnProgress {
   let phase = "";
   let last = 0;
+  let said = "";
   return (p) => {
     const now = Date.now();
     const final = p.total !== undefined && p.total !== null && p.bytes === p.total;
-    if (p.phase !== phase || final || now - last >= 1000) {
+    const line = progressLine(p);
+    if (line !== said && (p.phase !== phase || final || now - last >= 1000)) {
       phase = p.phase;
       last = now;
-      op.log(progressLine(p));
+      said = line;
+      op.log(line);
     }
   };
 }

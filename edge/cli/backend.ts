@@ -4,6 +4,14 @@ import type { OpEvent } from "../../lib/operations";
 import type { InstanceView } from "../../instances/query";
 import type { ReconcileReport } from "../../services/reconcile";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
+import type { BuildUsage, DownloadRequest } from "../../instances/builds";
+import type { BuildInfo } from "../../lib/moodle/library";
+
+/** GET /moodle's answer: the builds with their users, and sources-folder entries that are not builds. */
+export interface MoodleLibrary {
+  builds: BuildUsage[];
+  skipped: { entry: string; error: string }[];
+}
 
 /** What the CLI needs from a host: satisfied locally (lib calls) or remotely (REST API). */
 export interface Backend {
@@ -19,6 +27,11 @@ export interface Backend {
   imagesList(): Promise<unknown[]>;
   imagesSave(dir: string, onLine: (l: string) => void): Promise<void>;
   reconcile(): Promise<ReconcileReport>;
+  /** The Moodle build library (lib/moodle/library.ts); additions are operations on the "_moodle" channel. */
+  moodleList(): Promise<MoodleLibrary>;
+  moodleAdd(file: string, onEvent: (ev: OpEvent) => void): Promise<BuildInfo>;
+  moodleDownload(req: DownloadRequest, onEvent: (ev: OpEvent) => void): Promise<BuildInfo>;
+  moodleRemove(id: string): Promise<void>;
   /** Site copies. Optional: a backend that lacks one says so instead of pretending. */
   clone?(from: string, to: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   exportTo?(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }>;

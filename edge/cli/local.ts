@@ -1,6 +1,6 @@
 import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
-import { subscribe, type OpEvent } from "../../lib/operations";
+import { MOODLE_CHANNEL, subscribe, type OpEvent } from "../../lib/operations";
 import { ping } from "../../lib/docker";
 import { createInstance } from "../../instances/create";
 import { removeInstance, restartInstance, startInstance, stopInstance } from "../../instances/lifecycle";
@@ -19,6 +19,7 @@ import { createSnapshot, listSnapshots, restoreSnapshot } from "../../instances/
 import { switchPhp } from "../../instances/php";
 import { setProfile } from "../../instances/profile";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../../instances/blueprint";
+import { addBuildOp, downloadBuildOp, listBuildsWithUsage, removeBuildChecked, skippedSources, type DownloadRequest } from "../../instances/builds";
 
 /** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
 function blueprintSource(file: string): BlueprintInput {
@@ -152,5 +153,31 @@ export class LocalBackend implements Backend {
   async reconcile() {
     await ping();
     return reconcile();
+  }
+
+  /** Library operations need no engine: no ping, just the "_moodle" channel's events. */
+  private async library<T>(onEvent: (ev: OpEvent) => void, fn: () => Promise<T>): Promise<T> {
+    const off = subscribe(MOODLE_CHANNEL, onEvent);
+    try {
+      return await fn();
+    } finally {
+      off();
+    }
+  }
+
+  async moodleList() {
+    return { builds: await listBuildsWithUsage(), skipped: await skippedSources() };
+  }
+
+  moodleAdd(file: string, onEvent: (ev: OpEvent) => void) {
+    return this.library(onEvent, () => addBuildOp(path.resolve(file)));
+  }
+
+  moodleDownload(req: DownloadRequest, onEvent: (ev: OpEvent) => void) {
+    return this.library(onEvent, () => downloadBuildOp(req));
+  }
+
+  moodleRemove(id: string) {
+    return removeBuildChecked(id);
   }
 }

@@ -1,5 +1,6 @@
 import { parseCreateInput } from "../../instances/spec";
 import { parseArgs } from "node:util";
+import readline from "node:readline/promises";
 import { isAppError } from "../../lib/errors";
 import { backendFor, type Backend } from "./backend";
 import { printProgress } from "./progress";
@@ -10,7 +11,7 @@ import { printProgress } from "./progress";
  */
 const USAGE = `usage: moodle-dind <command> [options]
 
-  create <name> [--moodle 5.1|fixture] [--php 8.2] [--db postgres:15|mariadb:10.11]
+  create <name> [--moodle 5.1|5.1.2|BUILD-ID|fixture] [--php 8.2] [--db postgres:15|mariadb:10.11]
                 [--web nginx|apache] [--site-name S] [--no-install] [--no-template] [--profile dev|prod] [--json]
   list [--json]                  info <name> [--json] [--show-password]
   start|stop|restart <name>      remove <name> --yes
@@ -20,6 +21,9 @@ const USAGE = `usage: moodle-dind <command> [options]
   clone <source> <new>           export <name> [--file F]      import <archive> <new>
   snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
   profile <name> dev|prod        (dev: code revalidated at once; prod: no revalidation; restarts the app)
+  moodle add PATH                a Moodle folder, .tgz, .tar.gz or .zip into the build library
+  moodle list [--json]           moodle remove ID [--yes]
+  moodle download VERSION [--git URL [--ref TAG]]   (VERSION 4.5 = latest of the branch, 4.5.5 = that release)
   reconcile [--json]             up | down (the DinD host)
   blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
                                  FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
@@ -61,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
       url: { type: "string" },
       token: { type: "string" },
       "all-interfaces": { type: "boolean" },
+      git: { type: "string" },
+      ref: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -206,6 +212,8 @@ export async function main(argv: string[]): Promise<number> {
       out(view, () => `${view.name} now runs the ${view.profile} profile`);
       return 0;
     }
+    case "moodle":
+      return moodleCommand(backend, args, values, json, out);
     case "reconcile": {
       const report = await backend.reconcile();
       out(report, () => JSON.stringify(report, null, 2));
@@ -218,6 +226,68 @@ export async function main(argv: string[]): Promise<number> {
     }
     default:
       throw usage(`unknown command '${cmd}'`);
+  }
+}
+
+const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+/** moodle add|list|remove|download: the build library. Progress goes to stderr (printProgress). */
+async function moodleCommand(
+  backend: Backend,
+  args: string[],
+  values: { yes?: boolean; git?: string; ref?: string },
+  json: boolean,
+  out: (v: unknown, text: () => string) => void,
+): Promise<number> {
+  const [sub, arg] = args;
+  const built = (b: { id: string; release: string; branch: string; files: number; sizeBytes: number; vendor: boolean }) =>
+    `${b.id}: Moodle ${b.release} (branch ${b.branch}, ${b.files} files, ${mib(b.sizeBytes)}${b.vendor ? "" : ", no vendor/"})`;
+  switch (sub) {
+    case "list": {
+      const { builds, skipped } = await backend.moodleList();
+      const rows = builds.map(({ id, branch, release, version, origin, sizeBytes, vendor, usedBy }) => ({ id, branch, release, version, origin, sizeBytes, vendor, usedBy }));
+      if (!json) for (const s of skipped) process.stderr.write(`skipped ${s.entry}: ${s.error}\n`);
+      out(rows, () =>
+        rows.length === 0
+          ? "no Moodle builds: add one with `moodle-dind moodle add PATH` or `moodle-dind moodle download VERSION`"
+          : rows.map((r) => `${r.id.padEnd(28)} ${r.release.padEnd(26)} ${r.origin.padEnd(14)} ${mib(r.sizeBytes).padStart(10)}${r.vendor ? "" : "  no vendor/"}${r.usedBy.length ? `  used by ${r.usedBy.join(", ")}` : ""}`).join("\n"),
+      );
+      return 0;
+    }
+    case "add": {
+      if (!arg) throw usage("moodle add PATH (a Moodle folder, .tgz, .tar.gz or .zip)");
+      const b = await backend.moodleAdd(arg, printProgress(json));
+      out(b, () => built(b));
+      return 0;
+    }
+    case "download": {
+      if (!arg) throw usage("moodle download VERSION [--git URL [--ref TAG]]");
+      const b = await backend.moodleDownload({ version: arg, git: values.git, ref: values.ref }, printProgress(json));
+      out(b, () => built(b));
+      return 0;
+    }
+    case "remove": {
+      if (!arg) throw usage("moodle remove ID [--yes]");
+      if (!values.yes && !(await confirm(`remove Moodle build ${arg} from the library? [y/N] `))) {
+        throw usage("moodle remove deletes the build: pass --yes to confirm");
+      }
+      await backend.moodleRemove(arg);
+      out({ id: arg, removed: true }, () => `${arg} removed`);
+      return 0;
+    }
+    default:
+      throw usage("moodle add PATH | list | remove ID | download VERSION");
+  }
+}
+
+/** Ask on a terminal; without one (a script) the answer is no. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
   }
 }
 

@@ -1,11 +1,16 @@
 import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
 import fs from "node:fs/promises";
+import fss from "node:fs";
+import path from "node:path";
+import { Readable, Transform, type TransformCallback } from "node:stream";
 import { AppError, type ErrorKind } from "../../lib/errors";
 import type { OpEvent } from "../../lib/operations";
 import type { InstanceView } from "../../instances/query";
 import type { ReconcileReport } from "../../services/reconcile";
-import type { Backend } from "./backend";
+import type { Backend, MoodleLibrary } from "./backend";
+import type { DownloadRequest } from "../../instances/builds";
+import type { BuildInfo } from "../../lib/moodle/library";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
 
 /**
@@ -14,6 +19,14 @@ import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
  * and given to the same callback the local backend uses.
  */
 const KINDS: ErrorKind[] = ["validation", "conflict", "not_found", "unauthorized", "forbidden", "engine", "command", "capacity", "internal"];
+
+/** A request body sent as is (a package upload), streamed rather than read into memory. */
+class RawBody {
+  constructor(readonly stream: ReadableStream<Uint8Array>, readonly type: string, readonly length: number) {}
+}
+
+/** The line the "_moodle" operation ends with names the build: "<id>: Moodle <release> …". */
+const BUILD_LINE = /^(\d\.\d{1,2}-\d{10}(?:\.\d{2})?-[0-9a-f]{8}): Moodle /;
 
 export class RemoteBackend implements Backend {
   private readonly base: string;
@@ -28,6 +41,7 @@ export class RemoteBackend implements Backend {
   private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     let res: Response;
     const zip = body instanceof Uint8Array;
+    const raw = body instanceof RawBody ? body : null;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
@@ -35,10 +49,13 @@ export class RemoteBackend implements Backend {
         headers: {
           authorization: `Bearer ${this.token}`,
           accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": zip ? "application/zip" : "application/json" }),
+          ...(body === undefined ? {} : { "content-type": raw ? raw.type : zip ? "application/zip" : "application/json" }),
+          ...(raw ? { "content-length": String(raw.length) } : {}),
         },
-        body: body === undefined ? undefined : zip ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
-      });
+        body: body === undefined ? undefined : raw ? raw.stream : zip ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
+        // A streamed body needs half duplex (undici).
+        ...(raw ? { duplex: "half" } : {}),
+      } as RequestInit);
     } catch (e) {
       throw new AppError("engine", `cannot reach ${this.base}: ${(e as Error).message}`, { cause: e });
     }
@@ -175,5 +192,53 @@ export class RemoteBackend implements Backend {
 
   async reconcile(): Promise<ReconcileReport> {
     return this.json<ReconcileReport>("POST", "/reconcile");
+  }
+
+  moodleList(): Promise<MoodleLibrary> {
+    return this.json<MoodleLibrary>("GET", "/moodle");
+  }
+
+  /** A package is streamed as the raw body; the server unpacks it and answers with the build. */
+  async moodleAdd(file: string, onEvent: (ev: OpEvent) => void): Promise<BuildInfo> {
+    const st = await fs.stat(file);
+    if (!st.isFile()) throw new AppError("validation", "over --url, moodle add takes a package (.tgz, .tar.gz or .zip): pack the folder first", { field: "path" });
+    const name = path.basename(file);
+    let sent = 0;
+    let last = 0;
+    const started = Date.now();
+    const say = (message: string) => onEvent({ seq: 0, ts: new Date().toISOString(), opId: "", instance: "_moodle", op: "upload", type: "log", message });
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        sent += chunk.length;
+        if (Date.now() - last >= 1000 || sent === st.size) {
+          last = Date.now();
+          const rate = sent / Math.max((Date.now() - started) / 1000, 0.001);
+          say(`sent ${(sent / 1024 ** 2).toFixed(1)} of ${(st.size / 1024 ** 2).toFixed(1)} MiB (${Math.floor((sent / Math.max(st.size, 1)) * 100)} %), ${(rate / 1024 ** 2).toFixed(1)} MiB/s`);
+        }
+        cb(null, chunk);
+      },
+    });
+    const stream = Readable.toWeb(fss.createReadStream(file).pipe(meter)) as ReadableStream<Uint8Array>;
+    const res = await this.request("POST", `/moodle/upload?filename=${encodeURIComponent(name)}`, new RawBody(stream, "application/octet-stream", st.size));
+    const r = (await res.json()) as { build: BuildInfo };
+    say(`${r.build.id}: Moodle ${r.build.release}`);
+    return r.build;
+  }
+
+  async moodleDownload(req: DownloadRequest, onEvent: (ev: OpEvent) => void): Promise<BuildInfo> {
+    const r = await this.json<{ operation: string }>("POST", "/moodle/download", req);
+    let id: string | null = null;
+    await this.follow("_moodle", r.operation, (ev) => {
+      onEvent(ev);
+      const m = ev.type === "log" ? BUILD_LINE.exec(ev.message ?? "") : null;
+      if (m) id = m[1];
+    });
+    const build = (await this.moodleList()).builds.find((b) => b.id === id);
+    if (!build) throw new AppError("internal", "the download finished but its build is not in the library");
+    return build;
+  }
+
+  async moodleRemove(id: string): Promise<void> {
+    await this.json("DELETE", `/moodle/${encodeURIComponent(id)}`);
   }
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SERVICES } from "../../instances/stack";
 import { createInputSchema } from "../../instances/spec";
+import { GIT_REF_RE, UPLOAD_NAME_RE } from "../../lib/moodle/paths";
 
 /** Request schemas shared by the route handlers and the OpenAPI document. */
 export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
@@ -39,3 +40,16 @@ export const blueprintApplySchema = z
   })
   .strict()
   .refine((b) => (b.blueprint === undefined) !== (b.url === undefined), { message: "give either blueprint or url", path: ["blueprint"] });
+
+/** POST /moodle/download: a version, or a git repository and ref (default: Moodle's tag or branch name for the version). */
+export const moodleDownloadSchema = z
+  .object({
+    version: z.string().max(8).regex(/^\d\.\d{1,2}(\.\d{1,2})?$/, "X.Y (latest of a branch) or X.Y.Z"),
+    git: z.string().max(500).optional(),
+    ref: z.string().regex(GIT_REF_RE, "a tag or branch: letters, digits, . _ / -, not starting with '-'").optional(),
+  })
+  .strict();
+/** POST /moodle/upload?filename=: the package's name decides how it is unpacked. */
+export const moodleUploadQuerySchema = z.object({
+  filename: z.string().regex(UPLOAD_NAME_RE, "a package name (letters, digits, . _ + -)").regex(/\.(tgz|tar\.gz|zip)$/i, "ends in .tgz, .tar.gz or .zip"),
+});

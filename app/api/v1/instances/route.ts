@@ -5,6 +5,7 @@ import { listViews } from "@/services/events";
 import { createInstance } from "@/instances/create";
 import { instanceInfo } from "@/instances/query";
 import { resolveSpec } from "@/instances/spec";
+import { sourceBranch } from "@/instances/source";
 import { readRecord } from "@/instances/store";
 import { ConflictError, isAppError } from "@/lib/errors";
 import { applyBlueprintAfterCreate, prepareBlueprint, urlsAllowedOnHost } from "@/instances/blueprint";
@@ -22,7 +23,7 @@ export const GET = route(async () => {
 export const POST = route(async ({ req }) => {
   const { blueprint, ...input } = await jsonBody(req, createBodySchema);
   // Check what can be checked now, so the form gets 422/409 instead of a failed operation.
-  if (input.moodle && input.moodle !== "auto") resolveSpec(input, input.moodle);
+  if (input.moodle && input.moodle !== "auto") resolveSpec(input, await sourceBranch(input.moodle));
   const exists = await readRecord(input.name).then(() => true, (e) => (isAppError(e) && e.kind === "not_found" ? false : Promise.reject(e)));
   if (exists) throw new ConflictError(`an instance named '${input.name}' exists`, "name");
   // Checked before anything is built; it runs inside the create operation once the site is ready.
