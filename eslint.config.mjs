@@ -7,7 +7,7 @@ const tseslint = require("typescript-eslint");
 const nextVitals = require("eslint-config-next/core-web-vitals");
 const nextTs = require("eslint-config-next/typescript");
 
-export default [
+const config = [
   {
     ignores: [
       "node_modules/**", "scripts/lint/node_modules/**", ".next/**", ".moodle-dind/**", "dind/host/build/**",
@@ -30,3 +30,5 @@ export default [
   },
   ...tseslint.config({ files: ["**/*.{ts,tsx}"], rules: {} }),
 ];
+
+export default config;

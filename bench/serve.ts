@@ -132,7 +132,7 @@ async function main() {
     "tuned prod": { ini: applyProfile(tunedIni, "prod"), fpm: tunedFpm, cfg: tunedCfg },
     stock: { ini: STOCK_PHP_INI, fpm: STOCK_FPM, cfg: stockCfg },
   };
-  const use = async (config: string) => {
+  const applyConfig = async (config: string) => {
     fs.writeFileSync(path.join(phpDir, "php.ini"), CONFIGS[config].ini);
     fs.writeFileSync(path.join(phpDir, "fpm.conf"), CONFIGS[config].fpm);
     fs.writeFileSync(configPhp, CONFIGS[config].cfg);
@@ -148,7 +148,7 @@ async function main() {
 
   const results: Record<string, Record<string, WrkResult[]>> = {};
   const measure = async (config: string) => {
-    await use(config);
+    await applyConfig(config);
     for (const p of pages) {
       const first = await probe(port, p.path, 120_000);
       log(`${config} ${p.path}: first request ${first.status} in ${first.ms.toFixed(0)} ms; warming OPcache`);
@@ -163,7 +163,7 @@ async function main() {
   // always run first or last.
   const order = Object.keys(CONFIGS);
   for (let r = 0; r < ROUNDS; r++) for (const cfg of r % 2 === 0 ? order : [...order].reverse()) await measure(cfg);
-  await use("tuned dev");
+  await applyConfig("tuned dev");
   // Idle memory of this instance after heavy use: ondemand workers gone, OPcache's shared memory stays.
   log("waiting 25 s for php-fpm ondemand workers to exit (idle timeout 20 s), then sampling memory");
   await probe(port, pages[0].path, 120_000);

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { usePathname } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useSyncExternalStore } from "react";
 import { api } from "../_lib/api";
 
 const LINKS = [
@@ -12,19 +12,29 @@ const LINKS = [
   { href: "/settings", label: "Settings" },
 ];
 
+// The theme lives on <html data-theme> (set before paint by the layout's script); the server
+// renders "light" and hydration then picks up the real value without a mismatch.
+function subscribeTheme(onChange: () => void): () => void {
+  const mo = new MutationObserver(onChange);
+  mo.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+  return () => mo.disconnect();
+}
+const readTheme = () => document.documentElement.dataset.theme ?? "light";
+const serverTheme = () => "light";
+
 export default function NavClient() {
   const path = usePathname();
-  const [theme, setTheme] = useState<string>("light");
-  useEffect(() => setTheme(document.documentElement.dataset.theme ?? "light"), []);
+  const theme = useSyncExternalStore(subscribeTheme, readTheme, serverTheme);
   const toggle = () => {
     const next = theme === "dark" ? "light" : "dark";
     document.documentElement.dataset.theme = next;
     localStorage.setItem("mdind-theme", next);
-    setTheme(next);
   };
   const logout = async () => {
     await api("/api/v1/auth/logout", { method: "POST" }).catch(() => undefined);
-    window.location.href = "/login";
+    // A full page load on purpose, not router.push(): it drops the client router cache and every
+    // open stream (EventSource, terminals) that belonged to the signed-in session.
+    window.location.assign(new URL("/login", window.location.href));
   };
   return (
     <>

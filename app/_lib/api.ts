@@ -34,7 +34,9 @@ export async function api<T = unknown>(path: string, init: { method?: string; bo
     signal: init.signal,
   });
   if (res.status === 401 && typeof window !== "undefined" && !path.startsWith("/api/v1/auth/login")) {
-    window.location.href = `/login?next=${encodeURIComponent(window.location.pathname)}`;
+    // A full page load on purpose: the session is gone, so no client state or router cache of the
+    // signed-in pages should survive into the login page (and this module has no router anyway).
+    window.location.assign(new URL(`/login?next=${encodeURIComponent(window.location.pathname)}`, window.location.href));
   }
   const text = await res.text();
   let data: unknown = null;

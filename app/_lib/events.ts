@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef } from "react";
+import { useEffect, useEffectEvent } from "react";
 
 /**
  * One EventSource to /api/v1/events per page. The browser reconnects by itself and sends
@@ -11,14 +11,14 @@ export function useEvents(
   query = "",
   enabled = true,
 ) {
-  const ref = useRef(handlers);
-  ref.current = handlers;
+  // An Effect Event always sees the latest handlers without reopening the stream when they change.
+  const dispatch = useEffectEvent((type: "op" | "status" | "stats", data: unknown) => handlers[type]?.(data));
   useEffect(() => {
     if (!enabled) return;
     const es = new EventSource(`/api/v1/events${query}`);
     const on = (type: "op" | "status" | "stats") => (e: MessageEvent) => {
       try {
-        ref.current[type]?.(JSON.parse(e.data));
+        dispatch(type, JSON.parse(e.data));
       } catch {
         // A malformed frame is dropped; the next status event corrects the view.
       }

@@ -10,7 +10,6 @@ import { ValidationError } from "../errors";
 export function safeRelativePath(input: string, what = "path"): string {
   if (typeof input !== "string" || input.length === 0) throw new ValidationError(`${what} is empty`);
   if (input.length > 1024) throw new ValidationError(`${what} is longer than 1024 characters`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(input)) throw new ValidationError(`${what} contains a control character (NUL or similar): ${JSON.stringify(input)}`);
   if (input.includes("\\")) throw new ValidationError(`${what} contains a backslash: ${JSON.stringify(input)}`);
   if (input.startsWith("/") || /^[a-zA-Z]:/.test(input)) throw new ValidationError(`${what} is absolute: ${JSON.stringify(input)}`);

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import Docker from "dockerode";
+import type { ApplyResult } from "../../instances/blueprint";
 import { cli, ROOT, tempHome } from "../helpers/cli";
 
 /**
@@ -58,9 +59,9 @@ function writeJson(name: string, doc: unknown): string {
 
 async function apply(file: string, flags: string[] = []) {
   const r = await cli(["blueprint", "apply", NAME, file, "--json", ...flags], env);
-  let out: Record<string, any> | null = null;
+  let out: ApplyResult | null = null;
   try {
-    out = JSON.parse(r.stdout);
+    out = JSON.parse(r.stdout) as ApplyResult;
   } catch {
     out = null;
   }

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
+import type { ApplyResult } from "../../instances/blueprint";
 import { cli, ROOT, tempHome } from "../helpers/cli";
 
 /**
@@ -61,7 +62,7 @@ async function apply(target: string, flags: string[] = []) {
   const r = await cli(["blueprint", "apply", NAME, target, "--json", ...flags], env, 1_200_000);
   const seconds = (Date.now() - started) / 1000;
   process.stderr.write(`[blueprint-moodle] apply ${path.basename(target)} ${flags.join(" ")}: exit ${r.code} in ${seconds.toFixed(1)} s\n`);
-  return { ...r, out: r.code === 0 ? (JSON.parse(r.stdout) as Record<string, any>) : null, seconds };
+  return { ...r, out: r.code === 0 ? (JSON.parse(r.stdout) as ApplyResult) : null, seconds };
 }
 
 let createStderr = "";

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import Docker from "dockerode";
+import type { InstanceView } from "../../instances/query";
 import { cli, get, tempHome } from "../helpers/cli";
 
 /**
@@ -46,8 +47,8 @@ describe("instances on the real engine", () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  let a: Record<string, any>;
-  let b: Record<string, any>;
+  let a: InstanceView;
+  let b: InstanceView;
 
   it("creates two instances that answer side by side on their own ports and subnets", async () => {
     [a, b] = await Promise.all([create(A), create(B, ["--db", "mariadb:10.11", "--web", "apache"])]);

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
+import type { InstanceView } from "../../instances/query";
 import { cli, tempHome } from "../helpers/cli";
 import { spawnSync } from "node:child_process";
 import { Jar, loggedIn, moodleLogin, request } from "../helpers/moodle";
@@ -38,8 +39,8 @@ describe.runIf(source)("real Moodle (MOODLE_SOURCE)", () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 
-  let pg: Record<string, any>;
-  let tpl: Record<string, any>;
+  let pg: InstanceView;
+  let tpl: InstanceView;
 
   it("installs Moodle on PostgreSQL and logs in as admin through the login form", async () => {
     pg = await create(["create", `pg-${sfx}`, "--moodle", "5.1", "--db", "postgres:15"]);

@@ -7,6 +7,7 @@ import Docker from "dockerode";
 import tar from "tar-stream";
 import { createGzip } from "node:zlib";
 import { pipeline } from "node:stream/promises";
+import type { InstanceView } from "../../instances/query";
 import { cli, get, tempHome } from "../helpers/cli";
 
 /**
@@ -29,7 +30,7 @@ async function run(args: string[]) {
 const page = async (port: number) => JSON.parse((await get(port, "/")).body);
 
 describe("site mechanisms", () => {
-  let s1: Record<string, any>;
+  let s1: InstanceView;
   const cronStarted = Date.now();
   beforeAll(async () => {
     await docker.ping();

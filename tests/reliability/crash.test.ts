@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import type { ReconcileReport } from "../../services/reconcile";
 import { cli, cliSpawn, FULL, inventory, purgeHome, siteStatus, sleep, summary, tempHome } from "./helpers";
 
 /**
@@ -58,7 +59,8 @@ async function judge(name: string): Promise<{ outcome: KillResult["outcome"]; wh
   return { outcome: "broken", why: `info exit ${info.code}: ${info.stderr.trim()}; ${containers.length} containers; folder ${inv.folders.includes(name)}` };
 }
 
-async function reconcileTwice(): Promise<{ first: any; second: any }> {
+/** Each report is `{}` when reconcile printed nothing (it failed), hence Partial. */
+async function reconcileTwice(): Promise<{ first: Partial<ReconcileReport>; second: Partial<ReconcileReport> }> {
   const a = await cli(["reconcile", "--json"], env);
   const b = await cli(["reconcile", "--json"], env);
   return { first: JSON.parse(a.stdout || "{}"), second: JSON.parse(b.stdout || "{}") };

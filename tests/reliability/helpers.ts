@@ -126,6 +126,7 @@ export interface Server {
 export interface ApiResult {
   status: number;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any JSON body, probed ad hoc by concurrency/observability/security tests; unknown would need casts there
   json: any;
   headers: Headers;
 }

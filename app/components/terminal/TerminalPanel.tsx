@@ -38,11 +38,44 @@ function titleOf(t: TermTarget): string {
   return t.kind === "host" ? "host" : t.service === "db" ? "db (sql)" : t.service;
 }
 
+/** This page's tabs from before a reload (their sessions re-attach within the grace period). */
+function savedTabs(tabsKey: string): Tab[] {
+  try {
+    return JSON.parse(sessionStorage.getItem(tabsKey) ?? "[]") as Tab[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The tabs an instance's panel starts with: the saved ones, else one app shell. The host's panel
+ * starts with none (null) until the server says whether the host shell is allowed.
+ */
+function initialTabs(scope: string, tabsKey: string, instance: string | undefined, target: "host" | undefined): { tabs: Tab[] | null; active: string | null } {
+  if (target === "host") return { tabs: null, active: null };
+  if (!instance) return { tabs: [], active: null };
+  const saved = savedTabs(tabsKey);
+  if (saved.length) return { tabs: saved, active: saved[0].key };
+  const tab: Tab = { key: newKey(scope), target: { kind: "container", instance, service: "app" }, title: "app" };
+  return { tabs: [tab], active: tab.key };
+}
+
 export function TerminalPanel({ instance, target }: { instance?: string; target?: "host" }) {
   const scope = target === "host" ? "host" : `i:${instance ?? ""}`;
   const tabsKey = `mdind-term-tabs:${scope}`;
-  const [tabs, setTabs] = useState<Tab[] | null>(null);
-  const [active, setActive] = useState<string | null>(null);
+  // Restore this page's tabs. The instance panel is rendered in the browser only (ssr: false), so
+  // reading sessionStorage here is safe; the host panel (prerendered) reads it in the effect below.
+  const [initial] = useState(() => initialTabs(scope, tabsKey, instance, target));
+  const [tabs, setTabs] = useState<Tab[] | null>(initial.tabs);
+  const [active, setActive] = useState<string | null>(initial.active);
+  const [restoredFor, setRestoredFor] = useState(scope);
+  if (restoredFor !== scope) {
+    // Another instance (or the host): start over with its tabs, while rendering.
+    setRestoredFor(scope);
+    const next = initialTabs(scope, tabsKey, instance, target);
+    setTabs(next.tabs);
+    setActive(next.active);
+  }
   const [host, setHost] = useState<HostPolicy | null>(null);
   const [statuses, setStatuses] = useState<Record<string, string>>({});
   const handles = useRef<Record<string, TerminalHandle | null>>({});
@@ -56,41 +89,25 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
     [scope],
   );
 
-  // Restore this page's tabs after a reload (their sessions re-attach within the grace period).
+  // The host's tabs wait for the server's host-shell policy.
   useEffect(() => {
-    let saved: Tab[] = [];
-    try {
-      saved = JSON.parse(sessionStorage.getItem(tabsKey) ?? "[]") as Tab[];
-    } catch {
-      saved = [];
-    }
-    if (target === "host") {
-      fetch("/api/v1/terminal/sessions", { credentials: "same-origin" })
-        .then((r) => (r.ok ? r.json() : null))
-        .then((j: { hostShell?: HostPolicy } | null) => {
-          const policy = j?.hostShell ?? { enabled: false, reason: "could not ask the server whether the host shell is allowed" };
-          setHost(policy);
-          if (saved.length) {
-            setTabs(saved);
-            setActive(saved[0].key);
-          } else if (policy.enabled) {
-            const tab: Tab = { key: newKey(scope), target: { kind: "host" }, title: "host" };
-            setTabs([tab]);
-            setActive(tab.key);
-          } else setTabs([]);
-        });
-      return;
-    }
-    if (!instance) return setTabs([]);
-    if (saved.length) {
-      setTabs(saved);
-      setActive(saved[0].key);
-    } else {
-      const tab: Tab = { key: newKey(scope), target: { kind: "container", instance, service: "app" }, title: "app" };
-      setTabs([tab]);
-      setActive(tab.key);
-    }
-  }, [instance, target, scope, tabsKey]);
+    if (target !== "host") return;
+    const saved = savedTabs(tabsKey);
+    fetch("/api/v1/terminal/sessions", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((j: { hostShell?: HostPolicy } | null) => {
+        const policy = j?.hostShell ?? { enabled: false, reason: "could not ask the server whether the host shell is allowed" };
+        setHost(policy);
+        if (saved.length) {
+          setTabs(saved);
+          setActive(saved[0].key);
+        } else if (policy.enabled) {
+          const tab: Tab = { key: newKey(scope), target: { kind: "host" }, title: "host" };
+          setTabs([tab]);
+          setActive(tab.key);
+        } else setTabs([]);
+      });
+  }, [target, scope, tabsKey]);
 
   useEffect(() => {
     if (tabs) sessionStorage.setItem(tabsKey, JSON.stringify(tabs));

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useImperativeHandle, useRef, useState, type Ref } from "react";
+import { useEffect, useEffectEvent, useImperativeHandle, useRef, useState, type Ref } from "react";
 import type { Terminal } from "@xterm/xterm";
 
 /** What one terminal connects to; mirrors services/terminal/target.ts. */
@@ -68,10 +68,11 @@ export default function TerminalView({
   const [status, setStatus] = useState<Status>("connecting");
   const [note, setNote] = useState<string>("");
   const [generation, setGeneration] = useState(0);
-  const statusCb = useRef(onStatus);
-  statusCb.current = onStatus;
-  const activeRef = useRef(active);
-  activeRef.current = active;
+  // Effect Events: the connection (set up once per tab) reads the latest props through these.
+  const notifyStatus = useEffectEvent((s: Status, n: string) => onStatus?.(s, n));
+  const isActive = useEffectEvent(() => active);
+  // tabKey identifies the terminal and its target never changes, so the latest target is the one.
+  const urlFor = useEffectEvent((cols: number, rows: number, session: string | null) => socketUrl(target, cols, rows, session));
 
   useImperativeHandle(ref, () => ({
     close() {
@@ -109,7 +110,7 @@ export default function TerminalView({
     const report = (s: Status, n = "") => {
       setStatus(s);
       setNote(n);
-      statusCb.current?.(s, n);
+      notifyStatus(s, n);
     };
 
     const send = (data: string | Uint8Array<ArrayBuffer>) => {
@@ -190,7 +191,7 @@ export default function TerminalView({
         if (disposed) return;
         const session = sessionStorage.getItem(storageKey(tabKey));
         report(session && attempts > 0 ? "reconnecting" : "connecting");
-        const ws = new WebSocket(socketUrl(target, t.cols, t.rows, session));
+        const ws = new WebSocket(urlFor(t.cols, t.rows, session));
         ws.binaryType = "arraybuffer";
         wsRef.current = ws;
         let ended = false;
@@ -211,7 +212,7 @@ export default function TerminalView({
             // The replay that follows redraws the recent output; start from a clean screen.
             if (msg.resumed) t.reset();
             report("open");
-            if (activeRef.current) t.focus();
+            if (isActive()) t.focus();
           } else if (msg.type === "exit") {
             ended = true;
             sessionStorage.removeItem(storageKey(tabKey));

@@ -2,6 +2,7 @@
 
 import dynamic from "next/dynamic";
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../../_lib/api";
 import { useEvents } from "../../../_lib/events";
@@ -24,10 +25,16 @@ export default function InstanceDetail({ name }: { name: string }) {
   const [view, setView] = useState<(InstanceView & { cron?: unknown }) | null>(null);
   const [gone, setGone] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [tab, setTab] = useState<Tab>("overview");
+  // The tab named in the URL's hash, read once. The server renders "overview"; that cannot clash
+  // at hydration because nothing tab-dependent renders until the instance has loaded.
+  const [tab, setTab] = useState<Tab>(() => {
+    const h = (typeof window === "undefined" ? "" : window.location.hash.slice(1)) as Tab;
+    return TABS.includes(h) ? h : "overview";
+  });
   const [op, setOp] = useState<{ id: string; label: string } | null>(null);
   const [opEvents, setOpEvents] = useState<OpEventLite[]>([]);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const router = useRouter();
 
   const load = useCallback(() => {
     api<InstanceView>(`/api/v1/instances/${name}`)
@@ -35,10 +42,6 @@ export default function InstanceDetail({ name }: { name: string }) {
       .catch((e: ApiError) => (e.status === 404 ? setGone(true) : setError(e.message)));
   }, [name]);
   useEffect(load, [load]);
-  useEffect(() => {
-    const h = window.location.hash.slice(1) as Tab;
-    if (TABS.includes(h)) setTab(h);
-  }, []);
 
   useEvents(
     {
@@ -51,7 +54,7 @@ export default function InstanceDetail({ name }: { name: string }) {
         if (!op || ev.opId !== op.id) return;
         setOpEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
         if (ev.type === "done" || ev.type === "error") {
-          if (op.label === "remove" && ev.type === "done") window.location.href = "/";
+          if (op.label === "remove" && ev.type === "done") router.push("/");
           else load();
         }
       },

@@ -21,7 +21,8 @@ interface LogFile {
 export default function LogsTab({ name }: { name: string }) {
   const [service, setService] = useState<(typeof SERVICES)[number]>("app");
   const [files, setFiles] = useState<LogFile[] | null>(null);
-  const [source, setSource] = useState<string | null>(null);
+  // The source the user picked from this file list; choosing another service forgets it.
+  const [picked, setPicked] = useState<{ files: LogFile[] | null; path: string } | null>(null);
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
   const [follow, setFollow] = useState(true);
@@ -43,20 +44,26 @@ export default function LogsTab({ name }: { name: string }) {
   }, [name]);
 
   const mine = (files ?? []).filter((f) => f.service === service);
-  // Default source: the service's most recently written file, else its container output.
-  useEffect(() => {
-    if (files === null) return;
-    const newest = [...mine].sort((a, b) => b.mtime.localeCompare(a.mtime))[0];
-    setSource(newest ? newest.path : "");
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [files, service]);
+  // Default source: the service's most recently written file, else its container output. A new
+  // file list or another service brings the default back.
+  const newest = [...mine].sort((a, b) => b.mtime.localeCompare(a.mtime))[0];
+  const source = picked && picked.files === files ? picked.path : files === null ? null : newest ? newest.path : "";
+
+  // A new stream starts empty and loading (reset while rendering, not in the effect).
+  const streamKey = source === null ? null : JSON.stringify([name, service, query, follow, source]);
+  const [shownKey, setShownKey] = useState(streamKey);
+  if (streamKey !== shownKey) {
+    setShownKey(streamKey);
+    if (streamKey !== null) {
+      setLines([]);
+      setError(null);
+      setLoading(true);
+    }
+  }
 
   useEffect(() => {
     if (source === null) return;
     const ctl = new AbortController();
-    setLines([]);
-    setError(null);
-    setLoading(true);
     const params = new URLSearchParams({ service, tail: "500", follow: follow ? "1" : "0" });
     if (query) params.set("q", query);
     if (source) params.set("file", source);
@@ -94,12 +101,20 @@ export default function LogsTab({ name }: { name: string }) {
       <div className="flex flex-wrap items-center gap-2">
         <div className="flex rounded-lg border border-slate-300 p-0.5 dark:border-slate-700" role="group" aria-label="Service">
           {SERVICES.map((s) => (
-            <button key={s} type="button" onClick={() => setService(s)} className={`rounded-md px-3 py-1 text-sm font-medium ${service === s ? "bg-indigo-600 text-white" : "text-slate-600 dark:text-slate-300"}`}>
+            <button
+              key={s}
+              type="button"
+              onClick={() => {
+                if (s !== service) setPicked(null);
+                setService(s);
+              }}
+              className={`rounded-md px-3 py-1 text-sm font-medium ${service === s ? "bg-indigo-600 text-white" : "text-slate-600 dark:text-slate-300"}`}
+            >
               {s}
             </button>
           ))}
         </div>
-        <select className="input w-auto font-mono text-xs" aria-label="Log source" value={source ?? ""} onChange={(e) => setSource(e.target.value)}>
+        <select className="input w-auto font-mono text-xs" aria-label="Log source" value={source ?? ""} onChange={(e) => setPicked({ files, path: e.target.value })}>
           {mine.map((f) => <option key={f.path} value={f.path}>{f.path}</option>)}
           <option value="">container output</option>
         </select>

@@ -51,15 +51,11 @@ export default function CreateForm() {
   }, []);
 
   const branch = useMemo(() => matrix?.find((b) => b.branch === moodle), [matrix, moodle]);
-  // Only valid combinations: every dependent choice snaps to what the branch allows.
-  useEffect(() => {
-    if (!branch) return;
-    if (!branch.php.includes(php)) setPhp(prefer(branch.php, branch.defaults.php));
-    const dbs = branch[dbEngine];
-    if (!dbs.includes(dbVersion)) setDbVersion(prefer(dbs, branch.defaults[dbEngine]));
-    const webs = branch.web[web];
-    if (!webs.includes(webVersion)) setWebVersion(prefer(webs, branch.defaults[web]));
-  }, [branch, php, dbEngine, dbVersion, web, webVersion]);
+  // Only valid combinations: every dependent choice snaps to what the branch allows. The stored
+  // choice stays as the user left it; what is shown and sent is the effective value.
+  const effPhp = !branch || branch.php.includes(php) ? php : prefer(branch.php, branch.defaults.php);
+  const effDbVersion = !branch || branch[dbEngine].includes(dbVersion) ? dbVersion : prefer(branch[dbEngine], branch.defaults[dbEngine]);
+  const effWebVersion = !branch || branch.web[web].includes(webVersion) ? webVersion : prefer(branch.web[web], branch.defaults[web]);
 
   useEffect(() => applyPreferredVersions(blueprint, matrix, setMoodle, setPhp), [blueprint, matrix]);
 
@@ -82,7 +78,7 @@ export default function CreateForm() {
     setError(null);
     setSubmitting(true);
     try {
-      const body: Record<string, unknown> = { name, moodle, php, db: `${dbEngine}:${dbVersion}`, web, webVersion };
+      const body: Record<string, unknown> = { name, moodle, php: effPhp, db: `${dbEngine}:${effDbVersion}`, web, webVersion: effWebVersion };
       if (blueprint.trim()) body.blueprint = blueprint;
       const r = await api<{ name: string; operation: string }>("/api/v1/instances", { method: "POST", body });
       setEvents([]);
@@ -138,7 +134,7 @@ export default function CreateForm() {
             </div>
             <div>
               <label htmlFor="php" className="label">PHP</label>
-              <select id="php" className={fieldCls("php")} value={php} onChange={(e) => setPhp(e.target.value)}>
+              <select id="php" className={fieldCls("php")} value={effPhp} onChange={(e) => setPhp(e.target.value)}>
                 {branch?.php.map((v) => <option key={v} value={v}>PHP {v}</option>)}
               </select>
             </div>
@@ -149,7 +145,7 @@ export default function CreateForm() {
                   <option value="postgres">PostgreSQL</option>
                   <option value="mariadb">MariaDB</option>
                 </select>
-                <select aria-label="Database version" className={fieldCls("db")} value={dbVersion} onChange={(e) => setDbVersion(e.target.value)}>
+                <select aria-label="Database version" className={fieldCls("db")} value={effDbVersion} onChange={(e) => setDbVersion(e.target.value)}>
                   {branch?.[dbEngine].map((v) => <option key={v} value={v}>{v}</option>)}
                 </select>
               </div>
@@ -161,7 +157,7 @@ export default function CreateForm() {
                   <option value="nginx">nginx</option>
                   <option value="apache">Apache</option>
                 </select>
-                <select aria-label="Web server version" className={fieldCls("webVersion")} value={webVersion} onChange={(e) => setWebVersion(e.target.value)}>
+                <select aria-label="Web server version" className={fieldCls("webVersion")} value={effWebVersion} onChange={(e) => setWebVersion(e.target.value)}>
                   {branch?.web[web].map((v) => <option key={v} value={v}>{v}</option>)}
                 </select>
               </div>
