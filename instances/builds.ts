@@ -82,14 +82,17 @@ function throttled(op: Operation): OnProgress {
   let phase = "";
   let last = 0;
   let said = "";
+  let finished = "";
   return (p) => {
     const now = Date.now();
     const final = p.total !== undefined && p.total !== null && p.bytes === p.total;
     const line = progressLine(p);
-    if (line !== said && (p.phase !== phase || final || now - last >= 1000)) {
+    if (line === said || (final && finished === p.phase)) return;
+    if (p.phase !== phase || final || now - last >= 1000) {
       phase = p.phase;
       last = now;
       said = line;
+      if (final) finished = p.phase;
       op.log(line);
     }
   };

@@ -203,7 +203,16 @@ describe("resolving and removing", () => {
     expect(e.message).toContain("site-a");
     expect((await lib.getBuild(b.id)).id).toBe(b.id);
     await fs.rm(path.dirname(rec), { recursive: true });
+    // What the build leaves elsewhere goes with it: its templates and spare trees, nothing else.
+    const { templateKey, templateDir } = await import("../../instances/templates");
+    const source = { branch: b.branch, release: b.release, origin: b.id, publicDir: false };
+    const mine = templateDir(templateKey({ source, spec: { db: { engine: "mariadb", version: "10.11" } } as never }, b.version));
+    const other = templateDir(templateKey({ source: { ...source, origin: "elsewhere" }, spec: { db: { engine: "mariadb", version: "10.11" } } as never }, b.version));
+    for (const d of [mine, other, path.join(home, "cache", "spares", b.id)]) await fs.mkdir(path.join(d, "x"), { recursive: true });
     await removeBuildChecked(b.id);
+    expect(fss.existsSync(mine)).toBe(false);
+    expect(fss.existsSync(other)).toBe(true);
+    expect(fss.existsSync(path.join(home, "cache", "spares", b.id))).toBe(false);
     expect(await failure(lib.getBuild(b.id))).toBeInstanceOf(NotFoundError);
     expect(fss.existsSync(path.join(libraryDir(), b.id))).toBe(false);
     expect(await leftovers()).toEqual([]);
