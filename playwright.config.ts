@@ -61,7 +61,11 @@ export default defineConfig({
       MDIND_DASHBOARD_PORT: String(E2E_PORT),
       MDIND_DASHBOARD_HOST: "127.0.0.1",
       MDIND_ADMIN_PASSWORD: E2E_PASSWORD,
-      MDIND_DEFAULT_MOODLE: "fixture",
+      // The fixture app is on offer in the form, but not the default: first-run.spec.ts starts
+      // from an empty library, as a new user does.
+      MDIND_OFFER_FIXTURE: "1",
+      // Never Moodle's download site from a test: a port fetch refuses, so the probe fails at once.
+      MDIND_MOODLE_DOWNLOAD_URL: process.env.MDIND_MOODLE_DOWNLOAD_URL ?? "http://127.0.0.1:9",
       // Another data folder may share this engine: report, never clean up someone else's instances.
       MDIND_RECONCILE_ON_START: "report",
       NEXT_TELEMETRY_DISABLED: "1",

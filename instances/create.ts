@@ -125,6 +125,7 @@ function allocateFor(name: string, spec: InstanceSpec, source: MoodleSource): Pr
       source: {
         branch: source.branch, release: source.release, version: source.version, publicDir: source.publicDir, origin: source.origin,
         ...(source.buildId ? { buildId: source.buildId } : {}),
+        ...(source.vendor !== undefined ? { vendor: source.vendor } : {}),
       },
     });
   }).catch(async (e) => {

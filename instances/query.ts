@@ -29,6 +29,9 @@ export interface InstanceView {
   n: number;
   moodle: string;
   release: string;
+  /** The library build the code came from, and whether it has Composer's vendor/ (null: unknown, e.g. the fixture). */
+  build: string | null;
+  vendor: boolean | null;
   php: string;
   db: string;
   web: string;
@@ -73,6 +76,8 @@ export function toView(rec: InstanceRecord, containers: Docker.ContainerInfo[]):
     n: rec.n,
     moodle: rec.spec.moodle,
     release: rec.source.release,
+    build: rec.source.buildId ?? null,
+    vendor: rec.source.vendor ?? null,
     php: rec.spec.php,
     db: `${rec.spec.db.engine}:${rec.spec.db.version}`,
     web: `${rec.spec.web.server}:${rec.spec.web.version}`,

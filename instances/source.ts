@@ -22,6 +22,8 @@ export interface MoodleSource {
   origin: string;
   /** The library build, absent for the fixture app and for clones/imports of older records. */
   buildId?: string;
+  /** Composer's vendor/ is in the build (Moodle's environment page warns when it is not). */
+  vendor?: boolean;
 }
 
 export { appRoot };
@@ -35,7 +37,7 @@ export async function resolveSource(moodle: string): Promise<MoodleSource> {
   }
   const b = await resolveBuild(moodle);
   // The build id is the origin: templates are keyed by it, so each build gets its own.
-  return { dir: treeDir(b.id), branch: b.branch, release: b.release, version: b.version, publicDir: b.publicDir, origin: b.id, buildId: b.id };
+  return { dir: treeDir(b.id), branch: b.branch, release: b.release, version: b.version, publicDir: b.publicDir, origin: b.id, buildId: b.id, vendor: b.vendor };
 }
 
 /** The branch a create will run, checked before the operation starts (an unknown version answers 422 at once). */

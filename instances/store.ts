@@ -26,7 +26,7 @@ export interface InstanceRecord {
   state: InstanceState;
   createdAt: string;
   /** buildId: the Moodle library build the code came from (lib/moodle/library.ts). */
-  source: { branch: string; release: string; version?: string; publicDir: boolean; origin: string; buildId?: string };
+  source: { branch: string; release: string; version?: string; publicDir: boolean; origin: string; buildId?: string; vendor?: boolean };
   shared: boolean;
   install?: { at: string; durationMs: number; fromTemplate: boolean };
   error?: string;

@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MDIND_NO_PULL=${MDIND_NO_PULL:-1}  # no registry here; never even try one from tests
+# Tests never reach Moodle's download site: port 9 is one fetch refuses to connect to, so a probe or
+# download fails at once without sending anything. Download tests start their own local server.
+export MDIND_MOODLE_DOWNLOAD_URL=${MDIND_MOODLE_DOWNLOAD_URL:-http://127.0.0.1:9}
 PHASES=${PHASES:-"typecheck lint unit integration e2e reliability"}
 REPORTS=$(mktemp -d)
 export NEXT_TELEMETRY_DISABLED=1

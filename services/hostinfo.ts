@@ -94,7 +94,7 @@ export async function hostInfo() {
   const byN = new Map(records.map((r) => [r.n, r.name]));
   const byPort = new Map(records.map((r) => [r.port, r.name]));
   let networks: { name: string; subnet: string; n: number | null; instance: string | null; managed: boolean }[] = [];
-  let ports: { port: number; instance: string | null; container: string; state: string }[] = [];
+  const ports: { port: number; instance: string | null; container: string; state: string }[] = [];
   let error: string | null = null;
   let dockerDisk: { images: number; containers: number; volumes: number; buildCache: number } | null = null;
   if (engine.ok) {

@@ -7,6 +7,7 @@ import { api } from "../_lib/api";
 
 const LINKS = [
   { href: "/", label: "Instances" },
+  { href: "/moodle", label: "Moodle" },
   { href: "/images", label: "Images" },
   { href: "/host", label: "Host" },
   { href: "/settings", label: "Settings" },

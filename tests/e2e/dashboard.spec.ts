@@ -53,6 +53,7 @@ test("1. log in", async () => {
 test("2. create an instance and watch it reach running", async () => {
   await page.goto("/instances/new");
   await page.getByLabel("Name").fill(NAME);
+  await page.locator("#moodle").selectOption("fixture");
   await expect(page.locator("#moodle")).toHaveValue("fixture");
   await page.getByRole("button", { name: "Create instance" }).click();
   await expect(page.getByRole("heading", { name: `Creating ${NAME}` })).toBeVisible();

@@ -220,6 +220,14 @@ function Overview({ view, busy, onProfile }: { view: InstanceView & { cron?: unk
         <h2 className="mb-2 font-semibold">Stack</h2>
         <dl className="divide-y divide-slate-100 dark:divide-slate-800">
           <Row k="Moodle"><Mono>{view.moodle} ({view.release})</Mono></Row>
+          {view.build && <Row k="Build"><Mono>{view.build}</Mono></Row>}
+          {view.vendor === false && (
+            <Row k="Composer">
+              <span className="text-amber-700 dark:text-amber-400" data-testid="no-vendor">
+                vendor/ missing: Moodle&apos;s environment page warns &quot;Composer vendor directory not found&quot;. Official packages ship it; a git checkout needs <Mono>composer install --no-dev</Mono>.
+              </span>
+            </Row>
+          )}
           <Row k="PHP"><Mono>{view.php}</Mono></Row>
           <Row k="Database"><Mono>{view.db}</Mono></Row>
           <Row k="Web server"><Mono>{view.web}</Mono></Row>

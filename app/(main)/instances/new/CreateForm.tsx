@@ -17,16 +17,55 @@ interface Branch {
   defaults: { php: string; postgres: string; mariadb: string; nginx: string; apache: string };
 }
 
+interface BuildLite {
+  id: string;
+  branch: string;
+  release: string;
+  vendor: boolean;
+}
+
 interface Meta {
   matrix: Branch[];
   defaultMoodle: string | null;
   nameRule: { pattern: string; message: string };
+  /** The library, newest first. */
+  builds: BuildLite[];
+  /** The CI fixture app is on offer (tests and development only). */
+  fixture: boolean;
+  /** Branches that can be downloaded now (empty when Moodle's download site does not answer). */
+  downloads: string[];
+}
+
+/** One entry of the Moodle select: a library build, a download of a branch, or the fixture app. */
+interface MoodleOption {
+  value: string;
+  label: string;
+  branch: string;
+}
+
+const DOWNLOAD = "download:";
+
+function moodleOptions(m: Meta): MoodleOption[] {
+  const have = new Set(m.builds.map((b) => b.branch));
+  return [
+    ...m.builds.map((b) => ({ value: b.id, branch: b.branch, label: `Moodle ${b.release}${b.vendor ? "" : " (no vendor/)"}` })),
+    ...m.downloads.filter((b) => !have.has(b)).map((b) => ({ value: `${DOWNLOAD}${b}`, branch: b, label: `Download Moodle ${b} (newest release)` })),
+    ...(m.fixture ? [{ value: "fixture", branch: "fixture", label: "fixture (CI test app)" }] : []),
+  ];
+}
+
+/** The option a branch, release or build id names: a build of it first, else its download. */
+function optionFor(options: MoodleOption[], want: string | null | undefined): string | undefined {
+  if (!want) return undefined;
+  return (options.find((o) => o.value === want) ?? options.find((o) => o.branch === want))?.value;
 }
 
 const prefer = (allowed: string[], wanted: string | undefined) => (wanted && allowed.includes(wanted) ? wanted : allowed[allowed.length - 1]);
 
 export default function CreateForm() {
   const [matrix, setMatrix] = useState<Branch[] | null>(null);
+  const [options, setOptions] = useState<MoodleOption[]>([]);
+  const [download, setDownload] = useState<{ branch: string; opId: string } | null>(null);
   const [nameRule, setNameRule] = useState<{ re: RegExp; message: string } | null>(null);
   const [name, setName] = useState("");
   const [moodle, setMoodle] = useState("");
@@ -45,19 +84,25 @@ export default function CreateForm() {
     api<Meta>("/api/v1/meta").then((m) => {
       setMatrix(m.matrix);
       setNameRule({ re: new RegExp(m.nameRule.pattern), message: m.nameRule.message });
-      const real = m.matrix.filter((b) => b.branch !== "fixture");
-      setMoodle(m.defaultMoodle && m.matrix.some((b) => b.branch === m.defaultMoodle) ? m.defaultMoodle : real[real.length - 1]?.branch ?? "fixture");
+      const opts = moodleOptions(m);
+      setOptions(opts);
+      // The first click works: the configured default, else the newest build, else a download.
+      setMoodle(optionFor(opts, m.defaultMoodle) ?? opts[0]?.value ?? "");
     }).catch((e: Error) => setError({ message: e.message }));
   }, []);
 
-  const branch = useMemo(() => matrix?.find((b) => b.branch === moodle), [matrix, moodle]);
+  const chosen = options.find((o) => o.value === moodle);
+  const branch = useMemo(() => matrix?.find((b) => b.branch === chosen?.branch), [matrix, chosen]);
   // Only valid combinations: every dependent choice snaps to what the branch allows. The stored
   // choice stays as the user left it; what is shown and sent is the effective value.
   const effPhp = !branch || branch.php.includes(php) ? php : prefer(branch.php, branch.defaults.php);
   const effDbVersion = !branch || branch[dbEngine].includes(dbVersion) ? dbVersion : prefer(branch[dbEngine], branch.defaults[dbEngine]);
   const effWebVersion = !branch || branch.web[web].includes(webVersion) ? webVersion : prefer(branch.web[web], branch.defaults[web]);
 
-  useEffect(() => applyPreferredVersions(blueprint, matrix, setMoodle, setPhp), [blueprint, matrix]);
+  useEffect(
+    () => applyPreferredVersions(blueprint, matrix, (b) => setMoodle((cur) => optionFor(options, b) ?? cur), setPhp),
+    [blueprint, matrix, options],
+  );
 
   useEvents(
     {
@@ -69,16 +114,50 @@ export default function CreateForm() {
     started ? `?instance=${encodeURIComponent(started.name)}&after=0` : "",
     started !== null,
   );
+  // A "download X.Y" choice: the package comes into the library first (its progress shows here),
+  // then the create runs on that branch's new build.
+  useEvents(
+    {
+      op: (d) => {
+        const ev = d as OpEventLite;
+        if (!download || ev.opId !== download.opId) return;
+        setEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
+        if (ev.type === "done") void createNow(download.branch);
+        if (ev.type === "error") setDownload(null);
+      },
+    },
+    "?instance=_moodle&after=0",
+    download !== null,
+  );
 
   const nameError = name && nameRule && !nameRule.re.test(name) ? nameRule.message : null;
   const finished = events.find((e) => e.type === "done" || e.type === "error");
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
+    if (moodle.startsWith(DOWNLOAD)) {
+      setError(null);
+      setSubmitting(true);
+      try {
+        const branchToGet = moodle.slice(DOWNLOAD.length);
+        const r = await api<{ operation: string }>("/api/v1/moodle/download", { method: "POST", body: { version: branchToGet } });
+        setEvents([]);
+        setDownload({ branch: branchToGet, opId: r.operation });
+      } catch (err) {
+        setError(err instanceof ApiError ? { message: err.message, field: "moodle" } : { message: String(err) });
+      } finally {
+        setSubmitting(false);
+      }
+      return;
+    }
+    await createNow(moodle);
+  }
+
+  async function createNow(moodleValue: string) {
     setError(null);
     setSubmitting(true);
     try {
-      const body: Record<string, unknown> = { name, moodle, php: effPhp, db: `${dbEngine}:${effDbVersion}`, web, webVersion: effWebVersion };
+      const body: Record<string, unknown> = { name, moodle: moodleValue, php: effPhp, db: `${dbEngine}:${effDbVersion}`, web, webVersion: effWebVersion };
       if (blueprint.trim()) body.blueprint = blueprint;
       const r = await api<{ name: string; operation: string }>("/api/v1/instances", { method: "POST", body });
       setEvents([]);
@@ -87,10 +166,23 @@ export default function CreateForm() {
       setError(err instanceof ApiError ? { message: err.message, field: err.field } : { message: String(err) });
     } finally {
       setSubmitting(false);
+      setDownload(null);
     }
   }
 
   const fieldCls = (f: string) => (error?.field === f ? "input border-rose-500" : "input");
+
+  if (download && !started) {
+    return (
+      <div className="mx-auto max-w-2xl space-y-5">
+        <h1 className="text-2xl font-semibold">Downloading Moodle {download.branch} for <span className="font-mono">{name}</span></h1>
+        <div className="card p-5">
+          {events.length === 0 ? <p className="text-sm text-slate-500">Starting…</p> : <StepList events={events} />}
+          {events.filter((e) => e.type === "log").slice(-1).map((e) => <p key={e.seq} className="mt-2 font-mono text-xs text-slate-500">{e.message}</p>)}
+        </div>
+      </div>
+    );
+  }
 
   if (started) {
     return (
@@ -118,7 +210,17 @@ export default function CreateForm() {
     <form onSubmit={submit} className="mx-auto max-w-2xl space-y-5">
       <h1 className="text-2xl font-semibold">New instance</h1>
       {!matrix && !error && <div className="skeleton h-64 w-full" />}
-      {matrix && (
+      {matrix && options.length === 0 && (
+        <div className="card space-y-3 p-6" data-testid="no-moodle">
+          <p className="text-sm">There is no Moodle in the library yet, and Moodle&apos;s download site does not answer from here.</p>
+          <p className="text-sm text-slate-600 dark:text-slate-400">
+            Upload an official package on the Moodle page, or put a Moodle tree or package in <span className="font-mono">moodle-sources/</span> beside
+            the repository and start again.
+          </p>
+          <Link href="/moodle" className="btn-primary inline-block">Add Moodle</Link>
+        </div>
+      )}
+      {matrix && options.length > 0 && (
         <div className="card space-y-5 p-6">
           <div>
             <label htmlFor="name" className="label">Name</label>
@@ -129,7 +231,7 @@ export default function CreateForm() {
             <div>
               <label htmlFor="moodle" className="label">Moodle</label>
               <select id="moodle" className={fieldCls("moodle")} value={moodle} onChange={(e) => setMoodle(e.target.value)}>
-                {matrix.map((b) => <option key={b.branch} value={b.branch}>{b.branch === "fixture" ? "fixture (CI test app)" : `Moodle ${b.branch}`}</option>)}
+                {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
               </select>
             </div>
             <div>
@@ -181,7 +283,7 @@ export default function CreateForm() {
           {error && <ErrorNote>{error.message}</ErrorNote>}
           <div className="flex items-center justify-end gap-2">
             <Link href="/" className="btn">Cancel</Link>
-            <button type="submit" className="btn-primary" disabled={submitting || !name || !!nameError}>
+            <button type="submit" className="btn-primary" disabled={submitting || !name || !!nameError || !chosen}>
               {submitting ? "Starting…" : "Create instance"}
             </button>
           </div>
