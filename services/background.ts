@@ -6,6 +6,7 @@ import { reconcile } from "./reconcile";
 import { startStatusWatcher } from "./events";
 import { startMetrics } from "./metrics";
 import { keepSparesReady } from "../instances/spares";
+import { startMailCatcher } from "../lib/mail/server";
 
 /**
  * What the dashboard process runs beside HTTP: an engine check, crash recovery (reconcile), the
@@ -14,7 +15,6 @@ import { keepSparesReady } from "../instances/spares";
  */
 export type Logger = (event: string, fields?: Record<string, unknown>) => void;
 
-const MAIL_MODULE = "./mail/server";
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -79,13 +79,9 @@ export async function startBackground(log: Logger): Promise<void> {
     log("status_watcher_failed", { error: errText(e) });
   }
   try {
-    // Optional module (the mail issue builds it): named through a variable so its absence is a
-    // log line here rather than a type error everywhere.
-    const mod = (await import(MAIL_MODULE)) as { startMailCatcher?: () => unknown };
-    if (typeof mod.startMailCatcher === "function") {
-      await mod.startMailCatcher();
-      log("mail_catcher_started");
-    }
+    // A port in use (another dashboard, the host's own catcher) is a log line, not a failed start.
+    await startMailCatcher();
+    log("mail_catcher_started");
   } catch (e) {
     log("mail_catcher_unavailable", { error: errText(e) });
   }
