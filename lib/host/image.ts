@@ -73,10 +73,22 @@ export function hostSource(): HostSource {
 }
 
 const RECIPE_PREFIXES = ["dind/host/bin/", "dind/host/adminer/", "supervisor/"];
-const RECIPE_FILES = new Set(["dind/host/Dockerfile", "dind/host/apt-prepare.sh"]);
+/** dind/apt-prepare.sh is shared with the instance recipes (lib/images/build.ts adds it to theirs). */
+const SHARED_RECIPE_FILES = new Set(["dind/apt-prepare.sh"]);
+const RECIPE_FILES = new Set(["dind/host/Dockerfile", ...SHARED_RECIPE_FILES]);
 
 export function isRecipe(rel: string): boolean {
   return RECIPE_FILES.has(rel) || RECIPE_PREFIXES.some((p) => rel.startsWith(p));
+}
+
+/**
+ * Where a recipe file goes in the host build context: dind/host/'s files and the shared
+ * dind/apt-prepare.sh at the root (Dockerfile, apt-prepare.sh, bin/, adminer/), supervisor/ as is.
+ */
+export function hostContextPath(rel: string): string {
+  if (rel.startsWith("dind/host/")) return rel.slice("dind/host/".length);
+  if (SHARED_RECIPE_FILES.has(rel)) return path.posix.basename(rel);
+  return rel;
 }
 
 /** Repo-relative path → part of the dashboard payload? */
@@ -86,8 +98,9 @@ export function isPayload(rel: string): boolean {
   if (rel.startsWith("tests/fixture-app/")) return true;
   const top = parts[0];
   if (top.startsWith(".") || EXCLUDE_TOP.has(top)) return false;
-  // The instance image recipes go in (builds from inside the host); the host recipe is not payload.
-  if (top === "dind") return rel.startsWith("dind/images/");
+  // The instance image recipes and the file they share go in (builds from inside the host); the
+  // host recipe is not payload.
+  if (top === "dind") return rel.startsWith("dind/images/") || SHARED_RECIPE_FILES.has(rel);
   return true;
 }
 
@@ -178,9 +191,9 @@ export async function stageHostContext(root: string, log: Progress): Promise<str
   const recipe = files.filter(isRecipe);
   const payload = files.filter(isPayload);
   await extract(root, source, recipe, path.join(base, "recipe"));
-  // Context layout: Dockerfile, apt-prepare.sh, bin/, adminer/ from dind/host; supervisor/ as is.
+  // Context layout: Dockerfile, bin/, adminer/ from dind/host and dind/apt-prepare.sh at the root; supervisor/ as is.
   for (const rel of recipe) {
-    const inCtx = rel.startsWith("dind/host/") ? rel.slice("dind/host/".length) : rel;
+    const inCtx = hostContextPath(rel);
     await fs.mkdir(path.dirname(path.join(ctx, inCtx)), { recursive: true });
     await fs.rename(path.join(base, "recipe", rel), path.join(ctx, inCtx));
   }

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import tarFs from "tar-fs";
+import tarStream from "tar-stream";
 import { settings } from "../config";
 import { docker, followProgress, LABEL } from "../docker";
 import { AppError, EngineError, engineError } from "../errors";
@@ -47,6 +47,24 @@ export function recipeDir(kind: ImageKind): string {
   return path.join(recipesDir(), kind);
 }
 
+/**
+ * Files every recipe shares, kept once in dind/ (the parent of the recipes dir, so also
+ * $MDIND_RECIPES_DIR/..) and added at the root of each instance image's build context.
+ */
+export const SHARED_RECIPE_FILES = ["apt-prepare.sh"] as const;
+
+/** Absolute paths of the shared recipe files (dind/apt-prepare.sh, ...). */
+export function sharedRecipeFiles(): string[] {
+  const dir = path.dirname(recipesDir());
+  return SHARED_RECIPE_FILES.map((name) => path.join(dir, name));
+}
+
+/** One file of a build context: its name inside the context and where it is read from. */
+export interface ContextFile {
+  name: string;
+  source: string;
+}
+
 async function listFiles(dir: string, rel = ""): Promise<string[]> {
   const out: string[] = [];
   for (const ent of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
@@ -62,15 +80,37 @@ export function buildArgs(entry: CatalogEntry): Record<string, string> {
 }
 
 /**
- * Identity of a recipe: every file of the recipe dir (sorted by path, so directory order does not
- * matter) plus the build args. An image labelled with the same hash is up to date.
+ * The build context of a recipe: every file of the recipe dir plus the `shared` files (absolute
+ * paths) at its root, sorted by name. A recipe dir holding its own copy of a shared file is an
+ * error rather than a silent override: edits to the shared copy would not reach that image.
  */
-export async function recipeHash(dir: string, args: Record<string, string>): Promise<string> {
+export async function contextFiles(dir: string, shared: readonly string[] = []): Promise<ContextFile[]> {
+  const files: ContextFile[] = (await listFiles(dir)).map((name) => ({ name, source: path.join(dir, name) }));
+  for (const source of shared) {
+    const name = path.basename(source);
+    if (files.some((f) => f.name === name)) {
+      throw new AppError("internal", `${path.join(dir, name)} shadows the shared ${source}; keep only the shared one`);
+    }
+    if (!existsSync(source)) throw new AppError("internal", `Shared recipe file ${source} is missing`);
+    files.push({ name, source });
+  }
+  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Identity of a recipe: every file of its build context (the recipe dir plus the `shared` files,
+ * sorted by name, so directory order does not matter) plus the build args. An image labelled with
+ * the same hash is up to date.
+ */
+export async function recipeHash(
+  dir: string,
+  args: Record<string, string>,
+  shared: readonly string[] = [],
+): Promise<string> {
   const h = createHash("sha256");
-  const files = (await listFiles(dir)).sort();
-  for (const f of files) {
+  for (const { name: f, source } of await contextFiles(dir, shared)) {
     // Length-prefixed so moving bytes between a name and a body can never produce the same hash.
-    const body = await fs.readFile(path.join(dir, f));
+    const body = await fs.readFile(source);
     h.update(`file ${f.length}:${f} ${body.length}:`);
     h.update(body);
   }
@@ -79,7 +119,40 @@ export async function recipeHash(dir: string, args: Record<string, string>): Pro
 }
 
 export async function entryHash(entry: CatalogEntry): Promise<string> {
-  return recipeHash(recipeDir(entry.kind), buildArgs(entry));
+  return recipeHash(recipeDir(entry.kind), buildArgs(entry), sharedRecipeFiles());
+}
+
+/** The context files of a catalog entry (what its build sends and its hash covers). */
+export function entryContextFiles(entry: CatalogEntry): Promise<ContextFile[]> {
+  return contextFiles(recipeDir(entry.kind), sharedRecipeFiles());
+}
+
+/** A tar stream of `files` (with their modes), as the engine's build endpoint takes it. */
+export function packContext(files: readonly ContextFile[]): tarStream.Pack {
+  const pack = tarStream.pack();
+  const add = (header: Partial<tarStream.Header> & { name: string }, body?: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (body) pack.entry(header, body, done);
+      else pack.entry(header, done);
+    });
+  void (async () => {
+    const dirs = new Set<string>();
+    for (const f of files) {
+      // Parent directories first, as a directory walk would list them.
+      const parts = f.name.split("/").slice(0, -1);
+      for (let i = 1; i <= parts.length; i++) {
+        const d = parts.slice(0, i).join("/");
+        if (dirs.has(d)) continue;
+        dirs.add(d);
+        await add({ name: d, type: "directory", mode: 0o755 });
+      }
+      const [body, st] = await Promise.all([fs.readFile(f.source), fs.stat(f.source)]);
+      await add({ name: f.name, type: "file", mode: st.mode & 0o7777, mtime: st.mtime, size: body.length }, body);
+    }
+    pack.finalize();
+  })().catch((e: unknown) => pack.destroy(e instanceof Error ? e : new Error(String(e))));
+  return pack;
 }
 
 async function inspectOrNull(ref: string) {
@@ -169,7 +242,8 @@ async function doBuild(entry: CatalogEntry, onProgress: Progress, force: boolean
 
   await ensureBase(entry.suite, onProgress);
   onProgress(`building ${ref} on ${baseRef(entry.suite)}${force ? " (forced, no cache)" : ""}`);
-  const context = tarFs.pack(recipeDir(entry.kind));
+  // The recipe dir plus the shared files (dind/apt-prepare.sh): exactly what `hash` covers.
+  const context = packContext(await entryContextFiles(entry));
   const tail: string[] = [];
   let stream: NodeJS.ReadableStream;
   try {

@@ -1,7 +1,7 @@
 <?php
 // Adminer (Debian's compiled /usr/share/adminer/adminer.php) wrapped for moodle-dind:
 //  - ?mdind_token=T logs in with a one-time credential file the dashboard wrote for one instance
-//    (lib/host/dbadmin.ts); the file is deleted on first read and expires after 60 s;
+//    (services/dbadmin/dbadmin.ts); the file is deleted on first read and expires after 60 s;
 //  - logins are limited to instance databases (172.20.N.12) so the form cannot be used to probe
 //    other hosts the DinD host can reach.
 // Only reachable through the dashboard's authenticated /adminer proxy (php -S binds 127.0.0.1).

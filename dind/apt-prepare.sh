@@ -1,5 +1,7 @@
 #!/bin/bash
-# Shared first step of every recipe (each recipe dir carries its own copy, so a recipe's hash covers it).
+# Shared first step of every recipe. The one copy lives in dind/; the builds add it at the root of
+# each context (lib/images/build.ts for dind/images/*, lib/host/image.ts for dind/host), and the
+# instance images' recipe hash covers it, so changing it rebuilds them.
 # - Adds the -updates and -security suites when the base only lists the main suite (a hand-imported
 #   debootstrap rootfs does), so images get security fixes.
 # - Stops package postinst scripts from starting services inside the build.
