@@ -329,7 +329,17 @@ export async function ensureImages(list: ImageWant[], onProgress: Progress = () 
         );
       }
       onProgress(`${ref} is missing; building it (first time only)`);
-      await doBuild(entry, onProgress, false);
+      await doBuild(entry, onProgress, false).catch((e: unknown) => {
+        // Offline, or no Debian mirror: say which image and the way that needs no network here.
+        const why = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+        throw new AppError(
+          "capacity",
+          `Image ${ref} is missing and could not be built here (${why}). On a machine that can build it, run ` +
+            `\`moodle-dind images build ${entry.kind}:${entry.version}\` and \`moodle-dind images save\`, then copy ` +
+            `${entry.kind}-${entry.version}.tar into shared-images/ (the host loads it at start), or pick versions whose images are present.`,
+          { step: "images", cause: e },
+        );
+      });
     });
   }
 }

@@ -72,7 +72,7 @@ test("2. upload a Moodle package on the Moodle page", async () => {
     await page.locator("#moodle-upload").setInputFiles(file);
     const op = page.getByTestId("moodle-operation");
     await expect(op).toBeVisible({ timeout: 120_000 });
-    await expect(op.locator('[data-status="done"]').first()).toBeVisible({ timeout: 10 * 60_000 });
+    await expect(op.getByTestId("op-done")).toBeVisible({ timeout: 10 * 60_000 });
     await expect(page.locator("#moodle-upload")).toBeEnabled({ timeout: 60_000 });
   }
   const rows = page.locator("tr[data-build]");
