@@ -19,12 +19,15 @@ export class AppError extends Error {
   readonly field?: string;
   /** Which step of an operation failed ("images", "network", "containers", "install" …). */
   step?: string;
-  constructor(kind: ErrorKind, message: string, opts: { field?: string; step?: string; cause?: unknown } = {}) {
+  /** The HTTP status when the kind's usual one is too coarse (413 body too large, 415 wrong media type). */
+  readonly status?: number;
+  constructor(kind: ErrorKind, message: string, opts: { field?: string; step?: string; cause?: unknown; status?: number } = {}) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
     this.kind = kind;
     this.field = opts.field;
     this.step = opts.step;
+    this.status = opts.status;
   }
 }
 

@@ -1,19 +1,61 @@
+import { readRequestCapped } from "../../lib/body";
 import { authenticateHeaders, checkOrigin, parseCookies } from "../auth";
-import { adminerBackend } from "./dbadmin";
+import { adminerBackend, peekAdminerLogin } from "./dbadmin";
+import { GRANT_COOKIE, grantCookie, readGrant } from "./grant";
+import { formHasLogin, isInstanceDbServer, queryTarget, targetKey, type TargetKey } from "./target";
 
 /**
  * The dashboard's /adminer proxy: Adminer runs on 127.0.0.1 (php -S) and is reachable only through
  * here, behind the dashboard session or an API token. Adminer's forms post without the dashboard's
  * CSRF header, so mutations are held to a same-origin check instead (the session cookie is also
  * SameSite=Strict) and Adminer's own per-session CSRF token still applies inside.
+ *
+ * Adminer connects to whatever server a request names before it judges it, so the proxy judges
+ * first: a request may name only a database a one-time login granted to this browser (see
+ * grant.ts), and Adminer's own login form (auth[…]) is refused, as logins come only from those
+ * links. The PHP wrapper (dind/host/adminer/index.php) repeats the address rule.
  */
 const MAX_BODY = 64 * 1024 * 1024;
 const FORWARD_REQ = ["accept", "accept-language", "content-type", "user-agent", "if-modified-since", "if-none-match"];
-const DROP_RES = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "set-cookie"]);
+/** Hop-by-hop headers, what the proxy sets itself, and what only tells a prober about the inside. */
+const DROP_RES = new Set([
+  "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "set-cookie",
+  "x-powered-by", "host", "server",
+]);
 
 function problem(status: number, message: string): Response {
-  const kind = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 413 ? "validation" : "engine";
+  const kind = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 400 || status === 413 ? "validation" : "engine";
   return Response.json({ error: { kind, message } }, { status, headers: { "cache-control": "no-store" } });
+}
+
+const isSecure = (req: Request) => new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
+
+/** The body's form fields as PHP would see them, or null when PHP would not parse it into $_POST. */
+async function formKeys(body: ArrayBuffer, contentType: string): Promise<string[] | null> {
+  const ct = contentType.toLowerCase();
+  if (ct.startsWith("application/x-www-form-urlencoded")) return [...new URLSearchParams(Buffer.from(body).toString("latin1")).keys()];
+  if (ct.startsWith("multipart/form-data")) {
+    const form = await new Response(body, { headers: { "content-type": contentType } }).formData();
+    return [...form.keys()];
+  }
+  return null;
+}
+
+/** What a request may do: refused with a reason, or forwarded (granting a target on a one-time link). */
+async function judge(url: URL, granted: TargetKey[]): Promise<{ refuse: Response } | { grant: TargetKey | null }> {
+  const keys = [...url.searchParams.keys()];
+  if (keys.includes("mdind_token")) {
+    if (keys.length !== 1) return { refuse: problem(400, "a DB admin link carries its token and nothing else") };
+    const t = await peekAdminerLogin(url.searchParams.get("mdind_token") ?? "");
+    // An unknown or spent token is forwarded without a grant: the wrapper answers it (410).
+    return { grant: t && isInstanceDbServer(t.server) ? targetKey(t) : null };
+  }
+  const q = queryTarget(url.searchParams);
+  if (!q.ok) return { refuse: problem(403, q.reason) };
+  if (q.target !== null && !granted.includes(q.target)) {
+    return { refuse: problem(403, "open this instance's DB admin from the dashboard first (its one-time link grants its database)") };
+  }
+  return { grant: null };
 }
 
 export async function proxyAdminer(req: Request): Promise<Response> {
@@ -30,13 +72,18 @@ export async function proxyAdminer(req: Request): Promise<Response> {
     }
   }
   const url = new URL(req.url);
+  const cookies = parseCookies(req.headers.get("cookie"));
+  const granted = readGrant(cookies[GRANT_COOKIE]);
+  const verdict = await judge(url, granted);
+  if ("refuse" in verdict) return verdict.refuse;
+
   const headers = new Headers();
   for (const h of FORWARD_REQ) {
     const v = req.headers.get(h);
     if (v) headers.set(h, v);
   }
   // Only Adminer's own cookies go to PHP: the dashboard session never leaves this process.
-  const adminerCookies = Object.entries(parseCookies(req.headers.get("cookie")))
+  const adminerCookies = Object.entries(cookies)
     .filter(([k]) => /^adminer_[a-z_]+$/.test(k))
     .map(([k, v]) => `${k}=${encodeURIComponent(v)}`);
   if (adminerCookies.length) headers.set("cookie", adminerCookies.join("; "));
@@ -45,9 +92,15 @@ export async function proxyAdminer(req: Request): Promise<Response> {
 
   let body: ArrayBuffer | undefined;
   if (method !== "GET" && method !== "HEAD") {
-    if (Number(req.headers.get("content-length") ?? "0") > MAX_BODY) return problem(413, "request body too large");
-    body = await req.arrayBuffer();
-    if (body.byteLength > MAX_BODY) return problem(413, "request body too large");
+    try {
+      const buf = await readRequestCapped(req, MAX_BODY);
+      body = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    } catch {
+      return problem(413, "request body too large");
+    }
+    const keys = await formKeys(body, req.headers.get("content-type") ?? "").catch(() => undefined);
+    if (keys === undefined) return problem(400, "malformed form body");
+    if (keys && formHasLogin(keys)) return problem(403, "Adminer's login form is off here: open the DB admin from the dashboard");
   }
   let res: Response;
   try {
@@ -60,6 +113,8 @@ export async function proxyAdminer(req: Request): Promise<Response> {
     if (!DROP_RES.has(k)) out.set(k, v);
   });
   for (const c of res.headers.getSetCookie()) out.append("set-cookie", c);
+  // Adminer answers a good one-time login with a redirect to the database; only then is it granted.
+  if (verdict.grant && res.status >= 300 && res.status < 400) out.append("set-cookie", grantCookie(granted, verdict.grant, isSecure(req)));
   out.set("cache-control", "no-store");
   return new Response(method === "HEAD" ? null : res.body, { status: res.status, headers: out });
 }

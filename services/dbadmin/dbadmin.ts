@@ -43,6 +43,25 @@ async function pruneStale(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The target a one-time login names, read without spending it (Adminer's wrapper deletes the file),
+ * so the proxy can grant that database to the browser that uses the link. Null for an unknown,
+ * expired or malformed token.
+ */
+export async function peekAdminerLogin(token: string): Promise<Pick<AdminerLogin, "driver" | "server"> | null> {
+  if (!TOKEN_RE.test(token)) return null;
+  const raw = await fs.readFile(path.join(adminerTokenDir(), `${token}.json`), "utf8").catch(() => null);
+  if (raw === null) return null;
+  try {
+    const d = JSON.parse(raw) as { driver?: unknown; server?: unknown; expires?: unknown };
+    if (typeof d.expires !== "number" || d.expires * 1000 < Date.now()) return null;
+    if ((d.driver !== "pgsql" && d.driver !== "server") || typeof d.server !== "string") return null;
+    return { driver: d.driver, server: d.server };
+  } catch {
+    return null;
+  }
+}
+
 /** Mint a one-time Adminer login for `name`; returns the path to send the browser to. */
 export async function mintAdminerLogin(name: string): Promise<{ location: string; login: AdminerLogin; expiresAt: string }> {
   validateName(name);

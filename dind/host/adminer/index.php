@@ -2,12 +2,19 @@
 // Adminer (Debian's compiled /usr/share/adminer/adminer.php) wrapped for moodle-dind:
 //  - ?mdind_token=T logs in with a one-time credential file the dashboard wrote for one instance
 //    (services/dbadmin/dbadmin.ts); the file is deleted on first read and expires after 60 s;
-//  - logins are limited to instance databases (172.20.N.12) so the form cannot be used to probe
-//    other hosts the DinD host can reach.
-// Only reachable through the dashboard's authenticated /adminer proxy (php -S binds 127.0.0.1).
+//  - every other request may name only an instance database (172.20.N.12), and Adminer's own login
+//    form is refused. Adminer connects to the server a request names before its login() hook
+//    judges it, so a check there turns the error page into a port scanner: the guard runs before
+//    Adminer is included, and again in credentials(), the last hook before Adminer connects.
+// Only reachable through the dashboard's authenticated /adminer proxy (php -S binds 127.0.0.1),
+// which also holds each browser to the databases its one-time links granted.
 
 const MDIND_TOKEN_RE = '/^[A-Za-z0-9_-]{43}$/';
-const MDIND_SERVER_RE = '/^172\.20\.(\d{1,3})\.12(:\d{1,5})?$/';
+const MDIND_SERVER_RE = '/^172\.20\.([1-9]\d{0,2})\.12$/';
+// Every query key Adminer and its driver plugins read as "connect with this driver to this server".
+const MDIND_DRIVER_KEYS = ['server', 'pgsql', 'sqlite', 'sqlite2', 'oracle', 'mssql', 'firebird', 'simpledb', 'mongo',
+    'elastic', 'elastic5', 'clickhouse', 'imap', 'igdb', 'redis', 'mysql', 'mariadb'];
+const MDIND_ALLOWED_DRIVERS = ['pgsql', 'server'];
 
 function mdind_fail(int $code, string $msg): void {
     http_response_code($code);
@@ -15,6 +22,31 @@ function mdind_fail(int $code, string $msg): void {
     header('Cache-Control: no-store');
     echo $msg, "\n";
     exit;
+}
+
+function mdind_instance_server($server): bool {
+    return is_string($server) && preg_match(MDIND_SERVER_RE, $server, $m) === 1 && (int) $m[1] <= 254;
+}
+
+// The request as PHP parsed it: at most one driver key, an instance's, naming an instance database;
+// a username only together with it (Adminer would otherwise fall back to MySQL on localhost).
+function mdind_guard_request(): void {
+    if (isset($_POST['auth'])) {
+        mdind_fail(403, "Adminer's login form is off here: open the DB admin from the dashboard.");
+    }
+    $named = [];
+    foreach (MDIND_DRIVER_KEYS as $key) {
+        if (!array_key_exists($key, $_GET)) {
+            continue;
+        }
+        if (!in_array($key, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server($_GET[$key])) {
+            mdind_fail(403, 'Only instance databases (172.20.N.12) can be opened here.');
+        }
+        $named[] = $key;
+    }
+    if (count($named) > 1 || (isset($_GET['username']) && count($named) === 0)) {
+        mdind_fail(403, 'Name one instance database.');
+    }
 }
 
 if (isset($_GET['mdind_token'])) {
@@ -32,7 +64,7 @@ if (isset($_GET['mdind_token'])) {
     }
     $driver = (string) ($d['driver'] ?? '');
     $server = (string) ($d['server'] ?? '');
-    if (!in_array($driver, ['pgsql', 'server'], true) || !preg_match(MDIND_SERVER_RE, $server)) {
+    if (!in_array($driver, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server($server)) {
         mdind_fail(400, 'The DB admin link names an unsupported database.');
     }
     // Adminer's own login path: a POST with auth[…] sets the session and redirects to the DB.
@@ -45,9 +77,12 @@ if (isset($_GET['mdind_token'])) {
         'permanent' => '',
     ]];
     $_SERVER['REQUEST_METHOD'] = 'POST';
-    unset($_GET['mdind_token']);
+    // Nothing else from the link's query reaches Adminer: it names its database only through $_POST.
+    $_GET = [];
     $_SERVER['REQUEST_URI'] = '/adminer';
     $_SERVER['QUERY_STRING'] = '';
+} else {
+    mdind_guard_request();
 }
 
 function adminer_object() {
@@ -56,8 +91,16 @@ function adminer_object() {
             return 'moodle-dind DB admin';
         }
 
+        // Adminer asks for the credentials right before it connects: the last point to refuse a target.
+        function credentials(): array {
+            if (!in_array(Adminer\DRIVER, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server(Adminer\SERVER)) {
+                mdind_fail(403, 'Only instance databases (172.20.N.12) can be opened here.');
+            }
+            return parent::credentials();
+        }
+
         function login($login, $password) {
-            if (!preg_match(MDIND_SERVER_RE, Adminer\SERVER)) {
+            if (!mdind_instance_server(Adminer\SERVER)) {
                 return 'Only instance databases (172.20.N.12) can be opened here.';
             }
             return parent::login($login, $password);
