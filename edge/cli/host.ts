@@ -52,6 +52,7 @@ export async function hostUp(opts: { allInterfaces?: boolean } = {}): Promise<nu
       `Dashboard:  ${url}${o.bindAddress === "0.0.0.0" ? "  (published on all interfaces)" : ""}`,
       `Instances:  ${o.bindAddress}:${o.outerPortBase}-${o.outerPortBase + (o.portMax - o.portMin)}`,
       "DB admin and mail: from each instance in the dashboard (/adminer, /api/v1/instances/<name>/mail)",
+      `Moodle:     upload a package on the dashboard's Moodle page, or put packages or trees in ${o.moodleSourcesDir} (read-only in the host)`,
     ];
     if (process.env.MDIND_ADMIN_PASSWORD) {
       lines.push("Login:      admin / the password in MDIND_ADMIN_PASSWORD");

@@ -104,12 +104,27 @@ test("4. read its logs", async () => {
 test("5. change memory_limit in php.ini, restart, see it in the app", async () => {
   const before = String((await appJson()).memory_limit);
   const wanted = before === "384M" ? "320M" : "384M";
+  // Force the race that once lost this edit: the tab's automatic first load of php.ini answers
+  // late, after the click's own load and after the user has typed. The late answer must not
+  // replace the typed text (it used to, and Save then wrote the old value back).
+  const phpIni = /\/api\/v1\/instances\/[^/]+\/config\/php-[\d.]+\/php\.ini$/;
+  let delayed = false;
+  await page.route(phpIni, async (route) => {
+    if (route.request().method() === "GET" && !delayed) {
+      delayed = true;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    await route.continue();
+  });
   await page.getByRole("tab", { name: "config" }).click();
   await page.locator('[data-file$="/php.ini"]').click();
   const editor = page.getByTestId("config-editor");
   await expect(editor).toHaveValue(/memory_limit\s*=/);
   const text = await editor.inputValue();
   await editor.fill(text.replace(/^memory_limit\s*=.*$/m, `memory_limit = ${wanted}`));
+  await page.waitForTimeout(3500);
+  await page.unroute(phpIni);
+  await expect(editor).toHaveValue(new RegExp(`memory_limit = ${wanted}`));
   await shot(page, "config-editor");
   await page.getByTestId("config-save").click();
   await expect(page.getByTestId("config-result")).toContainText("php ini parser passed");

@@ -88,8 +88,8 @@ async function createWithForm(name: string, pickBuild?: string): Promise<void> {
   await page.getByRole("button", { name: "Create instance" }).click();
   await expect(page.getByRole("heading", { name: `Creating ${name}` })).toBeVisible();
   await expect(page.getByTestId("open-instance")).toBeVisible({ timeout: INSTALL_TIMEOUT });
-  const view = await (await page.context().request.get(`/api/v1/instances/${name}`)).json() as { url: string; source?: { buildId?: string } };
-  sites.push({ name, url: view.url, build: view.source?.buildId ?? "" });
+  const view = await (await page.context().request.get(`/api/v1/instances/${name}`)).json() as { url: string; build: string | null };
+  sites.push({ name, url: view.url, build: view.build ?? "" });
 }
 
 test("3. create an instance with the form's defaults, touching no select", async () => {

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../../../_lib/api";
 import { EmptyState, ErrorNote } from "../../../_components/ui";
 
@@ -27,6 +27,8 @@ export default function ConfigTab({ name, onRestart, busy }: { name: string; onR
   const [current, setCurrent] = useState<ConfigFile | null>(null);
   const [content, setContent] = useState("");
   const [original, setOriginal] = useState("");
+  /** The file whose text is in the editor: until the current file has loaded, nothing can be typed or saved. */
+  const [loaded, setLoaded] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const [result, setResult] = useState<SaveResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -41,16 +43,26 @@ export default function ConfigTab({ name, onRestart, busy }: { name: string; onR
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [name]);
 
+  // Only the newest open() may fill the editor: a slower, older load (the automatic first open
+  // racing a click) would otherwise replace what the user typed since, and Save would write the
+  // old text back — the edit silently lost.
+  const loadSeq = useRef(0);
   function open(f: ConfigFile) {
+    if (current?.path === f.path && content !== original) return; // same file with unsaved edits: keep them
+    const seq = ++loadSeq.current;
     setCurrent(f);
     setResult(null);
     setError(null);
     api<{ content: string }>(`/api/v1/instances/${name}/config/${f.dir}/${f.file}`)
       .then((r) => {
+        if (seq !== loadSeq.current) return;
         setContent(r.content);
         setOriginal(r.content);
+        setLoaded(f.path);
       })
-      .catch((e: Error) => setError(e.message));
+      .catch((e: Error) => {
+        if (seq === loadSeq.current) setError(e.message);
+      });
   }
 
   async function save() {
@@ -95,7 +107,7 @@ export default function ConfigTab({ name, onRestart, busy }: { name: string; onR
               {content !== original && <span className="rounded bg-amber-100 px-1.5 text-xs text-amber-800 dark:bg-amber-950 dark:text-amber-300">modified</span>}
               <div className="ml-auto flex gap-2">
                 <button type="button" className="btn" disabled={content === original || saving} onClick={() => setContent(original)}>Revert</button>
-                <button type="button" className="btn-primary" disabled={saving} onClick={save} data-testid="config-save">
+                <button type="button" className="btn-primary" disabled={saving || loaded !== current.path} onClick={save} data-testid="config-save">
                   {saving ? (current.validator ? `Checking with ${current.validator}…` : "Saving…") : "Save"}
                 </button>
               </div>
@@ -106,6 +118,7 @@ export default function ConfigTab({ name, onRestart, busy }: { name: string; onR
               spellCheck={false}
               className="input h-[28rem] font-mono text-xs leading-relaxed"
               value={content}
+              readOnly={loaded !== current.path}
               onChange={(e) => setContent(e.target.value)}
             />
           </>
