@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { docker, listManagedContainers, destroyContainer } from "../lib/docker";
+import { createManagedContainer, destroyContainer, listManagedContainers, startContainer, stopContainer } from "../lib/docker";
 import { settings } from "../lib/config";
 import { AppError, engineError } from "../lib/errors";
 import { getAllocation, release, setAllocationState } from "../lib/allocation";
@@ -35,22 +35,14 @@ export async function settleAll(branches: Promise<unknown>[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-export async function createContainer(opts: Docker.ContainerCreateOptions): Promise<void> {
-  try {
-    await docker().createContainer(opts);
-  } catch (e) {
-    throw engineError(`creating ${opts.name}`, e);
-  }
-}
+export const createContainer = (opts: Docker.ContainerCreateOptions): Promise<void> => createManagedContainer(opts);
 
 export async function startServices(name: string, services: readonly Service[]): Promise<void> {
   for (const s of services) {
     try {
-      await docker().getContainer(containerName(name, s)).start();
+      await startContainer(containerName(name, s));
     } catch (e) {
-      const err = e as { statusCode?: number; json?: { message?: string } };
-      if (err.statusCode === 304) continue; // already running
-      const msg = err.json?.message ?? "";
+      const msg = (e as { json?: { message?: string } }).json?.message ?? "";
       if (/port is already allocated/i.test(msg) || (s === "web" && /address already in use/i.test(msg))) {
         throw new AppError("conflict", `starting ${containerName(name, s)}: its host port is taken by another program (${msg})`);
       }
@@ -63,15 +55,7 @@ export async function startServices(name: string, services: readonly Service[]):
 }
 
 async function stopServices(name: string, services: readonly Service[]): Promise<void> {
-  for (const s of services) {
-    try {
-      await docker().getContainer(containerName(name, s)).stop({ t: 20 });
-    } catch (e) {
-      const code = (e as { statusCode?: number }).statusCode;
-      if (code === 304 || code === 404) continue; // already stopped or gone
-      throw engineError(`stopping ${containerName(name, s)}`, e);
-    }
-  }
+  for (const s of services) await stopContainer(containerName(name, s), 20);
 }
 
 /** Remove everything an instance owns in the engine and on disk, then free N and the port. */

@@ -102,6 +102,14 @@ export async function managedEvents(): Promise<NodeJS.ReadableStream> {
 
 const statusOf = (e: unknown) => (e as { statusCode?: number }).statusCode;
 
+export async function createManagedContainer(opts: Docker.ContainerCreateOptions): Promise<void> {
+  try {
+    await docker().createContainer(opts);
+  } catch (e) {
+    throw engineError(`creating ${opts.name}`, e);
+  }
+}
+
 export async function startContainer(name: string): Promise<void> {
   try {
     await docker().getContainer(name).start();
