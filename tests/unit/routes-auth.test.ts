@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NextRequest } from "next/server";
 import { ROUTE_MARK } from "../../edge/http/edge";
-import { proxy } from "../../proxy";
+import { config as proxyConfig, proxy } from "../../proxy";
 
 /**
  * Inventory of every API route and page, read from the filesystem, so a new one cannot forget
@@ -78,6 +78,13 @@ describe("route inventory", () => {
       });
       expect([401, 403], `${key} answered ${res.status} without credentials`).toContain(res.status);
     }
+  });
+
+  it("the proxy runs on every route but the two streaming uploads (their handlers authenticate, above)", () => {
+    const matcher = new RegExp(`^${proxyConfig.matcher[0]}$`);
+    const skipped = routes.map(urlOf).filter((u) => !matcher.test(u));
+    expect(skipped.sort()).toEqual(["/api/v1/import", "/api/v1/moodle/upload"]);
+    for (const p of pages.map(urlOf)) expect(matcher.test(p), p).toBe(true);
   });
 
   it.each(routes)("%s: the proxy refuses it without credentials", async (file) => {
