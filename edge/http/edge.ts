@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readCapped } from "../../lib/body";
 import { AppError, httpStatus, isAppError } from "../../lib/errors";
 import { authenticate, type Principal } from "../../services/auth";
 
@@ -14,10 +15,8 @@ export interface Ctx<P> {
 
 export function errorResponse(e: unknown): Response {
   if (isAppError(e)) {
-    return Response.json(
-      { error: { kind: e.kind, message: e.message, field: e.field, step: e.step } },
-      { status: httpStatus(e.kind) },
-    );
+    const status = e.status ?? ((e as { tooLarge?: boolean }).tooLarge ? 413 : httpStatus(e.kind));
+    return Response.json({ error: { kind: e.kind, message: e.message, field: e.field, step: e.step } }, { status });
   }
   if (e instanceof z.ZodError) {
     const issue = e.issues[0];
@@ -28,17 +27,27 @@ export function errorResponse(e: unknown): Response {
   return Response.json({ error: { kind: "internal", message: "internal error" } }, { status: 500 });
 }
 
-/** Largest JSON body any route accepts; bigger bodies get 413 before parsing. */
+/** Largest JSON body any route accepts; reading stops with 413 at the first byte past it. */
 export const MAX_JSON_BYTES = 1024 * 1024;
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const notJson = () => new AppError("validation", "send the body as JSON with Content-Type: application/json", { field: "body", status: 415 });
+
+/**
+ * The request's JSON body, parsed by `schema`. Only a body declared as JSON is parsed: a text/plain
+ * one is what a cross-site HTML form or a no-preflight fetch can send. No body at all is `{}`.
+ */
 export async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T> {
-  const len = Number(req.headers.get("content-length") ?? "0");
-  if (len > MAX_JSON_BYTES) throw new AppError("validation", "request body too large", { field: "body" });
-  const text = await req.text();
-  if (text.length > MAX_JSON_BYTES) throw new AppError("validation", "request body too large", { field: "body" });
+  const type = req.headers.get("content-type");
+  if (type && !JSON_TYPE.test(type)) {
+    await req.body?.cancel().catch(() => undefined);
+    throw notJson();
+  }
+  const buf = await readCapped(req.body, MAX_JSON_BYTES, req.headers.get("content-length"));
+  if (buf.length > 0 && !type) throw notJson();
   let raw: unknown;
   try {
-    raw = text ? JSON.parse(text) : {};
+    raw = buf.length ? JSON.parse(buf.toString("utf8")) : {};
   } catch {
     throw new AppError("validation", "body is not valid JSON", { field: "body" });
   }
@@ -48,6 +57,16 @@ export async function jsonBody<T>(req: Request, schema: z.ZodType<T>): Promise<T
 }
 
 type Handler<P> = (ctx: Ctx<P>) => Promise<Response | unknown>;
+
+/** Path parameters; a malformed percent-escape in the path (%E0%A4%A) is the client's error, not ours. */
+async function pathParams<P>(params: Promise<P> | undefined): Promise<P> {
+  try {
+    return (await params) ?? ({} as P);
+  } catch (e) {
+    if (e instanceof URIError) throw new AppError("validation", "the path has a malformed percent-escape", { status: 400 });
+    throw e;
+  }
+}
 
 /**
  * Wrap a route handler. Every route is authenticated unless `public: true` (login, health probe);
@@ -60,7 +79,7 @@ export function route<P = Record<string, string>>(fn: Handler<P>, opts: { public
   const handler = async (req: Request, context: { params: Promise<P> }): Promise<Response> => {
     try {
       const principal = opts.public ? ({ user: "anonymous", via: "none" } as Principal) : await authenticate(req);
-      const params = (await context?.params) ?? ({} as P);
+      const params = await pathParams(context?.params);
       const out = await fn({ req, principal, params });
       return out instanceof Response ? out : Response.json(out ?? { ok: true });
     } catch (e) {
