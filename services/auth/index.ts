@@ -1,4 +1,5 @@
 import { AppError } from "../../lib/errors";
+import { DEVICE_COOKIE, deviceCookie, issueDevice, verifyDevice } from "./device";
 import { loginLimiter } from "./ratelimit";
 import { checkPassword, createSession, getSession, verifyToken, type SessionRecord } from "./store";
 
@@ -119,22 +120,38 @@ export function clientAddress(req: Request): string {
 }
 
 export type LoginResult =
-  | { ok: true; id: string; csrf: string; expiresAt: number }
+  | { ok: true; id: string; csrf: string; expiresAt: number; /** The device cookie's value to (re)send. */ device: string }
   | { ok: false; reason: "rate_limited"; retryAfterMs: number }
   | { ok: false; reason: "bad_password" };
 
-/** Check the admin password under the per-address failure limit, and open a session. */
-export async function login(password: string, address: string): Promise<LoginResult> {
+/**
+ * Check the admin password under the failure limit, and open a session. Failures count against the
+ * browser's device cookie when it shows a valid one, else against the client address (device.ts:
+ * all clients share one docker-proxy address, so an address-only count let anyone lock the admin out).
+ */
+export async function login(password: string, address: string, deviceValue?: string): Promise<LoginResult> {
   const limiter = loginLimiter();
-  const wait = limiter.retryAfter(address);
+  const device = await verifyDevice(deviceValue, "admin");
+  const key = device ? `device:${device}` : `address:${address}`;
+  const wait = limiter.retryAfter(key);
   if (wait > 0) return { ok: false, reason: "rate_limited", retryAfterMs: wait };
   if (!(await checkPassword(password))) {
-    limiter.fail(address);
+    limiter.fail(key);
     return { ok: false, reason: "bad_password" };
   }
-  limiter.reset(address);
+  limiter.reset(key);
   const s = await createSession("admin");
-  return { ok: true, ...s };
+  return { ok: true, ...s, device: device && deviceValue ? deviceValue : await issueDevice("admin") };
+}
+
+/** The device cookie a login request shows, if any. */
+export function deviceOf(req: Request): string | undefined {
+  return parseCookies(req.headers.get("cookie"))[DEVICE_COOKIE];
+}
+
+/** Set-Cookie for the device a successful login proved or was given. */
+export function deviceSetCookie(req: Request, value: string): string {
+  return deviceCookie(value, isSecure(req));
 }
 
 function isSecure(req: Request): boolean {

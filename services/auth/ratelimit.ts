@@ -1,5 +1,6 @@
 /**
- * Login throttling: at most `max` failures per `windowMs` per client address. Kept in memory on
+ * Login throttling: at most `max` failures per `windowMs` per key (a device cookie or a client
+ * address, see device.ts). Kept in memory on
  * globalThis because the custom server and Next's bundled route code are separate module graphs
  * in one process; a restart forgets the counters, which only helps a legitimate user.
  */

@@ -128,10 +128,15 @@ describe("auth and security", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await request(rel.base, "POST", "/api/v1/auth/login", { password: `wrong-${i}` })).status);
     const right = await request(rel.base, "POST", "/api/v1/auth/login", { password: rel.password });
-    figures.push(`session expiry 401, revoked token 401, login ${statuses.filter((x) => x === 401).length}×401 then ${statuses.slice(5).join()}/${right.status} for the right password`);
+    // The browser that logged in at the top shows its device cookie: the guesses above were not its own.
+    const device = s.cookie.split("; ").find((c) => c.startsWith("mdind_device="));
+    const trusted = await request(rel.base, "POST", "/api/v1/auth/login", { password: rel.password }, { cookie: device ?? "" });
+    figures.push(`session expiry 401, revoked token 401, login ${statuses.filter((x) => x === 401).length}×401 then ${statuses.slice(5).join()}/${right.status} for the right password, ${trusted.status} with a device cookie`);
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     expect(statuses[5]).toBe(429);
     expect(right.status).toBe(429);
+    expect(device).toBeTruthy();
+    expect(trusted.status).toBe(200);
   });
 
   it("secrets are in no log and no API answer but their own endpoint; their files are 0600", async () => {

@@ -1,8 +1,8 @@
 import { route, jsonBody } from "@/edge/http/edge";
 import { loginSchema } from "@/edge/http/schemas";
-import { checkOrigin, clientAddress, login, sessionCookies } from "@/services/auth";
+import { checkOrigin, clientAddress, deviceOf, deviceSetCookie, login, sessionCookies } from "@/services/auth";
 
-/** Public by necessity: trades the admin password for a session (rate-limited per address). */
+/** Public by necessity: trades the admin password for a session (rate-limited per device cookie, else per address). */
 export const POST = route(
   async ({ req }) => {
     // No logging in from another site's form: that would plant the attacker's session here.
@@ -10,7 +10,7 @@ export const POST = route(
       return Response.json({ error: { kind: "forbidden", message: "cross-origin login refused" } }, { status: 403 });
     }
     const { password } = await jsonBody(req, loginSchema);
-    const r = await login(password, clientAddress(req));
+    const r = await login(password, clientAddress(req), deviceOf(req));
     if (!r.ok && r.reason === "rate_limited") {
       const secs = Math.ceil(r.retryAfterMs / 1000);
       return Response.json(
@@ -21,6 +21,7 @@ export const POST = route(
     if (!r.ok) return Response.json({ error: { kind: "unauthorized", message: "wrong password", field: "password" } }, { status: 401 });
     const headers = new Headers();
     for (const c of sessionCookies(req, r)) headers.append("Set-Cookie", c);
+    headers.append("Set-Cookie", deviceSetCookie(req, r.device));
     return Response.json({ ok: true, csrf: r.csrf, expiresAt: new Date(r.expiresAt).toISOString() }, { headers });
   },
   { public: true },
