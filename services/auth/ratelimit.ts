@@ -1,8 +1,8 @@
 /**
  * Login throttling: at most `max` failures per `windowMs` per key (a device cookie or a client
- * address, see device.ts). Kept in memory on
- * globalThis because the custom server and Next's bundled route code are separate module graphs
- * in one process; a restart forgets the counters, which only helps a legitimate user.
+ * address, see device.ts). Kept in memory on globalThis because the custom server and Next's
+ * bundled route code are separate module graphs in one process; a restart forgets the counters,
+ * which only helps a legitimate user.
  */
 export interface RateLimiter {
   /** Milliseconds until the key may try again, or 0 when it may try now. */
