@@ -1,4 +1,6 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
+import { NONCE_HEADER } from "@/edge/http/csp";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -9,11 +11,13 @@ export const metadata: Metadata = {
 // Runs before paint so the page never flashes the wrong theme.
 const themeScript = `(function(){try{var t=localStorage.getItem("mdind-theme");if(t!=="light"&&t!=="dark"){t=matchMedia("(prefers-color-scheme: dark)").matches?"dark":"light"}document.documentElement.dataset.theme=t}catch(e){}})();`;
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+// Reading the request's nonce (proxy.ts) renders every page per request, which a nonce needs anyway.
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  const nonce = (await headers()).get(NONCE_HEADER) ?? undefined;
   return (
     <html lang="en" suppressHydrationWarning>
       <head>
-        <script dangerouslySetInnerHTML={{ __html: themeScript }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: themeScript }} />
       </head>
       <body className="min-h-screen">{children}</body>
     </html>
