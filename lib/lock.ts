@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import lockfile from "proper-lockfile";
@@ -43,18 +44,40 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: 
 }
 
 /** Write a file atomically (temp + rename) so a crash never leaves half a JSON document. */
+/**
+ * Replace `file` with `data` so a crash at any point leaves either the old content or the new:
+ * the temp file's data reaches the disk (fsync) before the rename makes it the file, and the
+ * directory is synced after so the rename itself survives a power loss.
+ */
 export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    await fs.writeFile(tmp, data, { mode });
-    await fs.chmod(tmp, mode);
+    // "wx": a fresh file of our own, never something already at that name (or a link planted there).
+    const fh = await fs.open(tmp, "wx", mode);
+    try {
+      await fh.writeFile(data);
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.rename(tmp, file);
   } catch (e) {
     // A full disk leaves a truncated temp file: remove it so a failed write leaves nothing behind.
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
+  await syncDir(dir);
+}
+
+/** fsync a directory; some filesystems and platforms refuse it, and then there is nothing more to do. */
+async function syncDir(dir: string): Promise<void> {
+  const dh = await fs.open(dir, "r").catch(() => null);
+  if (!dh) return;
+  await dh.sync().catch(() => undefined);
+  await dh.close().catch(() => undefined);
 }
 
 export async function readJson<T>(file: string, fallback: T): Promise<T> {
