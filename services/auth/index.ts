@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { AppError } from "../../lib/errors";
 import { DEVICE_COOKIE, deviceCookie, issueDevice, verifyDevice } from "./device";
 import { loginLimiter } from "./ratelimit";
@@ -85,12 +86,23 @@ export function checkOrigin(origin: string | undefined, host: string | undefined
   }
 }
 
+/**
+ * Constant-time string comparison: `!==` stops at the first differing byte, which lets a client
+ * find a secret byte by byte from response times. Hashing first makes both sides one length, so
+ * neither the comparison nor an early length check tells anything.
+ */
+export function sameSecret(a: string, b: string): boolean {
+  const x = createHash("sha256").update(a).digest();
+  const y = createHash("sha256").update(b).digest();
+  return timingSafeEqual(x, y) && a.length === b.length;
+}
+
 /** The CSRF rule for a cookie-authenticated mutation, separate so it is unit-tested on its own. */
 export function csrfOk(
   session: Pick<SessionRecord, "csrf">,
   h: { csrf?: string | null; origin?: string | null; host?: string | null; secFetchSite?: string | null },
 ): boolean {
-  if (!h.csrf || h.csrf.length !== session.csrf.length || h.csrf !== session.csrf) return false;
+  if (!h.csrf || !sameSecret(h.csrf, session.csrf)) return false;
   if (h.secFetchSite && h.secFetchSite !== "same-origin" && h.secFetchSite !== "none") return false;
   return checkOrigin(h.origin ?? undefined, h.host ?? undefined);
 }
