@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
-  moodleDownloadSchema, passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema,
+  moodleDownloadSchema, passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -67,6 +67,15 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/profile": {
     post: { summary: "Switch the performance profile (dev|prod): rewrites its php.ini lines, restarts the app (operation)", params: N, body: profileBodySchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
+  },
+  "/instances/{name}/upgrade": {
+    post: {
+      summary: "Upgrade to a newer Moodle build by Moodle's own rules (checked first), in place or on a clone; snapshot, maintenance, code swap, upgrade.php, automatic rollback on failure; 202 with the operation id",
+      params: N,
+      body: upgradeBodySchema,
+      query: [{ name: "wait", description: "1 = wait and return the upgraded instance" }],
+      responses: { 202: "Operation started (with clone: the clone, then an operation named upgrade)", 404: "No such instance or build", 409: "Busy, not running, or added plugins the target cannot take" },
+    },
   },
   "/instances/{name}/blueprint": {
     get: { summary: "The applied blueprint marker, the last run, and whether URL blueprints are allowed", params: N },
@@ -175,7 +184,7 @@ export function openapiDocument() {
           properties: {
             error: {
               type: "object",
-              properties: { kind: { type: "string" }, message: { type: "string" }, field: { type: "string" }, step: { type: "string" } },
+              properties: { kind: { type: "string" }, message: { type: "string" }, field: { type: "string" }, step: { type: "string" }, requestId: { type: "string", description: "On a 500: the id of the server log line (route_error) describing it" } },
               required: ["kind", "message"],
             },
           },

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { readCapped } from "../../lib/body";
 import { AppError, httpStatus, isAppError } from "../../lib/errors";
@@ -13,10 +14,31 @@ export interface Ctx<P> {
   params: P;
 }
 
-export function errorResponse(e: unknown): Response {
+/**
+ * A failure the handler did not expect (a 500) goes to the log as one JSON line on stdout, like
+ * server.ts's lines, under a request id the answer carries too: the client sees no internals, and
+ * the operator can still find what happened from what the client reports.
+ */
+function logFailure(e: unknown, req: Request | undefined): string {
+  const requestId = randomUUID();
+  const url = req ? new URL(req.url) : undefined;
+  const error = e instanceof Error ? e.message : String(e);
+  const stack = e instanceof Error ? e.stack?.split("\n").slice(1, 6).map((l) => l.trim()) : undefined;
+  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), event: "route_error", requestId, method: req?.method, path: url?.pathname, error, stack })}\n`);
+  return requestId;
+}
+
+function failure(status: number, kind: string, message: string, e: unknown, req: Request | undefined, extra: Record<string, unknown> = {}): Response {
+  const requestId = logFailure(e, req);
+  return Response.json({ error: { kind, message, ...extra, requestId } }, { status, headers: { "x-request-id": requestId } });
+}
+
+export function errorResponse(e: unknown, req?: Request): Response {
   if (isAppError(e)) {
     const status = e.status ?? ((e as { tooLarge?: boolean }).tooLarge ? 413 : httpStatus(e.kind));
-    return Response.json({ error: { kind: e.kind, message: e.message, field: e.field, step: e.step } }, { status });
+    const body = { kind: e.kind, message: e.message, field: e.field, step: e.step };
+    if (status >= 500 && (e.kind === "internal" || e.kind === "command")) return failure(status, e.kind, e.message, e, req, { field: e.field, step: e.step });
+    return Response.json({ error: body }, { status });
   }
   if (e instanceof z.ZodError) {
     const issue = e.issues[0];
@@ -24,7 +46,7 @@ export function errorResponse(e: unknown): Response {
     return Response.json({ error: { kind: "validation", message: `${field ? `${field}: ` : ""}${issue?.message}`, field } }, { status: 422 });
   }
   // Unknown failures never leak internals (paths, secrets) to the client.
-  return Response.json({ error: { kind: "internal", message: "internal error" } }, { status: 500 });
+  return failure(500, "internal", "internal error", e, req);
 }
 
 /** Largest JSON body any route accepts; reading stops with 413 at the first byte past it. */
@@ -83,7 +105,7 @@ export function route<P = Record<string, string>>(fn: Handler<P>, opts: { public
       const out = await fn({ req, principal, params });
       return out instanceof Response ? out : Response.json(out ?? { ok: true });
     } catch (e) {
-      return errorResponse(e);
+      return errorResponse(e, req);
     }
   };
   return Object.assign(handler, { [ROUTE_MARK]: { public: opts.public === true } });
