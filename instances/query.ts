@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import { LABEL, listManagedContainers } from "../lib/docker";
 
 import { isBusy } from "../lib/operations";
+import { libraryBuildsSync, upgradeCandidates } from "../lib/moodle/newer";
 import { readJson } from "../lib/lock";
 import path from "node:path";
 import { SERVICES, type Service } from "./stack";
@@ -40,6 +41,8 @@ export interface InstanceView {
   createdAt: string;
   services: ServiceStatus[];
   operation: { id: string; op: string } | null;
+  /** A newer library build of this branch or a later one (its id in `to`); Moodle's own rules are checked when upgrading. */
+  upgrade: { available: boolean; to: string | null };
 }
 
 function parseHealth(status: string): string | null {
@@ -67,6 +70,7 @@ export function toView(rec: InstanceRecord, containers: Docker.ContainerInfo[]):
     };
   });
   const busy = isBusy(rec.name);
+  const newer = upgradeCandidates(libraryBuildsSync(), rec.source)[0];
   return {
     name: rec.name,
     status: busy && rec.state === "ready" ? "busy" : deriveStatus(rec, services),
@@ -86,6 +90,7 @@ export function toView(rec: InstanceRecord, containers: Docker.ContainerInfo[]):
     createdAt: rec.createdAt,
     services,
     operation: busy,
+    upgrade: { available: newer !== undefined, to: newer?.id ?? null },
   };
 }
 

@@ -6,6 +6,7 @@ import type { ReconcileReport } from "../../services/reconcile";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
 import type { BuildUsage, DownloadRequest } from "../../instances/builds";
 import type { BuildInfo } from "../../lib/moodle/library";
+import type { UpgradeInput } from "../../instances/upgrade/plan";
 
 /** GET /moodle's answer: the builds with their users, and sources-folder entries that are not builds. */
 export interface MoodleLibrary {
@@ -39,6 +40,8 @@ export interface Backend {
   switchPhp?(name: string, version: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   setProfile?(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   snapshot?(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void): Promise<unknown>;
+  /** Upgrade to a newer library build, in place or on a clone (then the clone's view). */
+  upgrade?(name: string, req: UpgradeInput, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
 }
 
 export async function backendFor(opts: { url?: string; token?: string }): Promise<Backend> {

@@ -17,6 +17,8 @@ import { ValidationError } from "../../lib/errors";
 import { cloneInstance, exportInstance, importInstance } from "../../instances/archive";
 import { createSnapshot, listSnapshots, restoreSnapshot } from "../../instances/snapshots";
 import { switchPhp } from "../../instances/php";
+import { upgradeInstance } from "../../instances/upgrade/upgrade";
+import type { UpgradeInput } from "../../instances/upgrade/plan";
 import { setProfile } from "../../instances/profile";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../../instances/blueprint";
 import { addBuildOp, downloadBuildOp, listBuildsWithUsage, removeBuildChecked, skippedSources, type DownloadRequest } from "../../instances/builds";
@@ -142,6 +144,14 @@ export class LocalBackend implements Backend {
     validateName(name);
     await this.watch(name, onEvent, () => switchPhp(name, version));
     return this.view(name);
+  }
+
+  /** With a clone, both operations (clone, then upgrade) run on the clone's channel. */
+  async upgrade(name: string, req: UpgradeInput, onEvent: (ev: OpEvent) => void) {
+    validateName(name);
+    const target = req.clone ?? name;
+    await this.watch(target, onEvent, () => upgradeInstance(name, req));
+    return this.view(target);
   }
 
   async setProfile(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void) {

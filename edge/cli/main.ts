@@ -1,4 +1,5 @@
 import { parseCreateInput } from "../../instances/spec";
+import { parseUpgradeInput } from "../../instances/upgrade/upgrade";
 import { parseArgs } from "node:util";
 import readline from "node:readline/promises";
 import { isAppError } from "../../lib/errors";
@@ -21,6 +22,8 @@ const USAGE = `usage: moodle-dind <command> [options]
   clone <source> <new>           export <name> [--file F]      import <archive> <new>
   snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
   profile <name> dev|prod        (dev: code revalidated at once; prod: no revalidation; restarts the app)
+  upgrade <name> --to BRANCH|RELEASE|BUILD-ID [--clone NEW] [--json]
+                                 Moodle's own upgrade to a newer library build; --clone rehearses on a copy
   moodle add PATH                a Moodle folder, .tgz, .tar.gz or .zip into the build library
   moodle list [--json]           moodle remove ID [--yes]
   moodle download VERSION [--git URL [--ref TAG]]   (VERSION 4.5 = latest of the branch, 4.5.5 = that release)
@@ -67,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       "all-interfaces": { type: "boolean" },
       git: { type: "string" },
       ref: { type: "string" },
+      to: { type: "string" },
+      clone: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -210,6 +215,15 @@ export async function main(argv: string[]): Promise<number> {
       if (!backend.setProfile) throw usage("profile switch is not available through this backend");
       const view = await backend.setProfile(name, profile, printProgress(json));
       out(view, () => `${view.name} now runs the ${view.profile} profile`);
+      return 0;
+    }
+    case "upgrade": {
+      const name = need("a name");
+      if (!values.to) throw usage("upgrade <name> --to BRANCH|RELEASE|BUILD-ID [--clone NEW]");
+      if (!backend.upgrade) throw usage("upgrade is not available through this backend");
+      const req = parseUpgradeInput({ to: values.to, ...(values.clone ? { clone: values.clone } : {}) });
+      const view = await backend.upgrade(name, req, printProgress(json));
+      out(view, () => `${view.name} now runs Moodle ${view.release}${view.build ? ` (build ${view.build})` : ""}${req.clone ? `; ${name} still runs its old build` : ""}`);
       return 0;
     }
     case "moodle":

@@ -12,6 +12,7 @@ import type { Backend, MoodleLibrary } from "./backend";
 import type { DownloadRequest } from "../../instances/builds";
 import type { BuildInfo } from "../../lib/moodle/library";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
+import type { UpgradeInput } from "../../instances/upgrade/plan";
 
 /**
  * The CLI driving a remote host through its REST API (/api/v1) with an API token. Long operations
@@ -71,8 +72,14 @@ export class RemoteBackend implements Backend {
     return (await (await this.request(method, path, body)).json()) as T;
   }
 
-  /** Follow one operation on the SSE stream until it ends; throw its error like the local backend. */
-  private async follow(scope: string, opId: string, onEvent: (ev: OpEvent) => void): Promise<void> {
+  /**
+   * Follow one operation on the SSE stream until it ends; throw its error like the local backend.
+   * `then`: when it is done, follow the next operation of that name on the same channel (an
+   * upgrade after the clone it runs on).
+   */
+  private async follow(scope: string, opId: string, onEvent: (ev: OpEvent) => void, then?: string): Promise<void> {
+    let current: string | null = opId;
+    let next = then;
     const ctl = new AbortController();
     const res = await this.request("GET", `/events?instance=${encodeURIComponent(scope)}&after=0`, undefined, ctl.signal);
     if (!res.body) throw new AppError("internal", "the event stream has no body");
@@ -91,9 +98,11 @@ export class RemoteBackend implements Backend {
           const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
           if (event !== "op" || !data) continue;
           const ev = JSON.parse(data) as OpEvent;
-          if (ev.opId !== opId) continue;
+          if (current === null && ev.type === "start" && ev.op === next) [current, next] = [ev.opId, undefined];
+          if (ev.opId !== current) continue;
           onEvent(ev);
-          if (ev.type === "done") return;
+          if (ev.type === "done" && next !== undefined) current = null;
+          else if (ev.type === "done") return;
           if (ev.type === "error") {
             const kind = KINDS.includes(ev.errorKind as ErrorKind) ? (ev.errorKind as ErrorKind) : "internal";
             throw new AppError(kind, ev.message?.replace(/^[a-z]+ failed: /, "") ?? "operation failed", { step: ev.step });
@@ -188,6 +197,12 @@ export class RemoteBackend implements Backend {
   async imagesSave(dir: string, onLine: (l: string) => void): Promise<void> {
     const r = await this.json<{ operation: string }>("POST", "/images/save", { dir });
     await this.follow("_images", r.operation, (ev) => ev.type === "log" && ev.message && onLine(ev.message));
+  }
+
+  async upgrade(name: string, req: UpgradeInput, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    const r = await this.json<{ name: string; operation: string }>("POST", `/instances/${encodeURIComponent(name)}/upgrade`, req);
+    await this.follow(r.name, r.operation, onEvent, req.clone ? "upgrade" : undefined);
+    return this.json<InstanceView>("GET", `/instances/${encodeURIComponent(r.name)}`);
   }
 
   async reconcile(): Promise<ReconcileReport> {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SERVICES } from "../../instances/stack";
 import { createInputSchema } from "../../instances/spec";
 import { GIT_REF_RE, UPLOAD_NAME_RE } from "../../lib/moodle/paths";
+import { upgradeInputSchema } from "../../instances/upgrade/plan";
 
 /** Request schemas shared by the route handlers and the OpenAPI document. */
 export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
@@ -53,3 +54,6 @@ export const moodleDownloadSchema = z
 export const moodleUploadQuerySchema = z.object({
   filename: z.string().regex(UPLOAD_NAME_RE, "a package name (letters, digits, . _ + -)").regex(/\.(tgz|tar\.gz|zip)$/i, "ends in .tgz, .tar.gz or .zip"),
 });
+
+/** POST /instances/{name}/upgrade: the target build (branch, release or id) and an optional clone to upgrade instead. */
+export const upgradeBodySchema = upgradeInputSchema;

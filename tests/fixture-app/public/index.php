@@ -7,6 +7,16 @@ header('Content-Type: application/json');
 $out = ['app' => 'moodle-dind fixture', 'php' => PHP_VERSION, 'memory_limit' => ini_get('memory_limit'),
         'wwwroot' => $CFG->wwwroot, 'dbtype' => $CFG->dbtype, 'sessioncookie' => $CFG->sessioncookie];
 
+// Like Moodle's front page in maintenance mode: 503 until admin/cli/maintenance.php --disable.
+try {
+    if ($DB->query("SELECT value FROM mdl_fixture_site WHERE name = 'maintenance'")->fetchColumn() === '1') {
+        http_response_code(503);
+        echo json_encode(['app' => 'moodle-dind fixture', 'maintenance' => true]), "\n";
+        exit;
+    }
+} catch (PDOException $e) {
+    // No site table yet: not installed, so not in maintenance either.
+}
 $DB->exec('CREATE TABLE IF NOT EXISTS mdl_fixture_visits (id INTEGER, at VARCHAR(40))');
 $DB->exec("INSERT INTO mdl_fixture_visits (id, at) VALUES (1, '" . gmdate('c') . "')");
 $out['db_visits'] = (int)$DB->query('SELECT COUNT(*) FROM mdl_fixture_visits')->fetchColumn();
