@@ -18,7 +18,10 @@ if ($fullname === 'FAIL-INSTALL') {
 $DB->exec('CREATE TABLE IF NOT EXISTS mdl_fixture_site (name VARCHAR(40), value VARCHAR(255))');
 $DB->exec('DELETE FROM mdl_fixture_site');
 $ins = $DB->prepare('INSERT INTO mdl_fixture_site (name, value) VALUES (?, ?)');
-foreach (['fullname' => $fullname, 'shortname' => $opts['shortname'] ?? '', 'adminuser' => $opts['adminuser'] ?? 'admin',
+// The installed $version and $release, as Moodle keeps them in its config table (upgrade.php reads them).
+$root = dirname(__DIR__, 2);
+require(is_file("$root/public/version.php") ? "$root/public/version.php" : "$root/version.php");
+foreach (['version' => sprintf('%.2f', $version), 'release' => $release, 'fullname' => $fullname, 'shortname' => $opts['shortname'] ?? '', 'adminuser' => $opts['adminuser'] ?? 'admin',
           'adminpasshash' => password_hash($opts['adminpass'] ?? '', PASSWORD_DEFAULT), 'adminemail' => $opts['adminemail'] ?? ''] as $k => $v) {
     $ins->execute([$k, $v]);
 }
