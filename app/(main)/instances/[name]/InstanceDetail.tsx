@@ -11,6 +11,7 @@ import { ErrorNote, HealthDot, Mono, StatusBadge, StepList, type OpEventLite } f
 import LogsTab from "./LogsTab";
 import ConfigTab from "./ConfigTab";
 import MailTab from "./MailTab";
+import UpgradeButton from "./UpgradeButton";
 import BlueprintPanel from "../../../components/BlueprintPanel";
 
 const TerminalPanel = dynamic(
@@ -130,6 +131,7 @@ export default function InstanceDetail({ name }: { name: string }) {
           <button type="button" className="btn" disabled={busy || view.status === "running"} onClick={() => act("start")}>Start</button>
           <button type="button" className="btn" disabled={busy || view.status === "stopped"} onClick={() => act("stop")}>Stop</button>
           <button type="button" className="btn" disabled={busy} onClick={() => act("restart")}>Restart</button>
+          <UpgradeButton view={view} busy={busy} onStarted={(id, label) => { setOpEvents([]); setOp({ id, label }); }} />
           <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirmDelete(true)}>Delete</button>
         </div>
       </div>
@@ -221,6 +223,7 @@ function Overview({ view, busy, onProfile }: { view: InstanceView & { cron?: unk
         <dl className="divide-y divide-slate-100 dark:divide-slate-800">
           <Row k="Moodle"><Mono>{view.moodle} ({view.release})</Mono></Row>
           {view.build && <Row k="Build"><Mono>{view.build}</Mono></Row>}
+          {view.upgrade?.available && <Row k="Upgrade"><span className="text-indigo-700 dark:text-indigo-300" data-testid="upgrade-available">upgrade available: <Mono>{view.upgrade.to}</Mono></span></Row>}
           {view.vendor === false && (
             <Row k="Composer">
               <span className="text-amber-700 dark:text-amber-400" data-testid="no-vendor">
