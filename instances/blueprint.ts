@@ -34,7 +34,8 @@ import { SECRET_FIELD_RE } from "../lib/blueprint/steps";
 import { validateName } from "../lib/names";
 import { containerName } from "./stack";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
-import { appRoot, chownWww } from "./source";
+import { appRoot } from "./source";
+import { BlueprintWorkDir, chownTreeWww, openPluginDir, sameTree, WORK_DIR } from "./blueprint-work";
 
 /**
  * Blueprints applied to an instance. The library (lib/blueprint) parses, checks and orders the steps;
@@ -78,8 +79,6 @@ export interface PreparedBlueprint {
 /** Code and data roots as the app container sees them (instances/stack.ts binds). */
 const CODE_IN_CONTAINER = "/var/www/moodle";
 const DATA_IN_CONTAINER = "/var/www/moodledata";
-/** Per-run scratch folder inside moodledata: the only place both sides see without another mount. */
-const WORK_DIR = ".mdind-blueprint";
 /** Largest bundle ZIP the API takes and the largest blueprint fetched from a URL. */
 export const MAX_BUNDLE_UPLOAD_BYTES = 64 * 1024 * 1024;
 const STEP_TIMEOUT_MS = 15 * 60_000;
@@ -306,38 +305,41 @@ async function runInOperation(
  */
 class ContainerExecutor implements StepExecutor {
   private readonly app: string;
-  private readonly hostWork: string;
+  private readonly id: string;
   private readonly containerWork: string;
-  private ready: Promise<void> | null = null;
+  private work: Promise<BlueprintWorkDir> | null = null;
   private counter = 0;
 
   constructor(private readonly rec: InstanceRecord, runId: string) {
     this.app = containerName(rec.name, "app");
-    const id = `${runId.replace(/[^a-z0-9-]/g, "")}-${randomBytes(4).toString("hex")}`;
-    this.hostWork = path.join(dataDir(rec.name, "moodledata"), WORK_DIR, id);
-    this.containerWork = `${DATA_IN_CONTAINER}/${WORK_DIR}/${id}`;
+    this.id = `${runId.replace(/[^a-z0-9-]/g, "")}-${randomBytes(4).toString("hex")}`;
+    this.containerWork = `${DATA_IN_CONTAINER}/${WORK_DIR}/${this.id}`;
   }
 
-  private prepare(): Promise<void> {
-    this.ready ??= (async () => {
-      await fs.mkdir(this.hostWork, { recursive: true, mode: 0o755 });
-      await fs.copyFile(stepScriptPath(), path.join(this.hostWork, PHP_STEP_SCRIPT_NAME));
-      await fs.chmod(path.join(this.hostWork, PHP_STEP_SCRIPT_NAME), 0o644);
-      await chownWww(path.dirname(this.hostWork));
+  /** The run folder in moodledata, made on first use (blueprint-work.ts: never through a link). */
+  private prepare(): Promise<BlueprintWorkDir> {
+    this.work ??= (async () => {
+      const work = await BlueprintWorkDir.open(dataDir(this.rec.name, "moodledata"), this.id);
+      try {
+        await work.writeFile(PHP_STEP_SCRIPT_NAME, await fs.readFile(stepScriptPath()));
+      } catch (e) {
+        await work.close();
+        throw e;
+      }
+      return work;
     })();
-    return this.ready;
+    return this.work;
   }
 
   async cleanup(): Promise<void> {
-    await fs.rm(this.hostWork, { recursive: true, force: true }).catch(() => undefined);
+    const work = await this.work?.catch(() => null);
+    await work?.close().catch(() => undefined);
   }
 
   /** Write resource bytes where the container can read them; returns the container path. */
   private async place(bytes: Buffer, stem: string): Promise<{ host: string; container: string }> {
     const file = `${++this.counter}-${stem}`;
-    const host = path.join(this.hostWork, file);
-    await fs.writeFile(host, bytes, { mode: 0o644, flag: "wx" });
-    await fs.chown(host, 33, 33).catch(() => undefined);
+    const host = await (await this.prepare()).writeFile(file, bytes, { www: true });
     return { host, container: `${this.containerWork}/${file}` };
   }
 
@@ -383,22 +385,30 @@ class ContainerExecutor implements StepExecutor {
     const codeRoot = dataDir(this.rec.name, "code");
 
     // Unpack into a scratch tree first to learn the component and compare with what is installed.
-    const scratch = path.join(this.hostWork, `scratch-${this.counter}`);
+    const work = await this.prepare();
+    const scratchName = `scratch-${this.counter}`;
+    const scratch = await work.mkdir(scratchName);
     const trial = await installPluginZip(zip.host, scratch, { layout, type, name: pname });
-    const target = path.join(codeRoot, pluginInstallDir(trial.type, trial.name, layout));
-    const exists = await fs.lstat(target).then(() => true, () => false);
+    const installed = await openPluginDir(codeRoot, pluginInstallDir(trial.type, trial.name, layout));
+    const exists = installed !== "missing";
     let changedFiles = false;
-    if (!exists || !(await sameTree(path.join(scratch, trial.dir), target))) {
-      const ours = await readJson<string[]>(pluginsFile(this.rec.name), []);
-      if (exists && !ours.includes(trial.component)) {
-        throw new ValidationError(`${where}: ${trial.dir} already exists and was not installed by a blueprint; refusing to replace it`);
+    try {
+      if (typeof installed === "string" || !(await sameTree(path.join(scratch, trial.dir), installed.path))) {
+        const ours = await readJson<string[]>(pluginsFile(this.rec.name), []);
+        if (exists && !ours.includes(trial.component)) {
+          throw new ValidationError(`${where}: ${trial.dir} already exists and was not installed by a blueprint; refusing to replace it`);
+        }
+        await installPluginZip(zip.host, codeRoot, { layout, type: trial.type, name: trial.name, replace: exists });
+        const target = await openPluginDir(codeRoot, trial.dir);
+        if (typeof target === "string") throw new ValidationError(`${where}: ${trial.dir} changed while it was being installed`);
+        await chownTreeWww(target).finally(() => target.close());
+        if (!ours.includes(trial.component)) await writeFileAtomic(pluginsFile(this.rec.name), `${JSON.stringify([...ours, trial.component])}\n`);
+        changedFiles = true;
       }
-      await installPluginZip(zip.host, codeRoot, { layout, type: trial.type, name: trial.name, replace: exists });
-      await chownWww(target);
-      if (!ours.includes(trial.component)) await writeFileAtomic(pluginsFile(this.rec.name), `${JSON.stringify([...ours, trial.component])}\n`);
-      changedFiles = true;
+    } finally {
+      if (typeof installed !== "string") await installed.close();
+      await work.remove(scratchName);
     }
-    await fs.rm(scratch, { recursive: true, force: true });
 
     const check = JSON.stringify({ step: step.name, component: trial.component });
     if (!changedFiles) {
@@ -441,27 +451,4 @@ function scrubber(parsed: ParsedBlueprint): (text: string) => string {
 function rewrap(e: unknown, scrub: (t: string) => string): AppError {
   if (isAppError(e)) return new AppError(e.kind, scrub(e.message), { field: e.field, step: e.step });
   return new AppError("internal", scrub(e instanceof Error ? e.message : String(e)));
-}
-
-/** Same relative files with the same bytes (plugins are small; reading both is cheaper than guessing). */
-async function sameTree(a: string, b: string): Promise<boolean> {
-  const list = async (root: string) => {
-    const out: string[] = [];
-    const walk = async (rel: string) => {
-      for (const d of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-        const r = rel ? `${rel}/${d.name}` : d.name;
-        if (d.isDirectory()) await walk(r);
-        else out.push(r);
-      }
-    };
-    await walk("");
-    return out.sort();
-  };
-  const [la, lb] = await Promise.all([list(a), list(b)]);
-  if (la.length !== lb.length || la.some((f, i) => f !== lb[i])) return false;
-  for (const f of la) {
-    const [x, y] = await Promise.all([fs.readFile(path.join(a, f)), fs.readFile(path.join(b, f))]);
-    if (!x.equals(y)) return false;
-  }
-  return true;
 }

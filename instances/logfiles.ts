@@ -3,12 +3,16 @@ import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { instanceDir, readRecord } from "./store";
 import type { Service } from "./stack";
-import { NotFoundError, ValidationError } from "../lib/errors";
+import { NotFoundError } from "../lib/errors";
+import { openFileInside } from "../lib/nofollow";
 
 /**
  * The services write their real logs to files under logs/<svc>-<ver>/ (fpm.log, access.log,
  * cron.log …); container output is nearly empty. This lists those files per service and tails one,
  * following by polling its size (cheap, works on any filesystem, survives truncation/rotation).
+ * The containers write those folders, so a log file could be swapped for a link to a host file at
+ * any time: every open, the first and each one while following, refuses links (lib/nofollow) and
+ * sizes come from the opened file, never from a second lookup by name.
  */
 export interface LogFile {
   service: Service;
@@ -51,12 +55,11 @@ const TAIL_WINDOW = 1024 * 1024;
 export async function tailLogFile(name: string, rel: string, opts: { tail: number; follow: boolean }): Promise<Readable> {
   const entry = (await listLogFiles(name)).find((f) => f.path === rel);
   if (!entry) throw new NotFoundError(`no log file ${rel}`);
-  const abs = path.join(instanceDir(name), "logs", rel);
-  const st = await fsp.lstat(abs);
-  if (!st.isFile()) throw new ValidationError("file: not a regular file", "file");
+  const logsRoot = path.join(instanceDir(name), "logs");
   const out = new PassThrough();
+  const fh = await openFileInside(logsRoot, rel, "r");
+  const st = await fh.stat();
   const start = Math.max(0, st.size - TAIL_WINDOW);
-  const fh = await fsp.open(abs, "r");
   try {
     const buf = Buffer.alloc(st.size - start);
     await fh.read(buf, 0, buf.length, start);
@@ -78,22 +81,23 @@ export async function tailLogFile(name: string, rel: string, opts: { tail: numbe
     if (reading) return;
     reading = true;
     try {
-      const now = await fsp.stat(abs);
-      if (now.size < pos) pos = 0; // truncated or rotated: start over
-      if (now.size > pos) {
-        const len = Math.min(now.size - pos, TAIL_WINDOW);
-        const h = await fsp.open(abs, "r");
-        try {
+      // Re-opened by name each time, so a rotated file is followed to its new self.
+      const h = await openFileInside(logsRoot, rel, "r");
+      try {
+        const now = await h.stat();
+        if (now.size < pos) pos = 0; // truncated or rotated: start over
+        if (now.size > pos) {
+          const len = Math.min(now.size - pos, TAIL_WINDOW);
           const b = Buffer.alloc(len);
-          await h.read(b, 0, len, pos);
-          pos += len;
-          out.write(b);
-        } finally {
-          await h.close();
+          const { bytesRead } = await h.read(b, 0, len, pos);
+          pos += bytesRead;
+          out.write(b.subarray(0, bytesRead));
         }
+      } finally {
+        await h.close();
       }
     } catch {
-      // The file went away (instance removed): stop following.
+      // The file went away (instance removed) or became a link: stop following.
       out.end();
     } finally {
       reading = false;

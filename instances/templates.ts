@@ -6,6 +6,7 @@ import { paths } from "../lib/config";
 import { docker } from "../lib/docker";
 import { engineError } from "../lib/errors";
 import { withFileLock, writeFileAtomic } from "../lib/lock";
+import { openDirInside, openFileIn, removeIn } from "../lib/nofollow";
 import { run } from "../lib/proc";
 import { execIn } from "../lib/exec";
 import { containerName } from "./stack";
@@ -107,10 +108,22 @@ export async function personalize(name: string, log: (l: string) => void, opts: 
   const fixtureScript = path.join(code, "admin", "cli", "mdind_site_reset.php");
   let script = "/var/www/moodle/admin/cli/mdind_site_reset.php";
   if (!fss.existsSync(fixtureScript)) {
-    const dest = path.join(dataDir(name, "moodledata"), ".mdind");
-    await fs.mkdir(dest, { recursive: true });
-    await fs.copyFile(path.join(appRoot(), "instances", "php", "mdind_site_reset.php"), path.join(dest, "mdind_site_reset.php"));
-    await run("chown", ["-R", "33:33", dest]);
+    // moodledata is the container's to write: .mdind and the script are reached without following
+    // a link it may have planted there (lib/nofollow), and whatever stands at the name is replaced.
+    const dest = await openDirInside(dataDir(name, "moodledata"), ".mdind", { create: true });
+    try {
+      await fs.chown(dest.path, 33, 33);
+      await removeIn(dest, "mdind_site_reset.php");
+      const fh = await openFileIn(dest, "mdind_site_reset.php", "wx", 0o644);
+      try {
+        await fh.writeFile(await fs.readFile(path.join(appRoot(), "instances", "php", "mdind_site_reset.php")));
+        await fh.chown(33, 33);
+      } finally {
+        await fh.close();
+      }
+    } finally {
+      await dest.close();
+    }
     script = "/var/www/moodledata/.mdind/mdind_site_reset.php";
   }
   const input = JSON.stringify({

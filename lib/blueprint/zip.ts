@@ -5,6 +5,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
 import { AppError, ValidationError } from "../errors";
+import { openDirInside, removeIn } from "../nofollow";
 import {
   componentFromVersionPhp,
   guessPluginFromFolder,
@@ -177,14 +178,16 @@ export async function extractZipSafe(zipPath: string, destDir: string, opts: Ext
     }
     const existed = await fs.stat(destDir).then(() => true, () => false);
     await fs.mkdir(destDir, { recursive: true });
-    const root = await fs.realpath(destDir);
+    // Writes go through destDir as given (it may be a pinned /proc/<pid>/fd/<n> folder, lib/nofollow);
+    // its real path only anchors the check that every folder made stays inside it.
+    const root = { io: destDir, real: await fs.realpath(destDir) };
     const state = { files: [] as string[], bytes: 0 };
     try {
       for (const e of wanted) await extractEntry(zip, e, root, label, maxBytes, state);
     } catch (err) {
       // Sizes can only be proven while inflating, so a bomb is caught half-way: take back what we wrote.
-      if (existed) await Promise.all(state.files.map((f) => fs.rm(path.join(root, f), { force: true })));
-      else await fs.rm(root, { recursive: true, force: true });
+      if (existed) await Promise.all(state.files.map((f) => fs.rm(path.join(root.io, f), { force: true })));
+      else await fs.rm(root.real, { recursive: true, force: true });
       throw err;
     }
     return state;
@@ -193,12 +196,19 @@ export async function extractZipSafe(zipPath: string, destDir: string, opts: Ext
   }
 }
 
-async function ensureDirInside(root: string, rel: string, label: string): Promise<void> {
-  const dir = path.join(root, rel);
+interface ExtractRoot {
+  /** The path writes go through. */
+  io: string;
+  /** Its real path, for the inside check. */
+  real: string;
+}
+
+async function ensureDirInside(root: ExtractRoot, rel: string, label: string): Promise<void> {
+  const dir = path.join(root.io, rel);
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   // destDir may already contain things (we never create links, but someone else might have).
   const real = await fs.realpath(dir);
-  if (real !== root && !real.startsWith(root + path.sep)) {
+  if (real !== root.real && !real.startsWith(root.real + path.sep)) {
     throw new ValidationError(`${label}: ${JSON.stringify(rel)} resolves outside the destination`);
   }
 }
@@ -206,7 +216,7 @@ async function ensureDirInside(root: string, rel: string, label: string): Promis
 async function extractEntry(
   zip: OpenZip,
   e: ZipEntryInfo,
-  root: string,
+  root: ExtractRoot,
   label: string,
   maxBytes: number,
   state: { files: string[]; bytes: number },
@@ -217,8 +227,8 @@ async function extractEntry(
   }
   const parent = path.posix.dirname(e.name);
   if (parent !== ".") await ensureDirInside(root, parent, label);
-  const target = path.join(root, e.name);
-  const rel = path.relative(root, target);
+  const target = path.join(root.io, e.name);
+  const rel = path.relative(root.io, target);
   if (rel.startsWith("..") || path.isAbsolute(rel)) throw new ValidationError(`${label}: ${JSON.stringify(e.name)} escapes the destination`);
   // O_EXCL: never overwrite, and never follow a link someone planted at the target.
   let out: fs.FileHandle;
@@ -302,20 +312,32 @@ export async function installPluginZip(zipPath: string, codeRoot: string, opts: 
     throw new ValidationError(`${label}: version.php declares ${fromVersion.type}_${fromVersion.name}, not ${type}_${name}`);
   }
   const dir = pluginInstallDir(type, name, opts.layout);
-  const typeDir = path.join(codeRoot, pluginTypeDir(type, opts.layout));
-  const target = path.join(codeRoot, dir);
-  // Stage next to the target so the final move is a rename on the same filesystem.
-  const staging = path.join(typeDir, `.mdind-staging-${randomBytes(6).toString("hex")}`);
+  // The code tree is writable by the instance's containers: its folders are opened without
+  // following links and pinned (lib/nofollow), so a planted link cannot send the plugin, or the
+  // removal of the one it replaces, anywhere outside the tree.
+  const typeDir = await openDirInside(codeRoot, pluginTypeDir(type, opts.layout), { create: true });
+  // Stage next to the target so the final move is a rename on the same filesystem; 0700 keeps
+  // the container's user out of it while it fills.
+  const stagingName = `.mdind-staging-${randomBytes(6).toString("hex")}`;
   try {
-    const res = await extractZipSafe(zipPath, staging, { ...opts, allowedTopDirs: [top] });
-    const exists = await fs.lstat(target).then(() => true, () => false);
-    if (exists) {
-      if (!opts.replace) throw new ValidationError(`${dir} already exists; pass replace to overwrite it`);
-      await fs.rm(target, { recursive: true, force: true });
+    await fs.mkdir(path.join(typeDir.path, stagingName), { mode: 0o700 });
+    const staging = await openDirInside(typeDir.path, stagingName);
+    try {
+      const res = await extractZipSafe(zipPath, staging.path, { ...opts, allowedTopDirs: [top] });
+      const target = path.join(typeDir.path, name);
+      const exists = await fs.lstat(target).then(() => true, () => false);
+      if (exists) {
+        if (!opts.replace) throw new ValidationError(`${dir} already exists; pass replace to overwrite it`);
+        // Moved into the staging folder, it goes with it below (rm never follows a link).
+        await fs.rename(target, path.join(staging.path, ".replaced"));
+      }
+      await fs.rename(path.join(staging.path, top), target);
+      return { type, name, component: `${type}_${name}`, dir, files: res.files.length };
+    } finally {
+      await staging.close();
     }
-    await fs.rename(path.join(staging, top), target);
-    return { type, name, component: `${type}_${name}`, dir, files: res.files.length };
   } finally {
-    await fs.rm(staging, { recursive: true, force: true });
+    await removeIn(typeDir, stagingName).catch(() => undefined);
+    await typeDir.close();
   }
 }
