@@ -4,7 +4,8 @@ define('CLI_SCRIPT', true);
 require(__DIR__ . '/../../config.php');
 global $CFG, $DB;
 
-$opts = getopt('', ['agree-license', 'fullname:', 'shortname:', 'summary:', 'adminuser:', 'adminpass:', 'adminemail:', 'lang:']);
+require_once(__DIR__ . '/../../lib/clilib.php');
+$opts = fixture_cli_get_params(['agree-license', 'fullname:', 'shortname:', 'summary:', 'adminuser:', 'adminpass:', 'adminemail:', 'lang:']);
 if (!isset($opts['agree-license'])) {
     fwrite(STDERR, "--agree-license is required\n");
     exit(2);
