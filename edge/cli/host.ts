@@ -1,10 +1,10 @@
 import path from "node:path";
-import { isAppError } from "../../lib/errors";
 import { ping } from "../../lib/docker";
 import { run } from "../../lib/images/base";
 import { ensureImages } from "../../lib/images/build";
 import { ensureHostImage, repoRoot } from "../../lib/host/image";
 import { syncSharedImages } from "../../lib/host/shared";
+import { exitCodeFor } from "./exit";
 import { defaultHostOptions, initialAdminPassword, outerMtu, startHost, stopHost, waitHealthy } from "../../lib/host/container";
 
 /**
@@ -69,7 +69,7 @@ export async function hostUp(opts: { allInterfaces?: boolean } = {}): Promise<nu
     return 0;
   } catch (e) {
     say(`failed: ${e instanceof Error ? e.message : String(e)}`);
-    return isAppError(e) && e.kind === "validation" ? 2 : 1;
+    return exitCodeFor(e);
   }
 }
 

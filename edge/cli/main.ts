@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import readline from "node:readline/promises";
 import { isAppError } from "../../lib/errors";
 import { backendFor, type Backend } from "./backend";
+import { exitCodeFor, UsageError } from "./exit";
 import { printProgress } from "./progress";
 
 /**
@@ -34,7 +35,6 @@ const USAGE = `usage: moodle-dind <command> [options]
   remote: --url URL (or MOODLE_DIND_URL) and --token T (or MOODLE_DIND_TOKEN)
 `;
 
-const EXIT: Record<string, number> = { validation: 2, conflict: 3, not_found: 4, unauthorized: 5, forbidden: 5 };
 
 export async function main(argv: string[]): Promise<number> {
   const dashdash = argv.indexOf("--");
@@ -305,17 +305,11 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-class UsageError extends Error {}
 function usage(msg: string) {
   return new UsageError(msg);
 }
 
-export function exitCodeFor(e: unknown): number {
-  if (e instanceof UsageError) return 2;
-  if (isAppError(e)) return EXIT[e.kind] ?? 1;
-  if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return 2;
-  return 1;
-}
+export { exitCodeFor };
 
 export function oneLine(e: unknown): string {
   const msg = isAppError(e) && e.step ? `${e.step}: ${e.message}` : e instanceof Error ? e.message : String(e);
