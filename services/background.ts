@@ -69,6 +69,7 @@ export async function startBackground(log: Logger): Promise<void> {
       log("host_startup_failed", { error: errText(e) });
     }
   }
+  void import("./terminal/sweep").then((m) => m.sweepOrphans(log), (e: unknown) => log("terminal_sweep_failed", { error: errText(e) })); // sessions a killed dashboard left
   // This process lives on after a create: it makes the next create's code tree ahead of time.
   keepSparesReady();
   // Metrics count operations from the start, not from the first scrape.

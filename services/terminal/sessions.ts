@@ -165,7 +165,14 @@ export async function startSession(who: Who, target: TerminalTarget, cols: numbe
     void endSession(s, "exited");
   });
   armIdle(s);
-  void audit("terminal_start", { id: s.id, user: who.user, via: who.via, address: who.address, target: targetLabel(target) });
+  void audit("terminal_start", {
+    id: s.id,
+    user: who.user,
+    via: who.via,
+    address: who.address,
+    target: targetLabel(target),
+    containment: shell.containment,
+  });
   return s;
 }
 

@@ -1,13 +1,13 @@
-import fs from "node:fs";
-import os from "node:os";
 import { docker } from "../../lib/docker";
 import { execAttach } from "../../lib/exec";
 import { AppError, engineError } from "../../lib/errors";
-import { settings } from "../../lib/config";
 import { containerName, type Service } from "../../instances/stack";
 import { serviceShellDefaults } from "../../instances/access";
 import { readRecord, readSecrets } from "../../instances/store";
-import { MARKER_ENV, newMarker, reapContainer, reapHost } from "./reaper";
+import { openHostShell } from "./host-shell";
+import { launcherArgv } from "./launcher";
+import { ownerToken } from "./owner";
+import { MARKER_ENV, newMarker, reapContainer } from "./reaper";
 import type { TerminalTarget } from "./target";
 
 /**
@@ -15,6 +15,8 @@ import type { TerminalTarget } from "./target";
  * started (see reaper.ts); `onExit` fires once, after the shell is gone.
  */
 export interface Shell {
+  /** What holds the session together: "launcher" in a container, cgroup/pidns/marker on the host. */
+  containment: string;
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
   onData(cb: (chunk: Buffer) => void): void;
@@ -38,17 +40,18 @@ const MARIADB = `if command -v mariadb >/dev/null 2>&1; then mariadb -h 127.0.0.
 
 const BASE_ENV = ["TERM=xterm-256color", "COLORTERM=truecolor", "LANG=C.UTF-8"];
 
-interface ExecPlan {
+export interface ExecPlan {
+  /** The shell's own argv; it runs under the launcher (launcher.ts). */
   cmd: string[];
   user?: string;
   workdir?: string;
   env: string[];
 }
 
-async function containerPlan(instance: string, service: Service, marker: string): Promise<ExecPlan> {
+async function containerPlan(instance: string, service: Service): Promise<ExecPlan> {
   const rec = await readRecord(instance);
   const defaults = serviceShellDefaults(service);
-  const env = [...BASE_ENV, `${MARKER_ENV}=${marker}`];
+  const env = [...BASE_ENV];
   if (service !== "db") return { cmd: ["sh", "-c", LOGIN_SHELL], ...defaults, env };
   const secrets = await readSecrets(instance);
   if (rec.spec.db.engine === "postgres") {
@@ -70,9 +73,21 @@ export async function openContainerShell(instance: string, service: Service, col
     throw engineError(`container ${name}`, e);
   }
   if (!running) throw new AppError("conflict", `${name} is not running; start the instance first`);
+  return openExecShell(name, await containerPlan(instance, service), cols, rows);
+}
+
+/**
+ * An interactive exec of `plan` in a running container, under the launcher, with a fresh marker
+ * in its environment; `end()` runs the reaper.
+ */
+export async function openExecShell(name: string, plan: ExecPlan, cols: number, rows: number): Promise<Shell> {
   const marker = newMarker();
-  const plan = await containerPlan(instance, service, marker);
-  const ex = await execAttach(name, plan.cmd, { tty: true, user: plan.user, workdir: plan.workdir, env: plan.env });
+  const ex = await execAttach(name, launcherArgv(marker, ownerToken(), plan.cmd), {
+    tty: true,
+    user: plan.user,
+    workdir: plan.workdir,
+    env: [...plan.env, `${MARKER_ENV}=${marker}`],
+  });
   const stream = ex.stream;
   // Engine API 1.41 has no initial console size on exec start: size it right away.
   ex.resize(cols, rows).catch(() => undefined);
@@ -94,6 +109,7 @@ export async function openContainerShell(instance: string, service: Service, col
 
   let ended: Promise<{ ok: boolean; detail: string }> | null = null;
   return {
+    containment: "launcher",
     write: (d) => {
       if (!stream.destroyed) stream.write(d);
     },
@@ -117,67 +133,6 @@ export async function openContainerShell(instance: string, service: Service, col
         stream.destroy();
         return r;
       })();
-      return ended;
-    },
-  };
-}
-
-/**
- * Environment for the host shell: only what a shell needs, so the dashboard's own secrets
- * (MDIND_ADMIN_PASSWORD and friends) never reach it.
- */
-function hostEnv(marker: string): Record<string, string> {
-  const keep = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "DOCKER_HOST", "TZ"];
-  const env: Record<string, string> = {};
-  for (const k of keep) {
-    const v = process.env[k];
-    if (v !== undefined) env[k] = v;
-  }
-  env.TERM = "xterm-256color";
-  env.COLORTERM = "truecolor";
-  env.LANG = process.env.LANG ?? "C.UTF-8";
-  env.MDIND_HOME = settings().home;
-  env[MARKER_ENV] = marker;
-  return env;
-}
-
-export async function openHostShell(cols: number, rows: number): Promise<Shell> {
-  const pty = await import("node-pty");
-  const marker = newMarker();
-  const bash = ["/bin/bash", "/usr/bin/bash"].find((p) => fs.existsSync(p));
-  const file = bash ?? "/bin/sh";
-  const proc = pty.spawn(file, ["-l"], {
-    name: "xterm-256color",
-    cols,
-    rows,
-    cwd: process.env.HOME && fs.existsSync(process.env.HOME) ? process.env.HOME : os.homedir(),
-    env: hostEnv(marker),
-  });
-  // node-pty starts the shell with setsid(): its pid is the session id of everything it starts.
-  const sid = proc.pid;
-  const exitCbs: ((code: number | null) => void)[] = [];
-  proc.onExit(({ exitCode, signal }) => {
-    for (const cb of exitCbs) cb(signal ? 128 + signal : exitCode);
-  });
-  let ended: Promise<{ ok: boolean; detail: string }> | null = null;
-  return {
-    // Bytes as they came: a large paste arrives in several frames that may split a UTF-8 character.
-    write: (d) => proc.write(d),
-    resize: (w, h) => {
-      try {
-        proc.resize(w, h);
-      } catch {
-        // the pty is already gone
-      }
-    },
-    onData: (cb) => {
-      proc.onData((s) => cb(Buffer.from(s, "utf8")));
-    },
-    onExit: (cb) => exitCbs.push(cb),
-    pause: () => proc.pause(),
-    resume: () => proc.resume(),
-    end: () => {
-      ended ??= reapHost(marker, sid);
       return ended;
     },
   };
