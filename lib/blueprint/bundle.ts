@@ -3,7 +3,7 @@ import path from "node:path";
 import { ValidationError } from "../errors";
 import { parseBlueprint, type ParsedBlueprint } from "./parse";
 import { resolvePolicy, type BlueprintPolicy } from "./policy";
-import { ResourceResolver, type BundleFiles } from "./resources";
+import { ResourceResolver, type BundleFiles, type NetOptions } from "./resources";
 import { safeRelativePath } from "./safe-path";
 import { MACOSX_DIR, openZipChecked, type OpenZip, type ZipLimits } from "./zip";
 
@@ -20,7 +20,7 @@ export interface Bundle {
   /** Bundled files, relative to blueprint.json's folder. */
   files: BundleFiles;
   /** A resolver for this run: bundle files, the bundle's policy, one cache. */
-  resolver(opts?: { fetch?: typeof fetch }): ResourceResolver;
+  resolver(opts?: { net?: NetOptions }): ResourceResolver;
   close(): Promise<void>;
 }
 
@@ -72,7 +72,7 @@ function makeBundle(
     parsed,
     blueprintDir,
     files,
-    resolver: (o = {}) => new ResourceResolver({ policy, bundle: files, fetch: o.fetch }),
+    resolver: (o = {}) => new ResourceResolver({ policy, bundle: files, net: o.net }),
     close,
   };
 }

@@ -8,7 +8,11 @@ import { ValidationError } from "../errors";
 export interface BlueprintPolicy {
   /** Allow runPhpCode, runPhpScript, writeFile and unzip (they run arbitrary code or write arbitrary files). */
   allowUnsafe: boolean;
-  /** Allow `url` resources (and step fields that are URLs to download), fetched over http(s) only. */
+  /**
+   * Allow `url` resources (and step fields that are URLs to download), fetched over http(s) only and
+   * from public addresses only, even then (lib/net/public-address.ts; MDIND_BLUEPRINT_ALLOW_HOSTS
+   * exempts a test server or mirror).
+   */
   allowUrls: boolean;
   /** Cap for any single resource after decoding or download. */
   maxResourceBytes: number;

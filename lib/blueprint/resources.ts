@@ -1,4 +1,6 @@
 import { ValidationError } from "../errors";
+import { guardedGet, parseAllowHosts, RefusedTargetError, type GuardedResponse, type Resolve } from "../net/guarded-get";
+import { literalAddress, nonPublicReason } from "../net/public-address";
 import { canonicalJson, isJsonObject, type JsonValue } from "./json";
 import { DEFAULT_POLICY, type BlueprintPolicy } from "./policy";
 import { safeRelativePath } from "./safe-path";
@@ -48,7 +50,27 @@ function checkUrl(raw: string, policy: BlueprintPolicy, where: string): string {
   if (!policy.allowUrls) {
     throw new ValidationError(`${where}: downloading ${u.origin} is disabled; URL resources need policy.allowUrls`);
   }
+  // A literal private address is refused here already; names are resolved and checked at download time.
+  const literal = literalAddress(u);
+  const why = literal && !allowedHosts().includes(`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`) ? nonPublicReason(literal) : null;
+  if (why) throw new ValidationError(`${where}: ${u.host} is a ${why} address; blueprint downloads may only reach public addresses`);
   return raw;
+}
+
+/**
+ * MDIND_BLUEPRINT_ALLOW_HOSTS: `host:port` pairs that blueprint downloads may reach although they
+ * are not public (a test's 127.0.0.1 server, a local mirror). For tests and mirrors only: each entry
+ * opens that one port to anyone who can submit a blueprint. Read at every call, so a test sets it
+ * after starting its server.
+ */
+export const ALLOW_HOSTS_ENV = "MDIND_BLUEPRINT_ALLOW_HOSTS";
+
+function allowedHosts(): string[] {
+  try {
+    return parseAllowHosts(process.env[ALLOW_HOSTS_ENV] ?? "", ALLOW_HOSTS_ENV);
+  } catch (e) {
+    throw new ValidationError((e as Error).message, ALLOW_HOSTS_ENV);
+  }
 }
 
 export interface NormaliseContext {
@@ -164,8 +186,12 @@ export interface BundleFiles {
 export interface ResolverOptions {
   policy?: BlueprintPolicy;
   bundle?: BundleFiles;
-  /** Injected for tests; defaults to the global fetch. */
-  fetch?: typeof fetch;
+  /** Name resolution for downloads; tests inject a stub. */
+  net?: NetOptions;
+}
+
+export interface NetOptions {
+  resolve?: Resolve;
 }
 
 /**
@@ -177,12 +203,12 @@ export class ResourceResolver {
   private readonly cache = new Map<string, Promise<Buffer>>();
   private readonly policy: BlueprintPolicy;
   private readonly bundle?: BundleFiles;
-  private readonly fetchImpl: typeof fetch;
+  private readonly net?: NetOptions;
 
   constructor(opts: ResolverOptions = {}) {
     this.policy = opts.policy ?? { ...DEFAULT_POLICY };
     this.bundle = opts.bundle;
-    this.fetchImpl = opts.fetch ?? fetch;
+    this.net = opts.net;
   }
 
   async resolve(desc: ResourceDescriptor, where = "resource"): Promise<Buffer> {
@@ -207,7 +233,7 @@ export class ResourceResolver {
     const max = this.policy.maxResourceBytes;
     let buf: Buffer;
     if ("url" in desc) {
-      buf = await fetchCapped(desc.url, { maxBytes: max, timeoutMs: this.policy.fetchTimeoutMs, fetch: this.fetchImpl, where });
+      buf = await fetchCapped(desc.url, { maxBytes: max, timeoutMs: this.policy.fetchTimeoutMs, net: this.net, where });
     } else if ("base64" in desc) {
       buf = Buffer.from(desc.base64, desc.base64.includes("-") || desc.base64.includes("_") ? "base64url" : "base64");
     } else if ("data-url" in desc) {
@@ -236,49 +262,49 @@ export class ResourceResolver {
 /**
  * Download with a hard byte cap enforced while streaming: Content-Length is only a hint (it can be
  * missing or wrong), so the body is counted as it arrives and the transfer is cancelled at the cap.
+ * Only public addresses are reached, on every redirect hop, pinned against DNS rebinding
+ * (lib/net/guarded-get.ts); MDIND_BLUEPRINT_ALLOW_HOSTS exempts listed host:port pairs.
  */
 export async function fetchCapped(
   url: string,
-  opts: { maxBytes: number; timeoutMs: number; fetch?: typeof fetch; where?: string },
+  opts: { maxBytes: number; timeoutMs: number; net?: NetOptions; where?: string },
 ): Promise<Buffer> {
   const where = opts.where ?? "resource";
-  const f = opts.fetch ?? fetch;
-  const u = new URL(url);
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ValidationError(`${where}: only http and https URLs are allowed`);
-  let res: Response;
+  let u: URL;
   try {
-    res = await f(url, { redirect: "follow", signal: AbortSignal.timeout(opts.timeoutMs) });
+    u = new URL(url);
+  } catch {
+    throw new ValidationError(`${where}: ${JSON.stringify(url)} is not a valid URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ValidationError(`${where}: only http and https URLs are allowed`);
+  let res: GuardedResponse;
+  try {
+    res = await guardedGet(u.href, { resolve: opts.net?.resolve, allowHosts: allowedHosts(), signal: AbortSignal.timeout(opts.timeoutMs) });
   } catch (e) {
+    if (e instanceof RefusedTargetError) throw new ValidationError(`${where}: refused ${u.origin}${u.pathname}: ${e.message}`);
+    if (e instanceof ValidationError) throw e;
     throw new ValidationError(`${where}: could not download ${u.origin}${u.pathname}: ${(e as Error).message}`);
   }
-  const finalProtocol = res.url ? new URL(res.url).protocol : u.protocol;
-  if (finalProtocol !== "http:" && finalProtocol !== "https:") {
-    await res.body?.cancel().catch(() => undefined);
-    throw new ValidationError(`${where}: download was redirected to a non-http URL`);
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
+  const body = res.body;
+  if (res.status < 200 || res.status > 299) {
+    body.destroy();
     throw new ValidationError(`${where}: ${u.origin}${u.pathname} answered HTTP ${res.status}`);
   }
-  const declared = Number(res.headers.get("content-length"));
+  const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > opts.maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
+    body.destroy();
     throw new ValidationError(`${where}: download is ${declared} bytes, over the ${opts.maxBytes}-byte limit`);
   }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
   const chunks: Buffer[] = [];
   let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
       if (total > opts.maxBytes) {
-        await reader.cancel().catch(() => undefined);
+        body.destroy();
         throw new ValidationError(`${where}: download exceeded the ${opts.maxBytes}-byte limit`);
       }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      chunks.push(chunk);
     }
   } catch (e) {
     if (e instanceof ValidationError) throw e;

@@ -8,6 +8,7 @@ import { fetchCapped, parseBlueprint, resolvePolicy, ResourceResolver, DEFAULT_P
 let server: http.Server;
 let base: string;
 let hits: Record<string, number> = {};
+let savedAllow: string | undefined;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -44,9 +45,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Downloads reach public addresses only; this loopback server is let through by name and port.
+  savedAllow = process.env.MDIND_BLUEPRINT_ALLOW_HOSTS;
+  process.env.MDIND_BLUEPRINT_ALLOW_HOSTS = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
+  if (savedAllow === undefined) delete process.env.MDIND_BLUEPRINT_ALLOW_HOSTS;
+  else process.env.MDIND_BLUEPRINT_ALLOW_HOSTS = savedAllow;
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
