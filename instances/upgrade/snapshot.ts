@@ -28,14 +28,17 @@ export async function writeSnapshot(name: string, label: string): Promise<{ id: 
     const dump = path.join(work, "db.dump");
     await dumpTo(name, rec.spec, dump);
     const pack = tar.pack();
+    // The archive is drained from the start: an entry bigger than the pack's buffer (a real
+    // Moodle's dump is megabytes) would otherwise wait forever for a reader.
+    const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
+    const done = pipeline(pack, createGzip({ level: 1 }), out);
+    done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
     pack.entry({ name: "manifest.json" }, JSON.stringify(manifest, null, 2));
     await new Promise<void>((resolve, reject) => {
       const entry = pack.entry({ name: "db.dump", size: fs.statSync(dump).size }, (e) => (e ? reject(e) : resolve()));
       fs.createReadStream(dump).pipe(entry);
     });
-    const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
-    const done = pipeline(pack, createGzip({ level: 1 }), out);
     const dirs: [string, string][] = [
       ["code", dataDir(name, "code")],
       ["moodledata", dataDir(name, "moodledata")],
