@@ -1,5 +1,7 @@
+import fs from "node:fs/promises";
+import path from "node:path";
 import type Docker from "dockerode";
-import { createManagedContainer, destroyContainer, listManagedContainers, startContainer, stopContainer } from "../lib/docker";
+import { createManagedContainer, destroyContainer, docker, listManagedContainers, startContainer, stopContainer } from "../lib/docker";
 import { settings } from "../lib/config";
 import { AppError, engineError } from "../lib/errors";
 import { getAllocation, release, setAllocationState } from "../lib/allocation";
@@ -7,9 +9,9 @@ import { runOperation } from "../lib/operations";
 import { ensureNetwork, gatewayFor, removeNetwork } from "../networks/subnets";
 import type { InstanceSpec } from "./spec";
 import { validateName } from "../lib/names";
-import type { RenderContext } from "./render";
+import { autoResetsPersistentLinks, type RenderContext } from "./render";
 import { containerName, SERVICES, type Service } from "./stack";
-import { readRecord, removeFolder, updateRecord, type InstanceRecord } from "./store";
+import { instanceDir, readRecord, removeFolder, updateRecord, type InstanceRecord } from "./store";
 import { waitReady } from "./ready";
 import { deleteMailbox } from "../lib/mail/store";
 
@@ -68,14 +70,42 @@ export async function destroy(name: string, n: number): Promise<void> {
   await release(name);
 }
 
+async function isRunning(name: string, s: Service): Promise<boolean> {
+  const info = await docker().getContainer(containerName(name, s)).inspect().catch(() => null);
+  return Boolean(info?.State.Running);
+}
+
+/**
+ * php-fpm workers keep their PostgreSQL link across requests (dbpersist), and a database restart
+ * leaves every kept link dead. A php.ini with `pgsql.auto_reset_persistent = On` (rendered so since
+ * issue #18) has each worker check its link and reconnect: nothing to do. A php.ini without it (an
+ * instance made before, or edited) would fail each worker's next request with HTTP 500, so when the
+ * database came back under a running app, php-fpm is reloaded (USR2, forwarded by tini): new
+ * workers, new links. The reload costs a cold OPcache, which is why it is only the fallback.
+ */
+async function renewDbLinks(rec: InstanceRecord, log: (l: string) => void): Promise<void> {
+  if (rec.spec.db.engine !== "postgres") return;
+  const ini = await fs.readFile(path.join(instanceDir(rec.name), "config", `php-${rec.spec.php}`, "php.ini"), "utf8").catch(() => "");
+  if (autoResetsPersistentLinks(ini) || !(await isRunning(rec.name, "app"))) return;
+  try {
+    await docker().getContainer(containerName(rec.name, "app")).kill({ signal: "SIGUSR2" });
+  } catch (e) {
+    throw engineError(`reloading php-fpm in ${containerName(rec.name, "app")}`, e);
+  }
+  log("php-fpm reloaded: its php.ini does not turn on pgsql.auto_reset_persistent, so its workers' database links died with the restart");
+  await waitReady(rec.name, rec.spec, rec.port, ["app"], log);
+}
+
 export async function startInstance(name: string): Promise<InstanceRecord> {
   validateName(name);
   const rec = await readRecord(name);
   return runOperation(name, "start", async (op) => {
     await op.step("network", () => ensureNetwork(rec.n));
     await op.step("containers", async () => {
+      const dbWasRunning = await isRunning(name, "db");
       await startServices(name, ["db"]);
       await waitReady(name, rec.spec, rec.port, ["db"], (l) => op.log(l));
+      if (!dbWasRunning) await renewDbLinks(rec, (l) => op.log(l));
       await startServices(name, ["app", "web", "cron"]);
       await waitReady(name, rec.spec, rec.port, ["app", "web"], (l) => op.log(l));
     });
@@ -104,6 +134,8 @@ export async function restartInstance(name: string, services?: Service[]): Promi
       if (order.includes("db")) {
         await startServices(name, ["db"]);
         await waitReady(name, rec.spec, rec.port, ["db"], (l) => op.log(l));
+        // A restarted app has new workers anyway.
+        if (!order.includes("app")) await renewDbLinks(rec, (l) => op.log(l));
       }
       await startServices(name, order.filter((s) => s !== "db"));
       await waitReady(name, rec.spec, rec.port, order.filter((s): s is "app" | "web" => s === "app" || s === "web"), (l) => op.log(l));

@@ -57,7 +57,26 @@ opcache.revalidate_freq = 0
 opcache.save_comments = 1
 
 session.gc_probability = 0
+
+; PostgreSQL links are persistent (dbpersist in config.php): a php-fpm worker reuses its link across
+; requests. After the database restarts (db restart, snapshot restore, host restart) that link is
+; dead, and reusing it unchecked failed the worker's next request with HTTP 500. On: pg_pconnect
+; checks a kept link with one round trip and reconnects a dead one (docs/performance.md).
+pgsql.auto_reset_persistent = On
 `;
+}
+
+/**
+ * Whether a php.ini (the instance's own file, possibly edited or rendered before this setting
+ * existed) turns pgsql.auto_reset_persistent on. The last assignment wins, as in PHP.
+ */
+export function autoResetsPersistentLinks(ini: string): boolean {
+  let on = false;
+  for (const raw of ini.split(/\r?\n/)) {
+    const m = /^\s*pgsql\.auto_reset_persistent\s*=\s*("?)([^";]*)\1\s*(;.*)?$/i.exec(raw);
+    if (m) on = /^(on|1|true|yes)$/i.test(m[2].trim());
+  }
+  return on;
 }
 
 export function fpmConf(ctx: RenderContext): string {
@@ -237,7 +256,8 @@ $CFG->prefix    = 'mdl_';
 $CFG->dboptions = array(
     // PostgreSQL: php-fpm workers keep their connection. A new one costs a backend fork, SCRAM
     // and cold catalog caches, ~16 of the ~44 ms a login page took (measured, docs/performance.md).
-    // Workers exit after 20 s idle, so an idle instance holds no connection.
+    // Workers exit after 20 s idle, so an idle instance holds no connection. A link the database
+    // dropped (it restarted) is checked and reconnected before reuse: php.ini's pgsql.auto_reset_persistent.
     'dbpersist' => ${pg ? 1 : 0},
     'dbport' => ${pg ? 5432 : 3306},
     'dbsocket' => '',

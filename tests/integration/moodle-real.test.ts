@@ -8,8 +8,9 @@ import { Jar, loggedIn, moodleLogin, request } from "../helpers/moodle";
 /**
  * The extra suite the real-Moodle issue asks for, run when MOODLE_SOURCE points at a Moodle 5.1
  * tree (CI has none; the fixture suites cover every mechanism there). Real installs on PostgreSQL
- * and MariaDB, admin login through the real form, cron, template, clone, and two sites in one
- * cookie jar that do not log each other out.
+ * and MariaDB, admin login through the real form, cron, template, clone, two sites in one
+ * cookie jar that do not log each other out, and no 500 on the first requests or after a database
+ * restart (kept PostgreSQL links, issue #18).
  */
 const source = process.env.MOODLE_SOURCE;
 const home = tempHome("mdind-moodle-");
@@ -27,6 +28,24 @@ async function create(args: string[]) {
   times.push(`${args[0]} ${args[1]}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return JSON.parse(r.stdout);
 }
+/** `n` GETs of a page, `conc` at a time, on 127.0.0.1: how many were not 200, and the first such answer. */
+async function burst(port: number, n: number, conc: number, pathname = "/login/index.php"): Promise<{ bad: number; first: string }> {
+  let next = 0;
+  let bad = 0;
+  let first = "";
+  const one = async () => {
+    while (next < n) {
+      next++;
+      const r = await request(port, "GET", pathname, new Jar()).catch((e: Error) => ({ status: 0, body: e.message }));
+      if (r.status !== 200) {
+        bad++;
+        first ||= `${r.status} ${r.body.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200)}`;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, one));
+  return { bad, first };
+}
 async function admin(name: string) {
   const r = await cli(["info", name, "--show-password", "--json"], env);
   return JSON.parse(r.stdout).admin as { username: string; password: string };
@@ -41,9 +60,38 @@ describe.runIf(source)("real Moodle (MOODLE_SOURCE)", () => {
 
   let pg: InstanceView;
   let tpl: InstanceView;
+  // The fresh install on PostgreSQL, made by whichever of the tests below runs first (`-t` may pick one).
+  let pgMade: Promise<InstanceView> | null = null;
+  const ensurePg = async () => (pg = await (pgMade ??= create(["create", `pg-${sfx}`, "--moodle", "5.1", "--db", "postgres:15"])));
+
+  it("answers the first 60 requests after a create (the one that makes the template) without an error", async () => {
+    // Issue #18: the install warms the caches with one request, whose php-fpm worker keeps its
+    // PostgreSQL link (dbpersist); the template copy then stops and restarts the database. That
+    // worker's next request answered 500 unless the dead link is checked first (auto_reset_persistent).
+    await ensurePg();
+    const first = await burst(pg.port, 60, 4);
+    times.push(`first 60 requests after create: ${first.bad} errors`);
+    expect(first.bad, first.first).toBe(0);
+  }, 1_800_000);
+
+  it("answers 60 login requests after a restart of the database container without an error", async () => {
+    await ensurePg();
+    // Every worker holds a link, then the database restarts under them (from outside: docker restart).
+    await burst(pg.port, 24, 8);
+    const r = spawnSync("docker", ["restart", "-t", "20", `mdind-${pg.name}-db`], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const until = Date.now() + 120_000;
+    while (spawnSync("docker", ["exec", `mdind-${pg.name}-db`, "pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"]).status !== 0) {
+      expect(Date.now()).toBeLessThan(until);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    const after = await burst(pg.port, 60, 8);
+    times.push(`60 login requests after a db restart: ${after.bad} errors`);
+    expect(after.bad, after.first).toBe(0);
+  }, 600_000);
 
   it("installs Moodle on PostgreSQL and logs in as admin through the login form", async () => {
-    pg = await create(["create", `pg-${sfx}`, "--moodle", "5.1", "--db", "postgres:15"]);
+    await ensurePg();
     expect(pg.release).toMatch(/^5\.1/);
     const a = await admin(pg.name);
     expect(await moodleLogin(pg.port, new Jar(), a.username, a.password)).toBe(true);

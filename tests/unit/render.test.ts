@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
+import { autoResetsPersistentLinks, moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
 import { parseCreateInput, resolveSpec } from "../../instances/spec";
 
 function ctx(over: Partial<RenderContext> = {}, input: Record<string, unknown> = {}): RenderContext {
@@ -63,5 +63,23 @@ describe("config rendering", () => {
   it("keeps PostgreSQL connections per php-fpm worker, and not MariaDB's (measured only on PostgreSQL)", () => {
     expect(moodleConfig(ctx())).toContain("'dbpersist' => 1,");
     expect(moodleConfig(ctx({}, { db: "mariadb:10.11" }))).toContain("'dbpersist' => 0,");
+  });
+
+  it("has php-fpm check a kept PostgreSQL link and reconnect a dead one (issue #18: 500s after a db restart)", () => {
+    expect(phpIni(ctx())).toMatch(/^pgsql\.auto_reset_persistent = On$/m);
+    expect(phpIni(ctx({}, { profile: "prod" }))).toMatch(/^pgsql\.auto_reset_persistent = On$/m);
+    expect(autoResetsPersistentLinks(phpIni(ctx()))).toBe(true);
+  });
+
+  it("reads whether an instance's own php.ini resets dead links, as PHP would", () => {
+    // An instance rendered before the setting existed, or a user's edit: lifecycle reloads php-fpm then.
+    expect(autoResetsPersistentLinks("memory_limit = 256M\n")).toBe(false);
+    expect(autoResetsPersistentLinks("; pgsql.auto_reset_persistent = On\n")).toBe(false);
+    expect(autoResetsPersistentLinks("pgsql.auto_reset_persistent = Off\n")).toBe(false);
+    expect(autoResetsPersistentLinks("pgsql.auto_reset_persistent=1 ; checked\r\n")).toBe(true);
+    expect(autoResetsPersistentLinks('PGSQL.AUTO_RESET_PERSISTENT = "yes"\n')).toBe(true);
+    // The last assignment wins.
+    expect(autoResetsPersistentLinks("pgsql.auto_reset_persistent = On\npgsql.auto_reset_persistent = 0\n")).toBe(false);
+    expect(autoResetsPersistentLinks("pgsql.auto_reset_persistent = Off\npgsql.auto_reset_persistent = true\n")).toBe(true);
   });
 });
