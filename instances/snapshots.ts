@@ -14,6 +14,7 @@ import { replacePhpContainers } from "./php";
 import { dataDir, instanceDir, readRecord, updateRecord, type InstanceRecord } from "./store";
 import { validateName } from "../lib/names";
 import { docker } from "../lib/docker";
+import { imageRef } from "../lib/images/catalog";
 
 /**
  * Snapshots are exports kept beside the instance (snapshots/<id>.tar.gz): DB, moodledata, config
@@ -60,7 +61,7 @@ export async function restoreSnapshot(name: string, id: string): Promise<void> {
 /**
  * Restore inside an operation the caller already holds (an upgrade's rollback). Besides DB,
  * moodledata, code and config, the record's spec and source go back to the snapshot's, and app
- * and cron are made again when the PHP version differs or they are missing, so the site runs the
+ * and cron are made again when they run another PHP image or are missing, so the site runs the
  * code, config and image it ran then. `code`: a tree set aside before (hard links into its build)
  * to put back instead of the archive's copy.
  */
@@ -100,8 +101,10 @@ export async function restoreSnapshotIn(op: Operation, name: string, id: string,
       return updateRecord(name, { spec: { ...m.spec, name }, source: m.source });
     });
     await op.step("start", async () => {
-      const present = await Promise.all((["app", "cron"] as const).map((s) => docker().getContainer(containerName(name, s)).inspect().then(() => true, () => false)));
-      if (back.spec.php !== rec.spec.php || present.includes(false)) await replacePhpContainers(back, back.spec);
+      // By what runs, not by the record: an upgrade may have switched PHP before it failed.
+      const want = imageRef("php", back.spec.php);
+      const images = await Promise.all((["app", "cron"] as const).map((s) => docker().getContainer(containerName(name, s)).inspect().then((i) => i.Config.Image, () => null)));
+      if (images.some((i) => i !== want)) await replacePhpContainers(back, back.spec);
       await startServices(name, ["app", "web", "cron"]);
       await waitReady(name, back.spec, back.port, ["app", "web"], (l) => op.log(l));
     });

@@ -7,7 +7,7 @@ import { presentImages } from "../../lib/images/list";
 import { isStableBuild, meetsRequires, normalizeVersion, readEnvironment } from "../../lib/moodle/environment";
 import { resolveBuild, type BuildInfo } from "../../lib/moodle/library";
 import { BRANCH_RE, treeDir } from "../../lib/moodle/paths";
-import { addedPlugins, parsePluginVersion, pluginBlocker, readPluginTypes } from "../../lib/moodle/plugins";
+import { addedPlugins, parsePluginVersion, pluginBlocker, readPluginFile, readPluginTypes } from "../../lib/moodle/plugins";
 import { nameSchema } from "../../lib/names";
 import { compareVersions, findBranch, stackDefaults } from "../../lib/versions";
 import type { InstanceSpec } from "../spec";
@@ -115,7 +115,7 @@ async function planPlugins(rec: InstanceRecord, build: BuildInfo, tree: string):
   const shipped: string[] = [];
   const blocked: string[] = [];
   for (const p of await addedPlugins(dataDir(rec.name, "code"), srcTree, srcTypes)) {
-    const decl = parsePluginVersion(await fs.readFile(path.join(dataDir(rec.name, "code"), p.dir, "version.php"), "utf8").catch(() => ""));
+    const decl = parsePluginVersion(await readPluginFile(path.join(dataDir(rec.name, "code"), p.dir, "version.php")));
     const component = decl.component ?? `${p.type}_${p.name}`;
     const dir = tgtTypes[p.type];
     if (!dir) {

@@ -1,9 +1,10 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { docker } from "../../lib/docker";
-import { AppError } from "../../lib/errors";
+import { AppError, CommandError } from "../../lib/errors";
 import { execIn } from "../../lib/exec";
 import { treeDir } from "../../lib/moodle/paths";
+import { isRealDir } from "../../lib/moodle/plugins";
 import { run } from "../../lib/proc";
 import { renderContext, startServices } from "../lifecycle";
 import { httpStatusOf, waitReady } from "../ready";
@@ -55,6 +56,8 @@ export async function swapCode(plan: UpgradePlan, log: (l: string) => void): Pro
   await fs.rename(code, asideDir(name));
   await copyCode(treeDir(build.id), code, { link: true });
   for (const p of plan.carry) {
+    // Checked again now that nothing in the site runs: a link here would make cp read the host.
+    if (!(await isRealDir(asideDir(name), p.from))) throw new AppError("conflict", `${p.from} is no longer a plain folder: ${p.component} not carried`);
     await fs.mkdir(path.dirname(path.join(code, p.to)), { recursive: true });
     // Links, not a move: the tree set aside stays whole for a rollback.
     await run("cp", ["-al", path.join(asideDir(name), p.from), path.join(code, p.to)]);
@@ -96,4 +99,20 @@ export async function loginAnswers(port: number, log: (l: string) => void, timeo
     if (Date.now() > deadline) throw new AppError("engine", `the login page answers ${last || "nothing"} instead of 200`);
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * One line of what went wrong, in Moodle's own words when a script of its failed: its CLI prints
+ * the error as "!!! message !!!" (and "Error code: …") before a stack trace, so those lines come
+ * first; otherwise the last lines of its output.
+ */
+export function moodleSaid(e: unknown): string {
+  const flat = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+  if (!(e instanceof CommandError)) return flat(e instanceof Error ? e.message : String(e));
+  const lines = `${e.stdout}\n${e.stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+  const said = lines
+    .filter((l) => /^!!! .+ !!!$/.test(l) || /^Error code: /.test(l) || /^Default exception handler: /.test(l))
+    .map((l) => l.replace(/^!!! | !!!$| !!$/g, ""));
+  const what = `${e.command.join(" ")} exited with ${e.exitCode ?? "a signal"}`;
+  return `${what}: ${said.length ? said.join(" | ") : lines.slice(-5).join(" | ")}`;
 }

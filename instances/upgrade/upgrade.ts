@@ -12,7 +12,7 @@ import { restoreSnapshotIn } from "../snapshots";
 import { dataDir, readRecord, type InstanceRecord } from "../store";
 import { planUpgrade, upgradeInputSchema, type UpgradeInput, type UpgradePlan } from "./plan";
 import { writeSnapshot } from "./snapshot";
-import { asideDir, loginAnswers, moodleCli, swapCode } from "./steps";
+import { asideDir, loginAnswers, moodleCli, moodleSaid, swapCode } from "./steps";
 
 /**
  * Rehearse a Moodle upgrade on an instance (or on a clone of it): everything is checked first
@@ -94,7 +94,7 @@ async function rollBack(op: Operation, plan: UpgradePlan, snapId: string, e: unk
   const name = plan.rec.name;
   const step = (isAppError(e) && e.step) || "upgrade";
   const kind: ErrorKind = isAppError(e) ? e.kind : "internal";
-  const cause = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter(Boolean).join(" | ");
+  const cause = moodleSaid(e);
   try {
     // Before the swap the code is untouched: set it aside so the restore keeps its links to the build.
     if (!(await fs.stat(asideDir(name)).then(() => true, () => false))) await fs.rename(dataDir(name, "code"), asideDir(name));

@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import { constants } from "node:fs";
 import path from "node:path";
 import { readJson } from "../lock";
 
@@ -72,6 +73,33 @@ export interface AddedPlugin {
   dir: string;
 }
 
+/**
+ * True when every component of `rel` under `root` is a real directory. An instance's PHP can put
+ * a link where a plugin folder was; followed by root on the host it would lead anywhere there.
+ */
+export async function isRealDir(root: string, rel: string): Promise<boolean> {
+  let at = root;
+  for (const part of rel.split("/")) {
+    at = path.join(at, part);
+    const st = await fs.lstat(at).catch(() => null);
+    if (!st?.isDirectory()) return false;
+  }
+  return true;
+}
+
+/** A plugin's version.php: a regular file (never through a link) of sane size, else "". */
+export async function readPluginFile(file: string): Promise<string> {
+  const st = await fs.lstat(file).catch(() => null);
+  if (!st?.isFile() || st.size > 256 * 1024) return "";
+  const h = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => null);
+  if (!h) return "";
+  try {
+    return await h.readFile("utf8");
+  } finally {
+    await h.close();
+  }
+}
+
 async function subdirs(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory() && /^[a-z0-9_]{1,60}$/.test(e.name)).map((e) => e.name);
@@ -84,6 +112,7 @@ async function subdirs(dir: string): Promise<string[]> {
 export async function addedPlugins(code: string, buildTree: string, types: Record<string, string>): Promise<AddedPlugin[]> {
   const out: AddedPlugin[] = [];
   for (const [type, dir] of Object.entries(types).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!(await isRealDir(code, dir))) continue;
     const shipped = new Set(await subdirs(path.join(buildTree, dir)));
     for (const name of await subdirs(path.join(code, dir))) {
       if (!shipped.has(name)) out.push({ type, name, dir: `${dir}/${name}` });

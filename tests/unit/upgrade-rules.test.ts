@@ -1,10 +1,14 @@
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { meetsRequires, normalizeVersion, parseEnvironment, phpVersionCompare } from "../../lib/moodle/environment";
 import { upgradeCandidates } from "../../lib/moodle/newer";
-import { branchCode, parsePluginVersion, pluginBlocker } from "../../lib/moodle/plugins";
+import { addedPlugins, branchCode, isRealDir, parsePluginVersion, pluginBlocker, readPluginFile } from "../../lib/moodle/plugins";
 import type { BuildInfo } from "../../lib/moodle/store";
 import { upgradeInputSchema } from "../../instances/upgrade/plan";
+import { moodleSaid } from "../../instances/upgrade/steps";
+import { CommandError } from "../../lib/errors";
 
 /**
  * The rules an upgrade is checked against, parsed the way Moodle parses them: environment.xml
@@ -133,6 +137,37 @@ $plugin->component = 'mod_forum';      // Full name of the plugin (used for diag
   });
 });
 
+describe("plugin folders an instance added", () => {
+  it("finds folders the build lacks, and never follows a link the site's PHP could have planted", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-plugins-"));
+    try {
+      const build = path.join(root, "build");
+      const code = path.join(root, "code");
+      const outside = path.join(root, "outside");
+      for (const d of ["build/public/local/shipped", "build/public/mod/forum", "code/public/local/shipped", "code/public/local/mine", "outside/secret"]) {
+        fs.mkdirSync(path.join(root, d), { recursive: true });
+      }
+      fs.writeFileSync(path.join(code, "public/local/mine/version.php"), "$plugin->component = 'local_mine';");
+      fs.writeFileSync(path.join(outside, "secret/version.php"), "$plugin->component = 'local_secret';");
+      // A plugin folder that is a link, and a whole type folder that is one.
+      fs.symlinkSync(path.join(outside, "secret"), path.join(code, "public/local/linked"));
+      fs.mkdirSync(path.join(code, "public"), { recursive: true });
+      fs.symlinkSync(outside, path.join(code, "public/mod"));
+      fs.symlinkSync(path.join(outside, "secret/version.php"), path.join(code, "public/local/mine/link.php"));
+
+      const types = { local: "public/local", mod: "public/mod" };
+      expect(await addedPlugins(code, build, types)).toEqual([{ type: "local", name: "mine", dir: "public/local/mine" }]);
+      expect(await isRealDir(code, "public/local/mine")).toBe(true);
+      expect(await isRealDir(code, "public/local/linked")).toBe(false);
+      expect(await isRealDir(code, "public/mod/secret")).toBe(false);
+      expect(await readPluginFile(path.join(code, "public/local/mine/version.php"))).toContain("local_mine");
+      expect(await readPluginFile(path.join(code, "public/local/mine/link.php"))).toBe("");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("upgrade candidates and input", () => {
   const b = (branch: string, version: string): BuildInfo => ({
     id: `${branch}-${version}-0000000${branch.length}`, branch, release: branch, version, publicDir: false, origin: "disk",
@@ -153,5 +188,23 @@ describe("upgrade candidates and input", () => {
     expect(upgradeInputSchema.safeParse({ to: "5.1", clone: "Bad Name" }).success).toBe(false);
     expect(upgradeInputSchema.safeParse({ to: "5.1", clone: "site-2" }).success).toBe(true);
     expect(upgradeInputSchema.safeParse({ to: "5.1", extra: 1 }).success).toBe(false);
+  });
+});
+
+describe("what Moodle said when a step failed", () => {
+  it("puts its '!!! … !!!' error and error code first, not the stack trace after them", () => {
+    const stdout = "-->local_boom\n";
+    const stderr = [
+      "!!! Exception - local_boom refuses to install (forced failure) !!!",
+      "!!",
+      "Error code: generalexceptionmessage !!",
+      "!! Stack trace: * line 4 of /local/boom/db/install.php: core\\exception\\moodle_exception thrown",
+      "* line 753 of /lib/upgradelib.php: call to xmldb_local_boom_install()",
+      " !!",
+    ].join("\n");
+    expect(moodleSaid(new CommandError(["admin/cli/upgrade.php"], 1, stdout, stderr, "admin/cli/upgrade.php")))
+      .toBe("admin/cli/upgrade.php exited with 1: Exception - local_boom refuses to install (forced failure) | Error code: generalexceptionmessage");
+    expect(moodleSaid(new CommandError(["php"], 255, "a\nb\n", "", "php"))).toBe("php exited with 255: a | b");
+    expect(moodleSaid(new Error("two\nlines"))).toBe("two | lines");
   });
 });
