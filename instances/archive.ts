@@ -42,6 +42,51 @@ export async function cloneInstance(from: string, to: string, onOperation?: (o: 
   );
 }
 
+/**
+ * Write an instance's export archive (manifest, DB dump, code, moodledata, config) to `file`, via
+ * `.partial` and a rename. Exports and snapshots share it. The archive is drained from the start:
+ * an entry bigger than the pack's buffer (a real Moodle's dump is megabytes) would otherwise wait
+ * forever for a reader.
+ */
+export async function writeExportArchive(name: string, rec: InstanceRecord, dump: string, file: string): Promise<void> {
+  const pack = tar.pack();
+  const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
+  const done = pipeline(pack, createGzip({ level: 1 }), out);
+  done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+  try {
+    const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
+    pack.entry({ name: "manifest.json" }, JSON.stringify(manifest, null, 2));
+    await new Promise<void>((resolve, reject) => {
+      const entry = pack.entry({ name: "db.dump", size: fs.statSync(dump).size }, (e) => (e ? reject(e) : resolve()));
+      fs.createReadStream(dump).pipe(entry);
+    });
+    const dirs: [string, string][] = [
+      ["code", dataDir(name, "code")],
+      ["moodledata", dataDir(name, "moodledata")],
+      ["config", path.join(instanceDir(name), "config")],
+    ];
+    for (const [prefix, dir] of dirs) {
+      await new Promise<void>((resolve, reject) => {
+        const p = tarFs.pack(dir, {
+          pack,
+          finalize: false,
+          finish: () => resolve(),
+          ignore: (n: string) => prefix === "moodledata" && SKIP_MOODLEDATA.includes(path.relative(dir, n).split(path.sep)[0]),
+          map: (h: tarFs.Headers) => ({ ...h, name: `${prefix}/${h.name}` }),
+        });
+        p.on("error", reject);
+      });
+    }
+    pack.finalize();
+    await done;
+    await fsp.rename(`${file}.partial`, file);
+  } catch (e) {
+    pack.destroy();
+    await fsp.rm(`${file}.partial`, { force: true });
+    throw e;
+  }
+}
+
 export async function exportInstance(name: string, file: string, log: (l: string) => void = () => undefined): Promise<{ file: string; bytes: number }> {
   validateName(name);
   const rec = await readRecord(name);
@@ -50,38 +95,7 @@ export async function exportInstance(name: string, file: string, log: (l: string
     try {
       const dump = path.join(work, "db.dump");
       await op.step("database", () => dumpTo(name, rec.spec, dump));
-      await op.step("archive", async () => {
-        const pack = tar.pack();
-        const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
-        pack.entry({ name: "manifest.json" }, JSON.stringify(manifest, null, 2));
-        await new Promise<void>((resolve, reject) => {
-          const st = fs.statSync(dump);
-          const entry = pack.entry({ name: "db.dump", size: st.size }, (e) => (e ? reject(e) : resolve()));
-          fs.createReadStream(dump).pipe(entry);
-        });
-        const dirs: [string, string][] = [
-          ["code", dataDir(name, "code")],
-          ["moodledata", dataDir(name, "moodledata")],
-          ["config", path.join(instanceDir(name), "config")],
-        ];
-        const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
-        const done = pipeline(pack, createGzip({ level: 1 }), out);
-        for (const [prefix, dir] of dirs) {
-          await new Promise<void>((resolve, reject) => {
-            const p = tarFs.pack(dir, {
-              pack,
-              finalize: false,
-              finish: () => resolve(),
-              ignore: (n: string) => prefix === "moodledata" && SKIP_MOODLEDATA.includes(path.relative(dir, n).split(path.sep)[0]),
-              map: (h: tarFs.Headers) => ({ ...h, name: `${prefix}/${h.name}` }),
-            });
-            p.on("error", reject);
-          });
-        }
-        pack.finalize();
-        await done;
-        await fsp.rename(`${file}.partial`, file);
-      });
+      await op.step("archive", () => writeExportArchive(name, rec, dump, file));
       const bytes = fs.statSync(file).size;
       log(`exported ${name} to ${file} (${(bytes / 1024 / 1024).toFixed(1)} MiB)`);
       return { file, bytes };
