@@ -7,6 +7,8 @@ const config: NextConfig = {
   // tsc runs separately (npm run typecheck): TypeScript 7 has no JS API for Next's checker.
   typescript: { ignoreBuildErrors: true },
   poweredByHeader: false,
+  // Parallel e2e runs in one working tree (helpers, bisects) each build into their own folder.
+  distDir: process.env.MDIND_NEXT_DIST || ".next",
 };
 
 export default config;
