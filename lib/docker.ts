@@ -126,11 +126,34 @@ export async function stopContainer(name: string, timeoutSeconds = 20): Promise<
   }
 }
 
-/** Remove a container and its anonymous volumes; one already gone is not an error. */
+/**
+ * Remove a container and its anonymous volumes; one already gone is not an error, and neither is
+ * one whose removal someone else started (409 "already in progress", e.g. a user's `docker rm` during
+ * a rollback): then we wait until it is gone, so the caller can reuse its name.
+ */
 export async function destroyContainer(idOrName: string): Promise<void> {
   try {
     await docker().getContainer(idOrName).remove({ force: true, v: true });
   } catch (e) {
-    if (statusOf(e) !== 404) throw engineError(`removing ${idOrName}`, e);
+    if (statusOf(e) === 404) return;
+    if (statusOf(e) === 409 && /already in progress/i.test(String((e as Error).message))) {
+      await waitGone(idOrName, 60_000, e);
+      return;
+    }
+    throw engineError(`removing ${idOrName}`, e);
   }
+}
+
+async function waitGone(idOrName: string, limitMs: number, cause: unknown): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) {
+    try {
+      await docker().getContainer(idOrName).inspect();
+    } catch (e) {
+      if (statusOf(e) === 404) return;
+      throw engineError(`removing ${idOrName}`, e);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw engineError(`removing ${idOrName}`, cause);
 }
