@@ -6,36 +6,17 @@ import { isAppError } from "../../lib/errors";
 import { backendFor, type Backend } from "./backend";
 import { exitCodeFor, UsageError } from "./exit";
 import { printProgress } from "./progress";
+import { OPTIONS, parseArgsOptions, verb, verbOptions, type OptName } from "./verbs";
+import { globalUsage, verbHelp } from "./help";
+import { bashCompletion, zshCompletion } from "./completion";
+
+type Values = { [K in OptName]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
 
 /**
  * moodle-dind: the same verbs as the dashboard. Local by default (drives the engine directly);
  * with --url or MOODLE_DIND_URL plus a token it drives a remote host through the REST API.
+ * Verbs and options come from one table (verbs.ts) shared with help and completion.
  */
-const USAGE = `usage: moodle-dind <command> [options]
-
-  create <name> [--moodle 5.1|5.1.2|BUILD-ID|fixture] [--php 8.2] [--db postgres:15|mariadb:10.11]
-                [--web nginx|apache] [--site-name S] [--no-install] [--no-template] [--profile dev|prod] [--json]
-  list [--json]                  info <name> [--json] [--show-password]
-  start|stop|restart <name>      remove <name> --yes
-  logs <name> [--service app] [--tail N] [--follow]
-  exec <name> [--service app] -- <command> [args…]
-  images build <kind:version|all>…   images list [--json]   images save [--dir shared-images]
-  clone <source> <new>           export <name> [--file F]      import <archive> <new>
-  snapshot create|list|restore <name> [label|id]      php <name> <8.2|8.4>
-  profile <name> dev|prod        (dev: code revalidated at once; prod: no revalidation; restarts the app)
-  upgrade <name> --to BRANCH|RELEASE|BUILD-ID [--clone NEW] [--json]
-                                 Moodle's own upgrade to a newer library build; --clone rehearses on a copy
-  moodle add PATH                a Moodle folder, .tgz, .tar.gz or .zip into the build library
-  moodle list [--json]           moodle remove ID [--yes]
-  moodle download VERSION [--git URL [--ref TAG]]   (VERSION 4.5 = latest of the branch, 4.5.5 = that release)
-  reconcile [--json]             up | down (the DinD host)
-  blueprint apply <name> FILE [--force] [--on-error abort|warn] [--allow-unsafe] [--allow-urls] [--json]
-                                 FILE: blueprint.json, a bundle folder or ZIP (create also takes --blueprint FILE)
-
-  remote: --url URL (or MOODLE_DIND_URL) and --token T (or MOODLE_DIND_TOKEN)
-`;
-
-
 export async function main(argv: string[]): Promise<number> {
   const dashdash = argv.indexOf("--");
   const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
@@ -43,42 +24,33 @@ export async function main(argv: string[]): Promise<number> {
     args: dashdash >= 0 ? argv.slice(0, dashdash) : argv,
     allowPositionals: true,
     strict: true,
-    options: {
-      moodle: { type: "string" },
-      php: { type: "string" },
-      db: { type: "string" },
-      web: { type: "string" },
-      "site-name": { type: "string" },
-      "no-install": { type: "boolean" },
-      "no-template": { type: "boolean" },
-      profile: { type: "string" },
-      blueprint: { type: "string" },
-      force: { type: "boolean" },
-      "on-error": { type: "string" },
-      "allow-unsafe": { type: "boolean" },
-      "allow-urls": { type: "boolean" },
-      json: { type: "boolean" },
-      yes: { type: "boolean", short: "y" },
-      service: { type: "string", short: "s" },
-      tail: { type: "string" },
-      follow: { type: "boolean", short: "f" },
-      dir: { type: "string" },
-      file: { type: "string" },
-      "show-password": { type: "boolean" },
-      url: { type: "string" },
-      token: { type: "string" },
-      "all-interfaces": { type: "boolean" },
-      git: { type: "string" },
-      ref: { type: "string" },
-      to: { type: "string" },
-      clone: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+    options: parseArgsOptions(),
+  }) as { values: Values; positionals: string[] };
   const [cmd, ...args] = positionals;
-  if (!cmd || values.help) {
-    process.stdout.write(USAGE);
-    return cmd ? 0 : 2;
+  if (!cmd) {
+    process.stdout.write(globalUsage());
+    return values.help ? 0 : 2;
+  }
+  const spec = verb(cmd);
+  if (!spec) throw usage(`unknown command '${cmd}' (moodle-dind --help lists them)`);
+  if (values.help || cmd === "help") {
+    const about = cmd === "help" ? (args[0] ? verb(args[0]) : undefined) : spec;
+    if (cmd === "help" && args[0] && !about) throw usage(`unknown command '${args[0]}'`);
+    process.stdout.write(about ? verbHelp(about) : globalUsage());
+    return 0;
+  }
+  const allowed = new Set<string>(verbOptions(spec));
+  const stray = Object.keys(values).filter((k) => !allowed.has(k));
+  if (stray.length) throw usage(`${cmd} does not take --${stray[0]} (moodle-dind ${cmd} --help lists its options)`);
+  if (cmd === "completion") {
+    if (args[0] !== "bash" && args[0] !== "zsh") throw usage("completion bash|zsh");
+    process.stdout.write(args[0] === "bash" ? bashCompletion() : zshCompletion());
+    return 0;
+  }
+  if (spec.localOnly && values.url) throw usage(`${cmd} works on this machine only: ${spec.localOnly}`);
+  if (cmd === "up" || cmd === "down") {
+    const { hostUp, hostDown } = await import("./host");
+    return cmd === "up" ? hostUp({ allInterfaces: values["all-interfaces"] === true }) : hostDown();
   }
   const backend: Backend = await backendFor({ url: values.url, token: values.token });
   const json = values.json === true;
@@ -101,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       if (values.php) input.php = values.php;
       if (values.db) input.db = values.db;
       if (values.web) input.web = values.web;
+      if (values["web-version"]) input.webVersion = values["web-version"];
       if (values["site-name"]) input.siteName = values["site-name"];
       if (values.profile) input.profile = values.profile;
       if (values["no-install"]) input.install = false;
@@ -110,6 +83,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "list": {
+      if (values.names) {
+        const names = await backend.names();
+        if (names.length) process.stdout.write(`${names.join("\n")}\n`);
+        return 0;
+      }
       const list = await backend.list();
       out(list, () =>
         list.length === 0
@@ -232,11 +210,6 @@ export async function main(argv: string[]): Promise<number> {
       const report = await backend.reconcile();
       out(report, () => JSON.stringify(report, null, 2));
       return 0;
-    }
-    case "up":
-    case "down": {
-      const { hostUp, hostDown } = await import("./host");
-      return cmd === "up" ? hostUp({ allInterfaces: values["all-interfaces"] === true }) : hostDown();
     }
     default:
       throw usage(`unknown command '${cmd}'`);
