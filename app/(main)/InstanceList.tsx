@@ -2,14 +2,16 @@
 
 import Link from "next/link";
 import { useEffect, useState } from "react";
-import { api, formatBytes } from "../_lib/api";
+import { api } from "../_lib/api";
 import { useEvents } from "../_lib/events";
-import type { InstanceStats, InstanceView } from "../_lib/types";
+import type { InstanceView } from "../_lib/types";
 import { EmptyState, ErrorNote, HealthDot, Mono, StatusBadge } from "../_components/ui";
+import { StatCell } from "../components/charts/StatCell";
+import { useStatsHistory } from "../components/charts/useStatsHistory";
 
 export default function InstanceList() {
   const [list, setList] = useState<InstanceView[] | null>(null);
-  const [stats, setStats] = useState<Record<string, InstanceStats>>({});
+  const samples = useStatsHistory();
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
 
@@ -32,7 +34,6 @@ export default function InstanceList() {
         return next;
       });
     },
-    stats: (d) => setStats(Object.fromEntries((d as InstanceStats[]).map((s) => [s.instance, s]))),
   });
 
   const shown = (list ?? []).filter((i) => !filter || i.name.includes(filter.toLowerCase()));
@@ -43,7 +44,7 @@ export default function InstanceList() {
         {list && <span className="rounded-full bg-slate-200 px-2 py-0.5 text-xs font-semibold dark:bg-slate-800">{list.length}</span>}
         <div className="ml-auto flex items-center gap-2">
           {list && list.length > 5 && (
-            <input className="input w-56" placeholder="Filter by name…" value={filter} onChange={(e) => setFilter(e.target.value)} />
+            <input className="input w-56" aria-label="Filter instances by name" placeholder="Filter by name…" value={filter} onChange={(e) => setFilter(e.target.value)} />
           )}
           <Link href="/instances/new" className="btn-primary">+ New instance</Link>
         </div>
@@ -72,11 +73,11 @@ export default function InstanceList() {
                 <th className="px-4 py-3">Subnet</th>
                 <th className="px-4 py-3 text-right">CPU</th>
                 <th className="px-4 py-3 text-right">Memory</th>
+                <th className="px-4 py-3 text-right">Network</th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100 dark:divide-slate-800">
               {shown.map((i) => {
-                const s = stats[i.name];
                 return (
                   <tr key={i.name} data-instance={i.name} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
                     <td className="px-4 py-3">
@@ -95,8 +96,9 @@ export default function InstanceList() {
                       <a href={i.url} target="_blank" rel="noreferrer" className="font-mono text-xs text-indigo-700 hover:underline dark:text-indigo-300">{i.url}</a>
                     </td>
                     <td className="px-4 py-3"><Mono>{i.subnet}</Mono></td>
-                    <td className="px-4 py-3 text-right"><Mono>{s ? `${s.cpuPercent.toFixed(1)} %` : "—"}</Mono></td>
-                    <td className="px-4 py-3 text-right"><Mono>{s ? formatBytes(s.memBytes) : "—"}</Mono></td>
+                    <td className="px-4 py-3"><StatCell samples={samples} instance={i.name} metric="cpu" /></td>
+                    <td className="px-4 py-3"><StatCell samples={samples} instance={i.name} metric="mem" /></td>
+                    <td className="px-4 py-3"><StatCell samples={samples} instance={i.name} metric="net" /></td>
                   </tr>
                 );
               })}

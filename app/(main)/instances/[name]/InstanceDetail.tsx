@@ -13,6 +13,7 @@ import ConfigTab from "./ConfigTab";
 import MailTab from "./MailTab";
 import UpgradeButton from "./UpgradeButton";
 import BlueprintPanel from "../../../components/BlueprintPanel";
+import ServiceCharts from "../../../components/charts/ServiceCharts";
 
 const TerminalPanel = dynamic(
   () => import("../../../components/terminal/TerminalPanel").then((m) => (m as { TerminalPanel?: React.ComponentType<{ instance: string }> }).TerminalPanel ?? m.default),
@@ -170,6 +171,7 @@ export default function InstanceDetail({ name }: { name: string }) {
       {tab === "overview" && <Overview view={view} busy={busy} onProfile={switchProfile} />}
       {tab === "overview" && <BlueprintPanel name={name} disabled={busy || view.status !== "running"} />}
       {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
+      {tab === "services" && <ServiceCharts instance={name} />}
       {tab === "logs" && <LogsTab name={name} />}
       {tab === "config" && <ConfigTab name={name} onRestart={(services) => act("restart", services)} busy={busy} />}
       {tab === "mail" && <MailTab name={name} />}

@@ -1,7 +1,7 @@
 import { route } from "@/edge/http/edge";
 import { sseStream } from "@/edge/http/streams";
 import { onOp, onStatus, opsAfter, startStatusWatcher } from "@/services/events";
-import { watchStats } from "@/services/stats";
+import { statsHistory, watchStats } from "@/services/stats";
 import { channelParam, replay, subscribe } from "@/lib/operations";
 import { ValidationError } from "@/lib/errors";
 
@@ -12,7 +12,8 @@ export const dynamic = "force-dynamic";
  * docker events), `stats` (CPU/memory every 10 s while someone listens).
  *  - no query: everything; ids are a process-wide sequence, so Last-Event-ID / ?after= replays
  *    what a reconnecting client missed;
- *  - ?instance=x[&after=seq]: one instance (or "_images", "_moodle"), replaying its channel after seq.
+ *  - ?instance=x[&after=seq]: one instance (or "_images", "_moodle"), replaying its channel after seq;
+ *  - ?only=stats: the charts' feed: `history` (the last 15 minutes) once, then `sample` ({at, instances}).
  */
 export const GET = route(async ({ req }) => {
   startStatusWatcher();
@@ -22,6 +23,13 @@ export const GET = route(async ({ req }) => {
   const afterRaw = url.searchParams.get("after") ?? req.headers.get("last-event-id") ?? "0";
   const after = Number.parseInt(afterRaw, 10);
   if (!Number.isFinite(after) || after < 0) throw new ValidationError("after: a non-negative event id", "after");
+
+  if (url.searchParams.get("only") === "stats") {
+    return sseStream(req.signal, (send) => {
+      send({ event: "history", data: statsHistory() });
+      return watchStats((instances, at) => send({ event: "sample", data: { at, instances } }));
+    });
+  }
 
   return sseStream(req.signal, (send) => {
     send({ event: "hello", data: { instance, now: new Date().toISOString() } });
