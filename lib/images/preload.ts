@@ -23,6 +23,8 @@ export interface PreloadFile {
   status: PreloadStatus;
   tags: string[];
   error?: string;
+  /** Why a file was skipped (the dashboard shows it next to the status). */
+  reason?: string;
   startedAt?: string;
   finishedAt?: string;
   /** Load throughput, MB/s of tar read, when loaded. */
@@ -225,8 +227,9 @@ async function loadOne(dir: string, f: PreloadFile, log: PreloadLog): Promise<vo
   }
   f.tags = manifest.flatMap((m) => m.RepoTags ?? []);
   if (await alreadyLoaded(manifest).catch(() => false)) {
-    update(f, { status: "skipped", read: 0, finishedAt: new Date().toISOString() });
-    log("preload_skipped", { file: f.file, tags: f.tags, reason: "already present with the same image id" });
+    const reason = "already present with the same image id";
+    update(f, { status: "skipped", read: 0, reason, finishedAt: new Date().toISOString() });
+    log("preload_skipped", { file: f.file, tags: f.tags, reason });
     return;
   }
   update(f, { status: "loading", read: 0 });
