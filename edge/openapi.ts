@@ -114,16 +114,21 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/operations/{instance}/{opId}": { get: { summary: "Every event of one operation", params: ["instance", "opId"] } },
   "/events": {
     get: {
-      summary: "Server-sent events: op (progress), status (instance view from docker events), stats (CPU/memory)",
+      summary: "Server-sent events: op (progress), status (instance view from docker events), stats (CPU, memory, network)",
       produces: "text/event-stream",
       query: [
         { name: "instance", description: "only this instance (or _images, _moodle)" },
         { name: "after", description: "replay events after this id (also Last-Event-ID)" },
+        { name: "only", description: "stats = the charts' feed: history (last 15 minutes) once, then sample ({at, instances}) per round" },
       ],
     },
   },
   "/images": { get: { summary: "Image catalog: present, size, up to date" } },
   "/images/build": { post: { summary: "Build images (operation on channel _images)", body: imagesBuildSchema, responses: { 202: "Operation started", 409: "An image operation is running" } } },
+  "/preload": {
+    get: { summary: "The shared-images preload: per tarball the state (pending, checking, loading, loaded, skipped, failed), reason or error, bytes read of size, MB/s" },
+    post: { summary: "Run the preload again (joins a run in progress); progress via GET", responses: { 202: "Started" } },
+  },
   "/images/save": { post: { summary: "Save present images as tars (operation on channel _images)", body: imagesSaveSchema, responses: { 202: "Operation started" } } },
   "/moodle": { get: { summary: "The Moodle build library: builds with the instances using them (usedBy), sources-folder entries that are not builds, the running library operation" } },
   "/moodle/upload": {
