@@ -1,7 +1,7 @@
 import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
-  moodleDownloadSchema, passwordChangeSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
+  moodleDownloadSchema, passwordChangeSchema, phpSwitchSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -76,6 +76,15 @@ const ROUTES: Record<string, Record<string, Op>> = {
       query: [{ name: "wait", description: "1 = wait and return the upgraded instance" }],
       responses: { 202: "Operation started (with clone: the clone, then an operation named upgrade)", 404: "No such instance or build", 409: "Busy, not running, or added plugins the target cannot take" },
     },
+  },
+  "/instances/{name}/php": {
+    post: { summary: "Switch PHP within the Moodle branch's range: app and cron recreated (operation); 200 with the view when already on it", params: N, body: phpSwitchSchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 200: "Already on that version", 202: "Operation started", 404: "No such instance", 409: "Busy" } },
+  },
+  "/instances/{name}/login-link": {
+    post: { summary: "A one-time admin login link into the site (single use, expires in 60 s; only the token's hash is stored, in moodledata)", params: N, responses: { 200: "{url, expiresAt}", 404: "No such instance", 409: "Not running, or created before login links" } },
+  },
+  "/instances/{name}/snapshots/{id}": {
+    delete: { summary: "Delete one snapshot", params: ["name", "id"], responses: { 204: "Deleted", 404: "No such snapshot", 409: "Busy" } },
   },
   "/instances/{name}/blueprint": {
     get: { summary: "The applied blueprint marker, the last run, and whether URL blueprints are allowed", params: N },

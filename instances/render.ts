@@ -1,5 +1,7 @@
 import os from "node:os";
+import path from "node:path";
 import type { InstanceSpec } from "./spec";
+import { LOGIN_ENTRY_PATH, LOGIN_ENTRY_URL } from "./login-entry";
 
 /**
  * Pure renderers for every file an instance's services read. They are written once at create
@@ -48,13 +50,18 @@ realpath_cache_ttl = 600
 
 ; OPcache sized for Moodle (~15k scripts). dev revalidates on every request; prod never does.
 opcache.enable = 1
-opcache.enable_cli = 0
 opcache.memory_consumption = 192
 opcache.interned_strings_buffer = 16
 opcache.max_accelerated_files = 20000
 opcache.validate_timestamps = ${prod ? 0 : 1}
 opcache.revalidate_freq = 0
 opcache.save_comments = 1
+; The cron container sets MDIND_CLI_OPCACHE=1: each minute's cron.php then loads Moodle compiled
+; from a file cache in the container's /tmp instead of compiling ~1000 files again (most of a
+; cron run's CPU at 100 sites, docs/performance.md). Unset (php-fpm, other CLI), these read empty: off.
+opcache.enable_cli = \${MDIND_CLI_OPCACHE}
+opcache.file_cache = \${MDIND_CLI_OPCACHE_DIR}
+opcache.file_cache_only = \${MDIND_CLI_OPCACHE}
 
 session.gc_probability = 0
 
@@ -170,6 +177,15 @@ server {
 
     location ~* ${DENY_RE} { return 404; }
 
+    # moodle-dind's one-time admin login: a file outside Moodle's code, mounted read-only (login-entry.ts).
+    location = ${LOGIN_ENTRY_URL} {
+        include /etc/nginx/fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME ${LOGIN_ENTRY_PATH};
+        fastcgi_param SERVER_PORT ${ctx.port};
+        fastcgi_param HTTP_PROXY "";
+        fastcgi_pass app:9000;
+    }
+
     # Slash arguments: /pluginfile.php/1/…, /theme/styles.php/… carry PATH_INFO.
     location ~ [^/]\\.php(/|$) {
         fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
@@ -224,6 +240,11 @@ ${ctx.publicDir ? "        FallbackResource /r.php\n" : ""}    </Directory>
             Require all granted
             SetHandler none
         </Files>
+    </Directory>
+    # moodle-dind's one-time admin login: a file outside Moodle's code, mounted read-only (login-entry.ts).
+    Alias ${LOGIN_ENTRY_URL} ${LOGIN_ENTRY_PATH}
+    <Directory ${path.posix.dirname(LOGIN_ENTRY_PATH)}>
+        Require all granted
     </Directory>
     <FilesMatch "\\.php$">
         SetHandler "proxy:fcgi://app:9000"

@@ -50,6 +50,18 @@ export async function listSnapshots(name: string): Promise<{ id: string; bytes: 
     .sort((a, b) => b.id.localeCompare(a.id));
 }
 
+/**
+ * Remove one snapshot. Under the instance's operation lock, so it cannot vanish under a restore
+ * (or an upgrade's rollback) that is reading it.
+ */
+export async function deleteSnapshot(name: string, id: string): Promise<void> {
+  validateName(name);
+  if (!ID_RE.test(id)) throw new ValidationError("snapshot id is malformed", "id");
+  const file = path.join(snapDir(name), `${id}.tar.gz`);
+  if (!fss.existsSync(file)) throw new NotFoundError(`no snapshot ${id} of ${name}`);
+  await runOperation(name, "snapshot-delete", (op) => op.step("delete", () => fs.rm(file)));
+}
+
 export async function restoreSnapshot(name: string, id: string): Promise<void> {
   validateName(name);
   if (!ID_RE.test(id)) throw new ValidationError("snapshot id is malformed", "id");

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { SERVICES } from "../../instances/stack";
-import { createInputSchema } from "../../instances/spec";
+import { createInputSchema, PHP_VERSIONS } from "../../instances/spec";
 import { GIT_REF_RE, UPLOAD_NAME_RE } from "../../lib/moodle/paths";
 import { upgradeInputSchema } from "../../instances/upgrade/plan";
 
@@ -57,3 +57,6 @@ export const moodleUploadQuerySchema = z.object({
 
 /** POST /instances/{name}/upgrade: the target build (branch, release or id) and an optional clone to upgrade instead. */
 export const upgradeBodySchema = upgradeInputSchema;
+
+/** POST /instances/{name}/php: the PHP version to switch to (the Moodle branch's range is checked below). */
+export const phpSwitchSchema = z.object({ version: z.enum(PHP_VERSIONS) }).strict();

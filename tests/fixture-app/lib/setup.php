@@ -171,3 +171,5 @@ function fixture_db_error(string $message): void {
 if (!defined('ABORT_AFTER_CONFIG')) {
     $DB = fixture_db();
 }
+
+require_once(__DIR__ . '/sessionlib.php');
