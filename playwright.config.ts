@@ -68,6 +68,8 @@ export default defineConfig({
       MDIND_MOODLE_DOWNLOAD_URL: process.env.MDIND_MOODLE_DOWNLOAD_URL ?? "http://127.0.0.1:9",
       // Another data folder may share this engine: report, never clean up someone else's instances.
       MDIND_RECONCILE_ON_START: "report",
+      // The preload's folder is the test's own (images.spec.ts drops tarballs there), never /shared-images.
+      MDIND_SHARED_IMAGES: path.join(process.env.MDIND_E2E_HOME, "shared-images"),
       NEXT_TELEMETRY_DISABLED: "1",
     },
   },
