@@ -187,12 +187,12 @@ export default function BlueprintPanel({ name, disabled = false }: { name: strin
             ))}
         </div>
         {mode === "file" && (
-          <input type="file" accept=".json,.zip,application/json,application/zip" className="text-sm" data-testid="blueprint-file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          <input type="file" aria-label="Blueprint file (.json or .zip bundle)" accept=".json,.zip,application/json,application/zip" className="text-sm" data-testid="blueprint-file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
         )}
         {mode === "paste" && (
-          <textarea className="input h-48 w-full font-mono text-xs" value={text} onChange={(e) => setText(e.target.value)} placeholder='{"steps": [ … ]}' data-testid="blueprint-json" />
+          <textarea aria-label="Blueprint JSON" className="input h-48 w-full font-mono text-xs" value={text} onChange={(e) => setText(e.target.value)} placeholder='{"steps": [ … ]}' data-testid="blueprint-json" />
         )}
-        {mode === "url" && <input type="url" className="input w-full" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://…/blueprint.json or bundle.zip" />}
+        {mode === "url" && <input type="url" aria-label="Blueprint URL" className="input w-full" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://…/blueprint.json or bundle.zip" />}
         <div className="flex flex-wrap items-center gap-4 text-sm">
           <label className="flex items-center gap-2">
             On error

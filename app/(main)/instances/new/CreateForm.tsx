@@ -270,6 +270,7 @@ export default function CreateForm() {
             <div className="mt-3 space-y-2">
               <input
                 type="file"
+                aria-label="Blueprint file (.json)"
                 accept=".json,application/json"
                 className="text-sm"
                 onChange={async (e) => {
@@ -277,7 +278,7 @@ export default function CreateForm() {
                   if (f) setBlueprint(await f.text());
                 }}
               />
-              <textarea className={`${fieldCls("blueprint")} h-40 font-mono text-xs`} value={blueprint} onChange={(e) => setBlueprint(e.target.value)} placeholder='{"steps": [ … ]}' />
+              <textarea aria-label="Blueprint JSON" className={`${fieldCls("blueprint")} h-40 font-mono text-xs`} value={blueprint} onChange={(e) => setBlueprint(e.target.value)} placeholder='{"steps": [ … ]}' />
             </div>
           </details>
           {error && <ErrorNote>{error.message}</ErrorNote>}
