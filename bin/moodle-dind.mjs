@@ -7,6 +7,9 @@ import { register } from "tsx/esm/api";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.env.MDIND_APP_ROOT ??= root;
+// Failure until main() says otherwise: a command whose promise never settles (the event loop
+// drains while it waits) must not end with exit 0.
+process.exitCode = 1;
 register();
 const { main, exitCodeFor, oneLine } = await import(path.join(root, "edge", "cli", "main.ts"));
 try {

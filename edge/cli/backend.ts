@@ -19,6 +19,8 @@ export interface Backend {
   create(input: CreateRequest, onEvent: (ev: OpEvent) => void, blueprintFile?: string, blueprintOpts?: ApplyOptions): Promise<InstanceView>;
   blueprintApply(name: string, file: string, opts: ApplyOptions, onEvent: (ev: OpEvent) => void): Promise<ApplyResult>;
   list(): Promise<InstanceView[]>;
+  /** Instance names only (completion calls this on every TAB, so locally it reads the registry, not the engine). */
+  names(): Promise<string[]>;
   info(name: string, showPassword: boolean): Promise<unknown>;
   action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   remove(name: string, onEvent: (ev: OpEvent) => void): Promise<void>;

@@ -7,7 +7,7 @@ import { removeInstance, restartInstance, startInstance, stopInstance } from "..
 import { instanceInfo, listInstances, type InstanceView } from "../../instances/query";
 import { parseService, serviceLogs } from "../../instances/access";
 import { execInteractive } from "./exec";
-import { readSecrets } from "../../instances/store";
+import { listRecords, readSecrets } from "../../instances/store";
 import { validateName } from "../../lib/names";
 import { reconcile } from "../../services/reconcile";
 import { imagesBuild, imagesList, imagesSave } from "../../lib/images/cli";
@@ -65,6 +65,10 @@ export class LocalBackend implements Backend {
   async list() {
     await ping();
     return listInstances();
+  }
+
+  async names() {
+    return (await listRecords()).map((r) => r.name);
   }
 
   async info(name: string, showPassword: boolean) {

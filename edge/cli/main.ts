@@ -18,6 +18,8 @@ type Values = { [K in OptName]?: (typeof OPTIONS)[K]["type"] extends "string" ? 
  * Verbs and options come from one table (verbs.ts) shared with help and completion.
  */
 export async function main(argv: string[]): Promise<number> {
+  // The cluster verbs parse their own options (edge/cli/cluster.ts, docs/cluster.md).
+  if (argv[0] === "cluster") return (await import("./cluster")).clusterCommand(argv.slice(1));
   const dashdash = argv.indexOf("--");
   const rest = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
   const { values, positionals } = parseArgs({
@@ -33,15 +35,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const spec = verb(cmd);
   if (!spec) throw usage(`unknown command '${cmd}' (moodle-dind --help lists them)`);
-  if (values.help || cmd === "help") {
-    const about = cmd === "help" ? (args[0] ? verb(args[0]) : undefined) : spec;
-    if (cmd === "help" && args[0] && !about) throw usage(`unknown command '${args[0]}'`);
-    process.stdout.write(about ? verbHelp(about) : globalUsage());
-    return 0;
-  }
   const allowed = new Set<string>(verbOptions(spec));
   const stray = Object.keys(values).filter((k) => !allowed.has(k));
   if (stray.length) throw usage(`${cmd} does not take --${stray[0]} (moodle-dind ${cmd} --help lists its options)`);
+  if (values.help || cmd === "help") {
+    const byName = cmd === "help" && !values.help;
+    const about = byName ? (args[0] ? verb(args[0]) : undefined) : spec;
+    if (byName && args[0] && !about) throw usage(`unknown command '${args[0]}'`);
+    process.stdout.write(about ? verbHelp(about) : globalUsage());
+    return 0;
+  }
   if (cmd === "completion") {
     if (args[0] !== "bash" && args[0] !== "zsh") throw usage("completion bash|zsh");
     process.stdout.write(args[0] === "bash" ? bashCompletion() : zshCompletion());

@@ -151,6 +151,10 @@ export class RemoteBackend implements Backend {
     return (await this.json<{ instances: InstanceView[] }>("GET", "/instances")).instances;
   }
 
+  async names(): Promise<string[]> {
+    return (await this.list()).map((i) => i.name);
+  }
+
   async info(name: string, showPassword: boolean): Promise<unknown> {
     const info = await this.json<Record<string, unknown>>("GET", `/instances/${encodeURIComponent(name)}`);
     if (!showPassword) return info;
