@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, csrfToken, formatBytes } from "../../_lib/api";
 import { useEvents } from "../../_lib/events";
 import { ErrorNote, Mono, StepList, type OpEventLite } from "../../_components/ui";
+import { Dialog } from "../../_components/Dialog";
 
 export interface Build {
   id: string;
@@ -80,6 +81,7 @@ export default function MoodleView() {
   const [op, setOp] = useState<{ id: string; label: string } | null>(null);
   const [events, setEvents] = useState<OpEventLite[]>([]);
   const [version, setVersion] = useState("");
+  const [confirming, setConfirming] = useState<Build | null>(null);
 
   const load = useCallback(() => {
     api<{ builds: Build[] }>("/api/v1/moodle")
@@ -134,7 +136,7 @@ export default function MoodleView() {
   }
 
   async function remove(b: Build) {
-    if (!window.confirm(`Remove Moodle ${b.release} (${b.id}) from the library?`)) return;
+    setConfirming(null);
     setError(null);
     try {
       await api(`/api/v1/moodle/${encodeURIComponent(b.id)}`, { method: "DELETE" });
@@ -205,13 +207,21 @@ export default function MoodleView() {
                   <td className="px-4 py-3">{b.usedBy.length ? b.usedBy.join(", ") : <span className="text-slate-400">—</span>}</td>
                   <td className="px-4 py-3 text-right"><Mono>{formatBytes(b.sizeBytes)}</Mono></td>
                   <td className="px-4 py-3 text-right">
-                    <button type="button" className="btn" disabled={busy || b.usedBy.length > 0} title={b.usedBy.length ? "in use by an instance" : undefined} onClick={() => remove(b)}>Remove</button>
+                    <button type="button" className="btn" disabled={busy || b.usedBy.length > 0} title={b.usedBy.length ? "in use by an instance" : undefined} onClick={() => setConfirming(b)} aria-label={`Remove Moodle ${b.release} (${b.id})`}>Remove</button>
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
+      )}
+      {confirming && (
+        <Dialog title={`Remove Moodle ${confirming.release}?`} description={`${confirming.id} leaves the library; no instance uses it.`} onClose={() => setConfirming(null)} testId="remove-build-dialog">
+          <div className="flex justify-end gap-2">
+            <button type="button" className="btn" data-autofocus onClick={() => setConfirming(null)}>Cancel</button>
+            <button type="button" className="btn-danger" onClick={() => remove(confirming)}>Remove</button>
+          </div>
+        </Dialog>
       )}
     </div>
   );
