@@ -3,8 +3,8 @@
 import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../../_lib/api";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, ApiError, formatBytes } from "../../../_lib/api";
 import { useEvents } from "../../../_lib/events";
 import type { InstanceView } from "../../../_lib/types";
 import { ErrorNote, HealthDot, Mono, StatusBadge, StepList, type OpEventLite } from "../../../_components/ui";
@@ -12,6 +12,13 @@ import LogsTab from "./LogsTab";
 import ConfigTab from "./ConfigTab";
 import MailTab from "./MailTab";
 import UpgradeButton from "./UpgradeButton";
+import AdminLoginButton from "./AdminLoginButton";
+import CloneButton from "./CloneButton";
+import ExportButton from "./ExportButton";
+import PhpButton from "./PhpButton";
+import SnapshotsTab from "./SnapshotsTab";
+import type { PanelOp } from "./ops";
+import { Dialog } from "../../../_components/Dialog";
 import BlueprintPanel from "../../../components/BlueprintPanel";
 import ServiceCharts from "../../../components/charts/ServiceCharts";
 
@@ -20,7 +27,7 @@ const TerminalPanel = dynamic(
   { ssr: false, loading: () => <div className="skeleton h-80 w-full" /> },
 );
 
-const TABS = ["overview", "services", "logs", "config", "mail", "terminal"] as const;
+const TABS = ["overview", "services", "snapshots", "logs", "config", "mail", "terminal"] as const;
 type Tab = (typeof TABS)[number];
 
 export default function InstanceDetail({ name }: { name: string }) {
@@ -33,10 +40,15 @@ export default function InstanceDetail({ name }: { name: string }) {
     const h = (typeof window === "undefined" ? "" : window.location.hash.slice(1)) as Tab;
     return TABS.includes(h) ? h : "overview";
   });
-  const [op, setOp] = useState<{ id: string; label: string } | null>(null);
+  const [op, setOp] = useState<PanelOp | null>(null);
   const [opEvents, setOpEvents] = useState<OpEventLite[]>([]);
+  // Bumped when an operation ends, so tabs that list things (snapshots) read again.
+  const [opsEnded, setOpsEnded] = useState(0);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const router = useRouter();
+  const tabRefs = useRef<Record<string, HTMLButtonElement | null>>({});
+  // The id adopted for a matched operation, at once: its next event may come before a re-render.
+  const adopted = useRef<string | null>(null);
 
   const load = useCallback(() => {
     api<InstanceView>(`/api/v1/instances/${name}`)
@@ -45,24 +57,48 @@ export default function InstanceDetail({ name }: { name: string }) {
   }, [name]);
   useEffect(load, [load]);
 
+  const startOp = useCallback((o: PanelOp) => {
+    adopted.current = null;
+    setError(null);
+    setOpEvents([]);
+    setOp(o);
+  }, []);
+  const updateOp = useCallback((patch: Partial<PanelOp>) => setOp((cur) => (cur ? { ...cur, ...patch } : cur)), []);
+
+  /** An op event of the panel's operation (adopting a matched one by name), and its end. */
+  function onOpEvent(ev: OpEventLite) {
+    if (!op || ev.instance !== op.channel) return;
+    const id = op.id ?? adopted.current;
+    if (id === null) {
+      if (ev.type !== "start" || ev.op !== op.match) return;
+      adopted.current = ev.opId;
+      updateOp({ id: ev.opId });
+    } else if (ev.opId !== id) return;
+    setOpEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
+    if (ev.type === "done" || ev.type === "error") {
+      if (op.label === "remove" && ev.type === "done") return router.push("/");
+      if (ev.type === "done" && op.onDone) {
+        const line = op.onDone();
+        if (typeof line === "string") updateOp({ result: line });
+      }
+      setOpsEnded((n) => n + 1);
+      load();
+    }
+  }
+
   useEvents(
     {
       status: (d) => {
         const s = d as { view: InstanceView | null };
         if (s.view) setView((cur) => ({ ...(cur ?? {}), ...s.view! }));
       },
-      op: (d) => {
-        const ev = d as OpEventLite;
-        if (!op || ev.opId !== op.id) return;
-        setOpEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
-        if (ev.type === "done" || ev.type === "error") {
-          if (op.label === "remove" && ev.type === "done") router.push("/");
-          else load();
-        }
-      },
+      op: (d) => onOpEvent(d as OpEventLite),
     },
     `?instance=${name}`,
   );
+  // A clone's steps run on the new name's channel.
+  const elsewhere = op !== null && op.channel !== name;
+  useEvents({ op: (d) => onOpEvent(d as OpEventLite) }, `?instance=${op?.channel ?? name}`, elsewhere);
 
   async function act(action: "start" | "stop" | "restart", services?: string[]) {
     setError(null);
@@ -71,8 +107,7 @@ export default function InstanceDetail({ name }: { name: string }) {
         method: "POST",
         body: services ? { services } : {},
       });
-      setOpEvents([]);
-      setOp({ id: r.operation, label: services ? `${action} ${services.join(", ")}` : action });
+      startOp({ id: r.operation, label: services ? `${action} ${services.join(", ")}` : action, channel: name });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -82,8 +117,7 @@ export default function InstanceDetail({ name }: { name: string }) {
     setError(null);
     try {
       const r = await api<{ operation: string }>(`/api/v1/instances/${name}/profile`, { method: "POST", body: { profile } });
-      setOpEvents([]);
-      setOp({ id: r.operation, label: `profile ${profile}` });
+      startOp({ id: r.operation, label: `profile ${profile}`, channel: name });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -93,11 +127,28 @@ export default function InstanceDetail({ name }: { name: string }) {
     setConfirmDelete(false);
     try {
       const r = await api<{ operation: string }>(`/api/v1/instances/${name}`, { method: "DELETE" });
-      setOpEvents([]);
-      setOp({ id: r.operation, label: "remove" });
+      startOp({ id: r.operation, label: "remove", channel: name });
     } catch (e) {
       setError((e as Error).message);
     }
+  }
+
+  /** Tabs as the ARIA pattern: arrows move and select (wrapping), Home/End jump, only the selected tab is in the Tab order. */
+  function selectTab(t: Tab, focus = false) {
+    setTab(t);
+    history.replaceState(null, "", `#${t}`);
+    if (focus) tabRefs.current[t]?.focus();
+  }
+  function onTabKey(e: React.KeyboardEvent) {
+    const i = TABS.indexOf(tab);
+    const next = e.key === "ArrowRight" ? TABS[(i + 1) % TABS.length]
+      : e.key === "ArrowLeft" ? TABS[(i - 1 + TABS.length) % TABS.length]
+        : e.key === "Home" ? TABS[0]
+          : e.key === "End" ? TABS[TABS.length - 1]
+            : null;
+    if (!next) return;
+    e.preventDefault();
+    selectTab(next, true);
   }
 
   if (gone) {
@@ -118,7 +169,8 @@ export default function InstanceDetail({ name }: { name: string }) {
     );
   }
 
-  const opRunning = op !== null && !opEvents.some((e) => e.type === "done" || e.type === "error");
+  const ended = opEvents.some((e) => e.type === "done" || e.type === "error");
+  const opRunning = op !== null && !op.error && (op.pending === true || !ended);
   const busy = opRunning || view.operation !== null;
   return (
     <div className="space-y-5">
@@ -129,55 +181,77 @@ export default function InstanceDetail({ name }: { name: string }) {
         <StatusBadge status={view.status} />
         <div className="ml-auto flex flex-wrap gap-2">
           <a href={view.url} target="_blank" rel="noreferrer" className="btn">Open site ↗</a>
+          <AdminLoginButton name={name} disabled={busy || view.status !== "running"} onError={setError} />
           <button type="button" className="btn" disabled={busy || view.status === "running"} onClick={() => act("start")}>Start</button>
           <button type="button" className="btn" disabled={busy || view.status === "stopped"} onClick={() => act("stop")}>Stop</button>
           <button type="button" className="btn" disabled={busy} onClick={() => act("restart")}>Restart</button>
-          <UpgradeButton view={view} busy={busy} onStarted={(id, label) => { setOpEvents([]); setOp({ id, label }); }} />
+          <CloneButton name={name} busy={busy} onStarted={startOp} />
+          <ExportButton name={name} busy={busy} onStarted={startOp} onUpdate={updateOp} />
+          <PhpButton view={view} busy={busy} onStarted={startOp} />
+          <UpgradeButton view={view} busy={busy} onStarted={(id, label) => startOp({ id, label, channel: name })} />
           <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirmDelete(true)}>Delete</button>
         </div>
       </div>
 
       {error && <ErrorNote>{error}</ErrorNote>}
-      {op && (
-        <div className="card p-4" data-testid="op-panel">
-          <div className="mb-2 flex items-center justify-between">
-            <h2 className="text-sm font-semibold capitalize">{op.label}</h2>
-            {!opRunning && <button type="button" className="text-xs text-slate-500 hover:underline" onClick={() => setOp(null)}>dismiss</button>}
-          </div>
-          <StepList events={opEvents} />
-        </div>
-      )}
+      {op && <OpPanel op={op} events={opEvents} running={opRunning} onDismiss={() => setOp(null)} />}
 
       <div className="border-b border-slate-200 dark:border-slate-800">
-        <nav className="-mb-px flex gap-1" role="tablist">
+        <div className="-mb-px flex gap-1" role="tablist" aria-label={`${name} sections`} onKeyDown={onTabKey}>
           {TABS.map((t) => (
             <button
               key={t}
+              ref={(el) => { tabRefs.current[t] = el; }}
+              id={`tab-${t}`}
               role="tab"
               aria-selected={tab === t}
+              aria-controls={`panel-${t}`}
+              tabIndex={tab === t ? 0 : -1}
               type="button"
-              onClick={() => {
-                setTab(t);
-                history.replaceState(null, "", `#${t}`);
-              }}
+              onClick={() => selectTab(t)}
               className={`border-b-2 px-4 py-2 text-sm font-medium capitalize ${tab === t ? "border-indigo-600 text-indigo-700 dark:text-indigo-300" : "border-transparent text-slate-500 hover:text-slate-800 dark:hover:text-slate-200"}`}
             >
               {t}
             </button>
           ))}
-        </nav>
+        </div>
       </div>
 
-      {tab === "overview" && <Overview view={view} busy={busy} onProfile={switchProfile} />}
-      {tab === "overview" && <BlueprintPanel name={name} disabled={busy || view.status !== "running"} />}
-      {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
-      {tab === "services" && <ServiceCharts instance={name} />}
-      {tab === "logs" && <LogsTab name={name} />}
-      {tab === "config" && <ConfigTab name={name} onRestart={(services) => act("restart", services)} busy={busy} />}
-      {tab === "mail" && <MailTab name={name} />}
-      {tab === "terminal" && <TerminalPanel instance={name} />}
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} tabIndex={0} className="space-y-5 focus:outline-none">
+        {tab === "overview" && <Overview view={view} busy={busy} onProfile={switchProfile} />}
+        {tab === "overview" && <BlueprintPanel name={name} disabled={busy || view.status !== "running"} />}
+        {tab === "services" && <Services view={view} busy={busy} onRestart={(s) => act("restart", [s])} />}
+        {tab === "services" && <ServiceCharts instance={name} />}
+        {tab === "snapshots" && <SnapshotsTab name={name} busy={busy} version={opsEnded} onStarted={startOp} />}
+        {tab === "logs" && <LogsTab name={name} />}
+        {tab === "config" && <ConfigTab name={name} onRestart={(services) => act("restart", services)} busy={busy} />}
+        {tab === "mail" && <MailTab name={name} />}
+        {tab === "terminal" && <TerminalPanel instance={name} />}
+      </div>
 
       {confirmDelete && <DeleteDialog name={name} onCancel={() => setConfirmDelete(false)} onConfirm={remove} />}
+    </div>
+  );
+}
+
+/** The operation panel: the server's steps, the browser's own progress (a download), then one result line. */
+function OpPanel({ op, events, running, onDismiss }: { op: PanelOp; events: OpEventLite[]; running: boolean; onDismiss: () => void }) {
+  const p = op.progress;
+  return (
+    <div className="card p-4" data-testid="op-panel" role="region" aria-label={`Operation: ${op.label}`} aria-busy={running}>
+      <div className="mb-2 flex items-center justify-between">
+        <h2 className="text-sm font-semibold capitalize">{op.label}</h2>
+        {!running && <button type="button" className="text-xs text-slate-500 hover:underline" onClick={onDismiss}>dismiss</button>}
+      </div>
+      <StepList events={events} />
+      {p && (
+        <div className="mt-2 space-y-1 text-sm" data-testid="op-progress">
+          <progress className="w-full" max={p.total || undefined} value={p.done} aria-label={`${p.what} progress`} />
+          <Mono>{p.what}: {formatBytes(p.done)}{p.total ? ` of ${formatBytes(p.total)} (${Math.round((100 * p.done) / p.total)} %)` : ""}</Mono>
+        </div>
+      )}
+      {op.error && <ErrorNote>{op.error}</ErrorNote>}
+      <div aria-live="polite">{op.result && <p className="mt-2 text-sm font-medium text-emerald-700 dark:text-emerald-400" data-testid="op-result">{op.result}</p>}</div>
     </div>
   );
 }
@@ -277,16 +351,16 @@ function Services({ view, busy, onRestart }: { view: InstanceView; busy: boolean
 function DeleteDialog({ name, onCancel, onConfirm }: { name: string; onCancel: () => void; onConfirm: () => void }) {
   const [typed, setTyped] = useState("");
   return (
-    <div className="fixed inset-0 z-20 flex items-center justify-center bg-slate-900/50 p-4" role="dialog" aria-modal="true">
-      <div className="card w-full max-w-md space-y-4 p-6">
-        <h2 className="text-lg font-semibold">Delete {name}?</h2>
-        <p className="text-sm text-slate-600 dark:text-slate-400">This removes its containers, network, database and files. It cannot be undone. Type <span className="font-mono font-semibold">{name}</span> to confirm.</p>
-        <input className="input font-mono" aria-label="Type the instance name" value={typed} onChange={(e) => setTyped(e.target.value)} autoFocus />
-        <div className="flex justify-end gap-2">
-          <button type="button" className="btn" onClick={onCancel}>Cancel</button>
-          <button type="button" className="btn-danger" disabled={typed !== name} onClick={onConfirm}>Delete forever</button>
-        </div>
+    <Dialog
+      title={`Delete ${name}?`}
+      description={<>This removes its containers, network, database and files. It cannot be undone. Type <span className="font-mono font-semibold">{name}</span> to confirm.</>}
+      onClose={onCancel}
+    >
+      <input className="input font-mono" aria-label="Type the instance name" value={typed} onChange={(e) => setTyped(e.target.value)} data-autofocus />
+      <div className="flex justify-end gap-2">
+        <button type="button" className="btn" onClick={onCancel}>Cancel</button>
+        <button type="button" className="btn-danger" disabled={typed !== name} onClick={onConfirm}>Delete forever</button>
       </div>
-    </div>
+    </Dialog>
   );
 }

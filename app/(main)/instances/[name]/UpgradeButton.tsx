@@ -6,6 +6,7 @@ import { api } from "../../../_lib/api";
 import { useEvents } from "../../../_lib/events";
 import type { InstanceView } from "../../../_lib/types";
 import { ErrorNote, Mono, StepList, type OpEventLite } from "../../../_components/ui";
+import { Dialog } from "../../../_components/Dialog";
 import type { Build } from "../../moodle/MoodleView";
 
 /**
@@ -86,37 +87,35 @@ export default function UpgradeButton({ view, busy, onStarted }: { view: Instanc
         </div>
       )}
       {open && (
-        <div className="fixed inset-0 z-20 flex items-center justify-center bg-slate-900/50 p-4" role="dialog" aria-modal="true">
-          <div className="card w-full max-w-md space-y-4 p-6">
-            <h2 className="text-lg font-semibold">Upgrade {view.name}</h2>
-            <p className="text-sm text-slate-600 dark:text-slate-400">
-              From <Mono>{view.release}</Mono>. Moodle&apos;s own rules are checked first; then a snapshot, maintenance mode, the new code,
-              Moodle&apos;s upgrade.php. If anything fails, the snapshot is restored automatically.
-            </p>
-            {builds === null && !error && <div className="skeleton h-9 w-full" />}
-            {builds?.length === 0 && <p className="text-sm text-slate-500">The library has no newer build. Add one on the <Link href="/moodle" className="text-indigo-700 hover:underline dark:text-indigo-300">Moodle page</Link>.</p>}
-            {builds && builds.length > 0 && (
-              <label className="block space-y-1 text-sm">
-                <span>Target build</span>
-                <select className="input font-mono" data-testid="upgrade-to" value={to} onChange={(e) => setTo(e.target.value)}>
-                  {builds.map((b) => <option key={b.id} value={b.id}>{b.release} · {b.id}</option>)}
-                </select>
-              </label>
-            )}
-            <label className="flex items-center gap-2 text-sm">
-              <input type="checkbox" checked={clone} onChange={(e) => setClone(e.target.checked)} data-testid="upgrade-clone" />
-              Rehearse on a clone (this site stays as it is)
+        <Dialog
+          title={`Upgrade ${view.name}`}
+          description={<>From <Mono>{view.release}</Mono>. Moodle&apos;s own rules are checked first; then a snapshot, maintenance mode, the new code, Moodle&apos;s upgrade.php. If anything fails, the snapshot is restored automatically.</>}
+          onClose={() => setOpen(false)}
+          testId="upgrade-dialog"
+        >
+          {builds === null && !error && <div className="skeleton h-9 w-full" />}
+          {builds?.length === 0 && <p className="text-sm text-slate-500">The library has no newer build. Add one on the <Link href="/moodle" className="text-indigo-700 hover:underline dark:text-indigo-300">Moodle page</Link>.</p>}
+          {builds && builds.length > 0 && (
+            <label className="block space-y-1 text-sm">
+              <span>Target build</span>
+              <select className="input font-mono" data-autofocus data-testid="upgrade-to" value={to} onChange={(e) => setTo(e.target.value)}>
+                {builds.map((b) => <option key={b.id} value={b.id}>{b.release} · {b.id}</option>)}
+              </select>
             </label>
-            {clone && <input className="input font-mono" aria-label="Clone name" value={cloneName} onChange={(e) => setCloneName(e.target.value)} />}
-            {error && <ErrorNote>{error}</ErrorNote>}
-            <div className="flex justify-end gap-2">
-              <button type="button" className="btn" onClick={() => setOpen(false)}>Cancel</button>
-              <button type="button" className="btn-primary" data-testid="upgrade-confirm" disabled={!to || (clone && !cloneName)} onClick={start}>
-                {clone ? "Clone and upgrade" : "Upgrade"}
-              </button>
-            </div>
+          )}
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={clone} onChange={(e) => setClone(e.target.checked)} data-testid="upgrade-clone" />
+            Rehearse on a clone (this site stays as it is)
+          </label>
+          {clone && <input className="input font-mono" aria-label="Clone name" value={cloneName} onChange={(e) => setCloneName(e.target.value)} />}
+          {error && <ErrorNote>{error}</ErrorNote>}
+          <div className="flex justify-end gap-2">
+            <button type="button" className="btn" onClick={() => setOpen(false)}>Cancel</button>
+            <button type="button" className="btn-primary" data-testid="upgrade-confirm" disabled={!to || (clone && !cloneName)} onClick={start}>
+              {clone ? "Clone and upgrade" : "Upgrade"}
+            </button>
           </div>
-        </div>
+        </Dialog>
       )}
     </>
   );
