@@ -1,19 +1,27 @@
 "use client";
 
 import Link from "next/link";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api } from "../_lib/api";
 import { useEvents } from "../_lib/events";
 import type { InstanceView } from "../_lib/types";
-import { EmptyState, ErrorNote, HealthDot, Mono, StatusBadge } from "../_components/ui";
+import { EmptyState, ErrorNote, HealthDot, Mono, StatusBadge, type OpEventLite } from "../_components/ui";
+import ImportPanel from "./ImportPanel";
 import { StatCell } from "../components/charts/StatCell";
 import { useStatsHistory } from "../components/charts/useStatsHistory";
+
+interface BulkRow { action: string; opId?: string; state: "running" | "done" | "error"; message?: string }
 
 export default function InstanceList() {
   const [list, setList] = useState<InstanceView[] | null>(null);
   const samples = useStatsHistory();
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Bulk start/stop: per instance, its operation and how it ended.
+  const [bulk, setBulk] = useState<Record<string, BulkRow>>({});
+  // Operations seen ending, for one that ends before its POST has answered with the id.
+  const ended = useRef(new Map<string, { state: "done" | "error"; message?: string }>());
 
   useEffect(() => {
     api<{ instances: InstanceView[] }>("/api/v1/instances")
@@ -34,9 +42,41 @@ export default function InstanceList() {
         return next;
       });
     },
+    op: (d) => {
+      const ev = d as OpEventLite;
+      if (ev.type !== "done" && ev.type !== "error") return;
+      const state = ev.type;
+      ended.current.set(ev.opId, { state, message: ev.message });
+      setBulk((cur) => {
+        const b = cur[ev.instance];
+        if (!b || b.opId !== ev.opId) return cur;
+        return { ...cur, [ev.instance]: { ...b, state, message: state === "error" ? ev.message : undefined } };
+      });
+    },
   });
 
   const shown = (list ?? []).filter((i) => !filter || i.name.includes(filter.toLowerCase()));
+  const picked = shown.filter((i) => selected.has(i.name)).map((i) => i.name);
+  const toggle = (n: string, on: boolean) => setSelected((cur) => {
+    const next = new Set(cur);
+    if (on) next.add(n);
+    else next.delete(n);
+    return next;
+  });
+
+  /** One request per selected instance, in parallel; each row's result comes from its operation's end. */
+  async function bulkAct(action: "start" | "stop") {
+    setBulk(Object.fromEntries(picked.map((n) => [n, { action, state: "running" as const }])));
+    await Promise.all(picked.map(async (n) => {
+      try {
+        const r = await api<{ operation: string }>(`/api/v1/instances/${n}/actions/${action}`, { method: "POST", body: {} });
+        const end = ended.current.get(r.operation);
+        setBulk((cur) => ({ ...cur, [n]: { action, opId: r.operation, state: end?.state ?? "running", message: end?.state === "error" ? end.message : undefined } }));
+      } catch (e) {
+        setBulk((cur) => ({ ...cur, [n]: { action, state: "error", message: (e as Error).message } }));
+      }
+    }));
+  }
   return (
     <div className="space-y-5">
       <div className="flex flex-wrap items-center gap-3">
@@ -49,6 +89,23 @@ export default function InstanceList() {
           <Link href="/instances/new" className="btn-primary">+ New instance</Link>
         </div>
       </div>
+      <div className="flex flex-col items-end gap-3"><ImportPanel /></div>
+      {list && list.length > 0 && (
+        <div className="flex flex-wrap items-center gap-2" role="group" aria-label="Selected instances">
+          <span className="text-sm text-slate-500" data-testid="bulk-count">{picked.length} selected</span>
+          <button type="button" className="btn" data-testid="bulk-start" disabled={picked.length === 0} onClick={() => bulkAct("start")}>Start selected</button>
+          <button type="button" className="btn" data-testid="bulk-stop" disabled={picked.length === 0} onClick={() => bulkAct("stop")}>Stop selected</button>
+        </div>
+      )}
+      {Object.keys(bulk).length > 0 && (
+        <ul className="card space-y-1 p-3 text-sm" data-testid="bulk-results" aria-live="polite" aria-label="Bulk results">
+          {Object.entries(bulk).map(([n, b]) => (
+            <li key={n} data-instance={n} data-result={b.state}>
+              <Mono>{n}</Mono>: {b.action} {b.state === "running" ? "…" : b.state === "done" ? "✓ done" : `✗ ${b.message ?? "failed"}`}
+            </li>
+          ))}
+        </ul>
+      )}
       {error && <ErrorNote>{error}</ErrorNote>}
       {!list && !error && (
         <div className="space-y-2">
@@ -65,6 +122,9 @@ export default function InstanceList() {
           <table className="w-full text-sm" data-testid="instance-table">
             <thead className="border-b border-slate-200 text-left text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800">
               <tr>
+                <th className="w-8 px-4 py-3">
+                  <input type="checkbox" aria-label="Select all shown instances" data-testid="select-all" checked={shown.length > 0 && picked.length === shown.length} onChange={(e) => setSelected(e.target.checked ? new Set(shown.map((i) => i.name)) : new Set())} />
+                </th>
                 <th className="px-4 py-3">Name</th>
                 <th className="px-4 py-3">Status</th>
                 <th className="px-4 py-3">Services</th>
@@ -80,6 +140,9 @@ export default function InstanceList() {
               {shown.map((i) => {
                 return (
                   <tr key={i.name} data-instance={i.name} className="hover:bg-slate-50 dark:hover:bg-slate-800/40">
+                    <td className="px-4 py-3">
+                      <input type="checkbox" aria-label={`Select ${i.name}`} checked={selected.has(i.name)} onChange={(e) => toggle(i.name, e.target.checked)} />
+                    </td>
                     <td className="px-4 py-3">
                       <Link href={`/instances/${i.name}`} className="whitespace-nowrap font-semibold text-indigo-700 hover:underline dark:text-indigo-300">{i.name}</Link>
                     </td>
