@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
   moodleDownloadSchema, passwordChangeSchema, phpSwitchSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
+  cloneBodySchema, snapshotBodySchema, mailListQuerySchema, importQuerySchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -16,6 +17,8 @@ type Op = {
   rawBody?: string;
   params?: string[];
   query?: { name: string; description: string; schema?: object }[];
+  /** The zod schema the route parses its query with: each property becomes a query parameter. */
+  querySchema?: z.ZodObject;
   responses?: Record<string, string>;
   produces?: string;
   public?: boolean;
@@ -27,6 +30,7 @@ function operation(method: string, path: string, o: Op) {
   const params = [
     ...(o.params ?? []).map((p) => ({ name: p, in: "path", required: true, schema: { type: "string" } })),
     ...(o.query ?? []).map((q) => ({ name: q.name, in: "query", required: false, description: q.description, schema: q.schema ?? { type: "string" } })),
+    ...queryFromSchema(o.querySchema),
   ];
   const responses: Record<string, unknown> = {};
   for (const [code, description] of Object.entries(o.responses ?? { 200: "OK" })) {
@@ -45,6 +49,12 @@ function operation(method: string, path: string, o: Op) {
     responses,
     ...(o.public ? { security: [] } : {}),
   };
+}
+
+function queryFromSchema(schema?: z.ZodObject) {
+  if (!schema) return [];
+  const js = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as { properties?: Record<string, object>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, sch]) => ({ name, in: "query", required: js.required?.includes(name) ?? false, schema: sch }));
 }
 
 const N = ["name"];
@@ -86,6 +96,35 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/instances/{name}/snapshots/{id}": {
     delete: { summary: "Delete one snapshot", params: ["name", "id"], responses: { 204: "Deleted", 404: "No such snapshot", 409: "Busy" } },
   },
+  "/instances/{name}/clone": {
+    post: { summary: "Clone into a new instance (new N, port and secrets); the operation runs on the new name", params: N, body: cloneBodySchema, query: [{ name: "wait", description: "1 = wait and return the clone" }], responses: { 202: "Operation started ({name, from, operation})", 404: "No such instance", 409: "Name taken, pool full or busy" } },
+  },
+  "/instances/{name}/export": {
+    get: { summary: "Pack the instance (an export operation: DB dump, code, moodledata, config; no secrets), then stream it as one .tar.gz", params: N, produces: "application/gzip", responses: { 200: "The archive (content-length set)", 404: "No such instance", 409: "Busy" } },
+  },
+  "/import": {
+    post: {
+      summary: "Create an instance from an export archive sent as the raw body; 202 with the operation id",
+      rawBody: "application/gzip",
+      querySchema: importQuerySchema,
+      responses: { 202: "Operation started", 409: "Name taken or pool full", 422: "Bad name, archive too large (20 GiB) or not an export" },
+    },
+  },
+  "/instances/{name}/snapshots": {
+    get: { summary: "Snapshots kept beside the instance (id, bytes, createdAt)", params: N, responses: { 200: "OK", 404: "No such instance" } },
+    post: { summary: "Take a snapshot (operation); ?wait=1 answers {id, bytes}", params: N, body: snapshotBodySchema, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
+  },
+  "/instances/{name}/snapshots/{id}/restore": {
+    post: { summary: "Put the instance back to a snapshot (operation)", params: ["name", "id"], query: [{ name: "wait", description: "1 = wait and return the instance" }], responses: { 202: "Operation started", 404: "No such instance or snapshot", 409: "Busy" } },
+  },
+  "/instances/{name}/dbadmin": {
+    get: {
+      summary: "Open the DB admin logged in to this instance's database: a one-time login, then 303 to /adminer",
+      params: N,
+      query: [{ name: "format", description: "json = answer {location, driver, server, db, expiresAt} instead of redirecting" }],
+      responses: { 200: "With format=json", 303: "Redirect to the DB admin", 404: "No such instance" },
+    },
+  },
   "/instances/{name}/blueprint": {
     get: { summary: "The applied blueprint marker, the last run, and whether URL blueprints are allowed", params: N },
     post: {
@@ -117,8 +156,17 @@ const ROUTES: Record<string, Record<string, Op>> = {
     get: { summary: "Read a config file", params: ["name", "dir", "file"] },
     put: { summary: "Validate (nginx -t, apache2 -t, php-fpm -t, php ini) and save; suggests a restart", params: ["name", "dir", "file"], body: configPutSchema },
   },
-  "/instances/{name}/mail": { get: { summary: "Caught mail of the instance", params: N } },
-  "/instances/{name}/mail/{id}": { get: { summary: "One caught message (html, text, headers, attachments)", params: ["name", "id"] } },
+  "/instances/{name}/mail": {
+    get: { summary: "Caught mail of the instance, newest first (name may be _unknown: senders no instance owns)", params: N, querySchema: mailListQuerySchema },
+    delete: { summary: "Empty the instance's mailbox", params: N },
+  },
+  "/instances/{name}/mail/{id}": {
+    get: { summary: "One caught message (html, text, headers, attachments); format=eml gives the raw message", params: ["name", "id"], query: [{ name: "format", description: "eml = the raw message (message/rfc822)" }], responses: { 200: "OK", 404: "No such message" } },
+    delete: { summary: "Delete one message", params: ["name", "id"], responses: { 200: "Deleted", 404: "No such message" } },
+  },
+  "/instances/{name}/mail/{id}/attachments/{index}": {
+    get: { summary: "One attachment, always as a download (its type in x-mdind-content-type)", params: ["name", "id", "index"], produces: "application/octet-stream", responses: { 200: "OK", 404: "No such message or attachment" } },
+  },
   "/operations": { get: { summary: "Operation history, newest first", query: [{ name: "instance", description: "an instance name, _images or _moodle" }] } },
   "/operations/{instance}/{opId}": { get: { summary: "Every event of one operation", params: ["instance", "opId"] } },
   "/events": {
@@ -157,6 +205,8 @@ const ROUTES: Record<string, Record<string, Op>> = {
     },
   },
   "/moodle/{id}": { delete: { summary: "Remove a build from the library", params: ["id"], responses: { 200: "Removed", 404: "No such build", 409: "Instances use it" } } },
+  "/metrics": { get: { summary: "Prometheus scrape endpoint (a bearer token suits scrapers)", produces: "text/plain" } },
+  "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
   "/reconcile": { post: { summary: "Repair registry, folders and engine after a crash (?dryRun=1 reports only)", query: [{ name: "dryRun", description: "1 = report only" }] } },

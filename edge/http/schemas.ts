@@ -3,6 +3,7 @@ import { SERVICES } from "../../instances/stack";
 import { createInputSchema, PHP_VERSIONS } from "../../instances/spec";
 import { GIT_REF_RE, UPLOAD_NAME_RE } from "../../lib/moodle/paths";
 import { upgradeInputSchema } from "../../instances/upgrade/plan";
+import { nameSchema } from "../../lib/names";
 
 /** Request schemas shared by the route handlers and the OpenAPI document. */
 export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
@@ -60,3 +61,15 @@ export const upgradeBodySchema = upgradeInputSchema;
 
 /** POST /instances/{name}/php: the PHP version to switch to (the Moodle branch's range is checked below). */
 export const phpSwitchSchema = z.object({ version: z.enum(PHP_VERSIONS) }).strict();
+
+/** POST /instances/{name}/clone: the new instance's name. */
+export const cloneBodySchema = z.object({ to: nameSchema }).strict();
+/** POST /instances/{name}/snapshots: an optional label (part of the snapshot id). */
+export const snapshotBodySchema = z.object({ label: z.string().regex(/^[a-z0-9-]{1,32}$/).optional() }).strict();
+/** GET /instances/{name}/mail: paging. */
+export const mailListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  offset: z.coerce.number().int().min(0).max(1_000_000).optional(),
+});
+/** POST /import?name=: the new instance's name (the archive is the raw body). */
+export const importQuerySchema = z.object({ name: nameSchema, wait: z.enum(["0", "1", "true", "false"]).optional() });

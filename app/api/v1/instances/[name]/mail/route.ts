@@ -1,16 +1,11 @@
-import { z } from "zod";
 import { route } from "@/edge/http/edge";
 import { deleteMailbox, listMail, validateBox } from "@/lib/mail/store";
-
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  offset: z.coerce.number().int().min(0).max(1_000_000).optional(),
-});
+import { mailListQuerySchema } from "@/edge/http/schemas";
 
 /** The instance's caught mail, newest first. `name` may also be "_unknown" (senders no instance owns). */
 export const GET = route<{ name: string }>(async ({ req, params }) => {
   const box = validateBox(params.name);
-  const q = listQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
+  const q = mailListQuerySchema.parse(Object.fromEntries(new URL(req.url).searchParams));
   return listMail(box, q);
 });
 
