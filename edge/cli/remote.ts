@@ -1,9 +1,7 @@
 import type { CreateRequest } from "../../instances/spec";
 import type { Writable } from "node:stream";
 import fs from "node:fs/promises";
-import fss from "node:fs";
 import path from "node:path";
-import { Readable, Transform, type TransformCallback } from "node:stream";
 import { AppError, type ErrorKind } from "../../lib/errors";
 import type { OpEvent } from "../../lib/operations";
 import type { InstanceView } from "../../instances/query";
@@ -13,6 +11,7 @@ import type { DownloadRequest } from "../../instances/builds";
 import type { BuildInfo } from "../../lib/moodle/library";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
 import type { UpgradeInput } from "../../instances/upgrade/plan";
+import { download, sayer, uploadStream } from "./transfer";
 
 /**
  * The CLI driving a remote host through its REST API (/api/v1) with an API token. Long operations
@@ -74,14 +73,24 @@ export class RemoteBackend implements Backend {
 
   /**
    * Follow one operation on the SSE stream until it ends; throw its error like the local backend.
-   * `then`: when it is done, follow the next operation of that name on the same channel (an
-   * upgrade after the clone it runs on).
+   * `then`: when it is done (or at once when opId is null), follow the next operation of that name
+   * on the same channel (an upgrade after the clone it runs on, the export a download starts).
+   * `live`: no replay, only what happens after `onHello` (the stream is subscribed).
    */
-  private async follow(scope: string, opId: string, onEvent: (ev: OpEvent) => void, then?: string): Promise<void> {
+  private async follow(
+    scope: string,
+    opId: string | null,
+    onEvent: (ev: OpEvent) => void,
+    opts: { then?: string; live?: boolean; onHello?: () => void; signal?: AbortSignal } = {},
+  ): Promise<void> {
     let current: string | null = opId;
-    let next = then;
+    let next = opts.then;
     const ctl = new AbortController();
-    const res = await this.request("GET", `/events?instance=${encodeURIComponent(scope)}&after=0`, undefined, ctl.signal);
+    const stop = () => ctl.abort();
+    opts.signal?.addEventListener("abort", stop);
+    // Events are numbered per channel; an id no channel reaches means "nothing from the past".
+    const after = opts.live ? Number.MAX_SAFE_INTEGER : 0;
+    const res = await this.request("GET", `/events?instance=${encodeURIComponent(scope)}&after=${after}`, undefined, ctl.signal);
     if (!res.body) throw new AppError("internal", "the event stream has no body");
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -95,6 +104,7 @@ export class RemoteBackend implements Backend {
           const frame = buf.slice(0, i);
           buf = buf.slice(i + 2);
           const event = /^event: (.*)$/m.exec(frame)?.[1];
+          if (event === "hello") opts.onHello?.();
           const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
           if (event !== "op" || !data) continue;
           const ev = JSON.parse(data) as OpEvent;
@@ -110,8 +120,17 @@ export class RemoteBackend implements Backend {
         }
       }
     } finally {
+      opts.signal?.removeEventListener("abort", stop);
       ctl.abort();
     }
+  }
+
+  /** POST an operation, follow it, answer with the instance's view (what the local backend returns). */
+  private async operate(name: string, path: string, body: unknown, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    const r = await this.json<{ name?: string; operation: string | null }>("POST", path, body);
+    const target = r.name ?? name;
+    if (r.operation) await this.follow(target, r.operation, onEvent);
+    return this.json<InstanceView>("GET", `/instances/${encodeURIComponent(target)}`);
   }
 
   async create(input: CreateRequest, onEvent: (ev: OpEvent) => void, blueprintFile?: string): Promise<InstanceView> {
@@ -205,8 +224,72 @@ export class RemoteBackend implements Backend {
 
   async upgrade(name: string, req: UpgradeInput, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
     const r = await this.json<{ name: string; operation: string }>("POST", `/instances/${encodeURIComponent(name)}/upgrade`, req);
-    await this.follow(r.name, r.operation, onEvent, req.clone ? "upgrade" : undefined);
+    await this.follow(r.name, r.operation, onEvent, { then: req.clone ? "upgrade" : undefined });
     return this.json<InstanceView>("GET", `/instances/${encodeURIComponent(r.name)}`);
+  }
+
+  clone(from: string, to: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    return this.operate(to, `/instances/${encodeURIComponent(from)}/clone`, { to }, onEvent);
+  }
+
+  switchPhp(name: string, version: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    return this.operate(name, `/instances/${encodeURIComponent(name)}/php`, { version }, onEvent);
+  }
+
+  setProfile(name: string, profile: "dev" | "prod", onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    return this.operate(name, `/instances/${encodeURIComponent(name)}/profile`, { profile }, onEvent);
+  }
+
+  /**
+   * The server packs the archive (its "export" operation, followed live for its steps), then
+   * streams it; it is written to `file` with download progress.
+   */
+  async exportTo(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }> {
+    const at = `/instances/${encodeURIComponent(name)}`;
+    await this.json("GET", at);
+    const stop = new AbortController();
+    let hello!: () => void;
+    const subscribed = new Promise<void>((r) => (hello = r));
+    const watching = this.follow(name, null, onEvent, { then: "export", live: true, onHello: hello, signal: stop.signal }).catch(() => undefined);
+    try {
+      await Promise.race([subscribed, watching]);
+      const res = await this.request("GET", `${at}/export`);
+      if (!res.body) throw new AppError("internal", "the export answer has no body");
+      const out = path.resolve(file);
+      const bytes = await download(res.body, Number(res.headers.get("content-length") ?? 0), out, sayer(name, "download", onEvent));
+      return { file: out, bytes };
+    } finally {
+      stop.abort();
+      await watching;
+    }
+  }
+
+  /** The archive is streamed up (progress while it goes), then the import operation is followed. */
+  async importFrom(file: string, name: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
+    const st = await fs.stat(file);
+    if (!st.isFile()) throw new AppError("validation", "import takes an export archive (.tar.gz)", { field: "file" });
+    const body = new RawBody(uploadStream(file, st.size, sayer(name, "upload", onEvent)), "application/gzip", st.size);
+    const r = await this.json<{ name: string; operation: string }>("POST", `/import?name=${encodeURIComponent(name)}`, body);
+    await this.follow(r.name, r.operation, onEvent);
+    return this.json<InstanceView>("GET", `/instances/${encodeURIComponent(r.name)}`);
+  }
+
+  /** Like the local backend: list → the snapshots, create → {id, bytes}, restore → the instance's view. */
+  async snapshot(name: string, action: "create" | "list" | "restore", arg: string | undefined, onEvent: (ev: OpEvent) => void): Promise<unknown> {
+    const at = `/instances/${encodeURIComponent(name)}/snapshots`;
+    type Snap = { id: string; bytes: number; createdAt: string };
+    const list = async () => (await this.json<{ snapshots: Snap[] }>("GET", at)).snapshots;
+    if (action === "list") return list();
+    if (action === "restore") {
+      if (!arg) throw new AppError("validation", "snapshot restore needs a snapshot id", { field: "id" });
+      return this.operate(name, `${at}/${encodeURIComponent(arg)}/restore`, {}, onEvent);
+    }
+    const before = new Set((await list()).map((s) => s.id));
+    const r = await this.json<{ operation: string }>("POST", at, arg ? { label: arg } : {});
+    await this.follow(name, r.operation, onEvent);
+    const made = (await list()).find((s) => !before.has(s.id));
+    if (!made) throw new AppError("internal", "the snapshot finished but is not in the list");
+    return { id: made.id, bytes: made.bytes };
   }
 
   async reconcile(): Promise<ReconcileReport> {
@@ -222,23 +305,8 @@ export class RemoteBackend implements Backend {
     const st = await fs.stat(file);
     if (!st.isFile()) throw new AppError("validation", "over --url, moodle add takes a package (.tgz, .tar.gz or .zip): pack the folder first", { field: "path" });
     const name = path.basename(file);
-    let sent = 0;
-    let last = 0;
-    const started = Date.now();
-    const say = (message: string) => onEvent({ seq: 0, ts: new Date().toISOString(), opId: "", instance: "_moodle", op: "upload", type: "log", message });
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-        sent += chunk.length;
-        if (Date.now() - last >= 1000 || sent === st.size) {
-          last = Date.now();
-          const rate = sent / Math.max((Date.now() - started) / 1000, 0.001);
-          say(`sent ${(sent / 1024 ** 2).toFixed(1)} of ${(st.size / 1024 ** 2).toFixed(1)} MiB (${Math.floor((sent / Math.max(st.size, 1)) * 100)} %), ${(rate / 1024 ** 2).toFixed(1)} MiB/s`);
-        }
-        cb(null, chunk);
-      },
-    });
-    const stream = Readable.toWeb(fss.createReadStream(file).pipe(meter)) as ReadableStream<Uint8Array>;
-    const res = await this.request("POST", `/moodle/upload?filename=${encodeURIComponent(name)}`, new RawBody(stream, "application/octet-stream", st.size));
+    const say = sayer("_moodle", "upload", onEvent);
+    const res = await this.request("POST", `/moodle/upload?filename=${encodeURIComponent(name)}`, new RawBody(uploadStream(file, st.size, say), "application/octet-stream", st.size));
     const r = (await res.json()) as { build: BuildInfo };
     say(`${r.build.id}: Moodle ${r.build.release}`);
     return r.build;
