@@ -1,5 +1,145 @@
-/** moodle-dind cluster …: several DinD hosts in one Docker Swarm (docs/cluster.md). */
+import { parseArgs } from "node:util";
+import { joinTokens, listNodes, localEngine, setAvailability, swarmInit, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
+import { UsageError } from "./exit";
+
+/**
+ * moodle-dind cluster …: several DinD hosts in one Docker Swarm (docs/cluster.md). With a cluster
+ * started here by `cluster up`, the verbs act on its manager (over mutual TLS); otherwise on this
+ * host's own engine (inside a host container: its inner engine).
+ */
+const USAGE = `usage: moodle-dind cluster <verb> [options]
+
+  init [--advertise ADDR]              make this host's engine the swarm manager; prints the join command
+  join --token T --manager HOST[:2377] [--advertise ADDR]   join this host to a manager's swarm
+  nodes [--json]                       the swarm's nodes (state, availability, CPU, memory)
+  drain NODE | activate NODE           drain moves this node's instances to others (live copy)
+  up --nodes N [--ports MIN-MAX]       N DinD host containers on this machine in one swarm
+  down                                 remove them (containers, volumes, network, snapshots)
+  create NAME [--node NODE]            an instance (fixture app) as a swarm stack
+  list [--json]                        instances, their node, port and state
+  move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
+  recover NODE                         a lost node's instances, from their latest snapshots
+`;
+
+const say = (l: string) => process.stderr.write(`cluster: ${l}\n`);
+
 export async function clusterCommand(argv: string[]): Promise<number> {
-  process.stderr.write(`cluster: not implemented yet (${argv.join(" ")})\n`);
-  return 2;
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: "boolean" },
+      nodes: { type: "string" },
+      ports: { type: "string" },
+      token: { type: "string" },
+      manager: { type: "string" },
+      advertise: { type: "string" },
+      node: { type: "string" },
+      to: { type: "string" },
+      "from-snapshot": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [verb, arg] = positionals;
+  if (!verb || values.help) {
+    process.stdout.write(USAGE);
+    return verb ? 0 : 2;
+  }
+  const json = values.json === true;
+  const out = (v: unknown, text: () => string) => process.stdout.write(json ? `${JSON.stringify(v)}\n` : `${text()}\n`);
+  const need = (what: string) => {
+    if (!arg) throw new UsageError(`cluster ${verb} needs ${what}`);
+    return arg;
+  };
+  const svc = await import("../../services/cluster");
+
+  switch (verb) {
+    case "up": {
+      const nodes = Number.parseInt(values.nodes ?? "", 10);
+      if (!Number.isInteger(nodes)) throw new UsageError("cluster up --nodes N");
+      const [portMin, portMax] = values.ports ? values.ports.split("-").map((p) => Number.parseInt(p, 10)) : [undefined, undefined];
+      const r = await svc.clusterUp({ nodes, portMin, portMax }, say);
+      out({ ...r, state: undefined }, () => `${r.nodes.length} nodes ready in ${r.seconds.toFixed(0)} s\n${nodeTable(r.nodes)}`);
+      return 0;
+    }
+    case "down":
+      await svc.clusterDown(say);
+      out({ down: true }, () => "cluster removed");
+      return 0;
+    case "init": {
+      const engine = localEngine();
+      const addr = values.advertise ?? "";
+      if (!/^[\w.:-]{1,255}$/.test(addr)) throw new UsageError("cluster init --advertise ADDR (the address other hosts reach this one at)");
+      await swarmInit(engine, addr);
+      const t = await joinTokens(engine);
+      out({ manager: addr, workerToken: t.worker }, () => `swarm initialised. On another host running the host image:\n  moodle-dind cluster join --token ${t.worker} --manager ${addr}:2377`);
+      return 0;
+    }
+    case "join": {
+      if (!values.token || !values.manager) throw new UsageError("cluster join --token T --manager HOST[:2377]");
+      await swarmJoin(localEngine(), values.token, values.manager, values.advertise);
+      out({ joined: true }, () => "joined the swarm");
+      return 0;
+    }
+    case "nodes": {
+      const nodes = await listNodes(await target(svc));
+      out(nodes, () => nodeTable(nodes));
+      return 0;
+    }
+    case "drain": {
+      const r = await svc.drainNode(need("a node"), say);
+      out(r, () => `${r.node} drained; moved ${r.moved.map((m) => `${m.name} → ${m.to} (${m.seconds.toFixed(1)} s)`).join(", ") || "nothing"}`);
+      return 0;
+    }
+    case "activate": {
+      const n = await setAvailability(await target(svc), need("a node"), "active");
+      out(n, () => `${n.hostname} is ${n.availability}`);
+      return 0;
+    }
+    case "create": {
+      const r = await svc.createClusterInstance(need("a name"), { node: values.node }, say);
+      out(r, () => `${r.name} runs on ${r.node}, port ${r.port} (172.20.${r.n}.0/24)`);
+      return 0;
+    }
+    case "list": {
+      const rows = await svc.listClusterInstances();
+      out(rows, () => rows.map((r) => `${r.name.padEnd(20)} ${r.node.padEnd(16)} ${String(r.port).padEnd(6)} ${r.running ? "running" : "not running"}${r.snapshot ? `  snapshot ${r.snapshot.at}` : ""}`).join("\n") || "no instances");
+      return 0;
+    }
+    case "move": {
+      if (!values.to) throw new UsageError("cluster move NAME --to NODE");
+      const r = await svc.moveInstance(need("a name"), values.to, values["from-snapshot"] ? "snapshot" : "live", say);
+      out(r, () => `${r.name} moved to ${r.to} in ${r.seconds.toFixed(1)} s (${r.how})`);
+      return 0;
+    }
+    case "snapshot": {
+      const r = await svc.snapshotInstance(need("a name"), say);
+      out(r, () => `${need("a name")}: snapshot ${r.file} (${(r.bytes / 1e6).toFixed(1)} MB)`);
+      return 0;
+    }
+    case "recover": {
+      const r = await svc.recoverNode(need("a node"), say);
+      out(r, () => r.moved.map((m) => `${m.name} → ${m.to} in ${m.seconds.toFixed(1)} s from the snapshot of ${m.snapshotAt}`).join("\n") || "nothing to recover");
+      return 0;
+    }
+    case "remove": {
+      await svc.removeClusterInstance(need("a name"), say);
+      out({ removed: arg }, () => `${arg} removed`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown cluster verb '${verb}'`);
+  }
+}
+
+/** The manager of a cluster started here, else this host's engine. */
+async function target(svc: typeof import("../../services/cluster")): Promise<Engine> {
+  return (await svc.clusterManagerEngine()) ?? localEngine();
+}
+
+function nodeTable(nodes: NodeView[]): string {
+  return nodes
+    .map((n) => `${n.hostname.padEnd(16)} ${n.role.padEnd(8)} ${n.availability.padEnd(7)} ${n.state.padEnd(6)} ${n.addr.padEnd(15)} ${n.cpus} CPU ${(n.memoryBytes / 2 ** 30).toFixed(1)} GiB${n.leader ? " leader" : ""}`)
+    .join("\n");
 }

@@ -1,0 +1,89 @@
+import path from "node:path";
+import { settings } from "../../lib/config";
+import { NotFoundError } from "../../lib/errors";
+import { readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
+import { readClientTls } from "../../lib/cluster/tls";
+import { tlsEngine, type Engine } from "../../lib/cluster/swarm";
+import type { LocalNode } from "../../lib/cluster/nodes";
+
+/**
+ * The control plane's record of a cluster started with `cluster up`: its nodes (container, private
+ * address, API port) and, per instance, N, port and the node its data lives on. Kept in
+ * MDIND_HOME/cluster/state.json (0600, written atomically under a file lock). The swarm itself
+ * stays the truth for what runs where; this record says where data lives and where snapshots are.
+ */
+export interface ClusterInstance {
+  name: string;
+  n: number;
+  port: number;
+  /** Hostname of the swarm node whose volumes hold the data. */
+  node: string;
+  snapshot?: { file: string; at: string; bytes: number };
+}
+
+export interface ClusterState {
+  name: string;
+  network: string;
+  subnet: string;
+  portMin: number;
+  portMax: number;
+  nodes: LocalNode[];
+  manager: string;
+  instances: Record<string, ClusterInstance>;
+}
+
+export const clusterDir = () => path.join(settings().home, "cluster");
+export const stateFile = () => path.join(clusterDir(), "state.json");
+export const tlsDir = () => path.join(clusterDir(), "tls");
+export const nodeTlsDir = (node: string) => path.join(clusterDir(), "nodes", node);
+/** Snapshots live with the control plane (the manager's data dir), not on the node they came from. */
+export const snapshotDir = () => path.join(clusterDir(), "snapshots");
+
+export async function readState(): Promise<ClusterState | null> {
+  return readJson<ClusterState | null>(stateFile(), null);
+}
+
+export async function requireState(): Promise<ClusterState> {
+  const s = await readState();
+  if (!s) throw new NotFoundError("no cluster: run `moodle-dind cluster up --nodes N` first");
+  return s;
+}
+
+export async function writeState(s: ClusterState | null): Promise<void> {
+  await writeFileAtomic(stateFile(), JSON.stringify(s, null, 2), 0o600);
+}
+
+/** Read-modify-write the record under its lock. */
+export async function updateState<T>(fn: (s: ClusterState) => T | Promise<T>): Promise<T> {
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(clusterDir(), { recursive: true, mode: 0o700 });
+  return withFileLock(stateFile(), async () => {
+    const s = await requireState();
+    const out = await fn(s);
+    await writeState(s);
+    return out;
+  });
+}
+
+const engines = new Map<string, Engine>();
+
+/** A node's engine over mutual TLS, by container name or swarm hostname (they are the same). */
+export async function nodeEngine(s: ClusterState, node: string): Promise<Engine> {
+  const n = s.nodes.find((x) => x.name === node);
+  if (!n) throw new NotFoundError(`no node '${node}' in cluster ${s.name}`);
+  const key = `${n.name}:${n.apiPort}`;
+  let e = engines.get(key);
+  if (!e) {
+    e = tlsEngine("127.0.0.1", n.apiPort, await readClientTls(tlsDir()));
+    engines.set(key, e);
+  }
+  return e;
+}
+
+export const managerEngine = (s: ClusterState) => nodeEngine(s, s.manager);
+
+/** The manager of a cluster started here, or null (then verbs act on this host's own engine). */
+export async function clusterManagerEngine(): Promise<Engine | null> {
+  const s = await readState();
+  return s ? managerEngine(s) : null;
+}
