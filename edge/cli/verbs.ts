@@ -78,6 +78,8 @@ export interface VerbSpec {
   examples: readonly string[];
   /** Drives this machine's engine only (no --url). */
   localOnly?: string;
+  /** Parsed and helped by its own module (main.ts hands it the rest of the line). */
+  delegated?: string;
 }
 
 const I = "instance" as const;
@@ -184,6 +186,15 @@ const OWN_VERBS: readonly VerbSpec[] = [
   },
   { name: "up", usage: ["up [--all-interfaces]"], summary: "Start the DinD host (engine check, images, host container) and print the dashboard URL.", options: ["all-interfaces"], examples: ["moodle-dind up"], localOnly: "it starts this machine's host container" },
   { name: "down", usage: ["down"], summary: "Stop the DinD host; the volumes keep every instance.", options: [], examples: ["moodle-dind down"], localOnly: "it stops this machine's host container" },
+  {
+    name: "cluster",
+    usage: ["cluster init|join|nodes|drain|activate|up|down|create|list|move|snapshot|remove|recover …"],
+    summary: "Several DinD hosts in one Docker Swarm (docs/cluster.md); `moodle-dind cluster --help` lists its own verbs and options.",
+    options: [],
+    subs: Object.fromEntries(["init", "join", "nodes", "drain", "activate", "up", "down", "create", "list", "move", "snapshot", "remove", "recover"].map((s) => [s, { args: [] }])),
+    examples: ["moodle-dind cluster up --nodes 3"],
+    delegated: "edge/cli/cluster.ts",
+  },
   { name: "completion", usage: ["completion bash|zsh"], summary: "Print a shell completion script (verbs, options, instance names).", options: [], args: [["bash", "zsh"]], examples: ["source <(moodle-dind completion bash)"] },
 ];
 
