@@ -6,6 +6,7 @@ import { libraryBuildsSync, upgradeCandidates } from "../lib/moodle/newer";
 import { readJson } from "../lib/lock";
 import path from "node:path";
 import { SERVICES, type Service } from "./stack";
+import { withHealth } from "./health";
 import { listRecords, logsDir, readRecord, type InstanceRecord } from "./store";
 
 /**
@@ -16,7 +17,8 @@ export interface ServiceStatus {
   service: Service;
   container: string;
   state: string; // running, exited, created, missing …
-  health: string | null; // healthy, unhealthy, starting, or null without a check
+  /** healthy, unhealthy, starting, or null without a probe (app and cron: their state says it; instances/health.ts). */
+  health: string | null;
 }
 
 export type InstanceStatus = "running" | "stopped" | "partial" | "creating" | "installing" | "failed" | "removing" | "busy";
@@ -98,12 +100,13 @@ const managedContainers = (instance?: string) => listManagedContainers({ instanc
 
 export async function listInstances(): Promise<InstanceView[]> {
   const [records, containers] = await Promise.all([listRecords(), managedContainers()]);
-  return records.map((r) => toView(r, containers));
+  return withHealth(records.map((r) => toView(r, containers)), containers);
 }
 
 export async function instanceInfo(name: string): Promise<InstanceView & { cron: unknown }> {
   const rec = await readRecord(name);
-  const view = toView(rec, await managedContainers(name));
+  const containers = await managedContainers(name);
+  const [view] = await withHealth([toView(rec, containers)], containers);
   const cron = await readJson(path.join(logsDir(name, "cron", rec.spec.php), "last-run.json"), null).catch(() => null);
   return { ...view, cron };
 }

@@ -8,6 +8,7 @@ import { paths } from "../lib/config";
 import { subscribe, type OpEvent } from "../lib/operations";
 import { recordFile, type InstanceRecord } from "../instances/store";
 import { toView, type InstanceView } from "../instances/query";
+import { WATCH_INTERVAL_MS, withHealth } from "../instances/health";
 
 /**
  * Live instance status without polling: one docker-events stream for every managed container,
@@ -47,6 +48,9 @@ interface Hub {
   containers: Map<string, Docker.ContainerInfo[]> | null;
   /** Each instance's latest own listing, so a slow seed never overwrites newer data. */
   refreshedAt: Map<string, { at: number; list: Docker.ContainerInfo[] }>;
+  /** The health probe loop, running only while someone listens for status; last health per instance. */
+  healthTimer: NodeJS.Timeout | null;
+  lastHealth: Map<string, string>;
 }
 
 const g = globalThis as unknown as { __mdindEvents?: Hub };
@@ -64,6 +68,8 @@ function hub(): Hub {
     tracking: false,
     containers: null,
     refreshedAt: new Map(),
+    healthTimer: null,
+    lastHealth: new Map(),
   };
   return g.__mdindEvents;
 }
@@ -71,7 +77,56 @@ function hub(): Hub {
 export function onStatus(listener: (ev: StatusEvent) => void): () => void {
   const h = hub();
   h.emitter.on("status", listener);
-  return () => h.emitter.off("status", listener);
+  watchHealth();
+  return () => {
+    h.emitter.off("status", listener);
+    watchHealth();
+  };
+}
+
+const healthKey = (v: InstanceView) => v.services.map((s) => `${s.service}:${s.health}`).join(",");
+
+/**
+ * Containers carry no engine health checks (instances/stack.ts), so no docker event says "now
+ * unhealthy". While anyone listens (an open dashboard), probe every running instance every
+ * WATCH_INTERVAL_MS and emit a status event for each whose health changed; with no listener,
+ * nothing runs.
+ */
+function watchHealth(): void {
+  const h = hub();
+  const wanted = h.emitter.listenerCount("status") > 0;
+  if (!wanted && h.healthTimer) {
+    clearInterval(h.healthTimer);
+    h.healthTimer = null;
+    h.lastHealth.clear();
+  } else if (wanted && !h.healthTimer) {
+    let running = false;
+    h.healthTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      probeAll()
+        .catch((e: unknown) => {
+          h.lastError = e instanceof Error ? e.message : String(e);
+        })
+        .finally(() => {
+          running = false;
+        });
+    }, WATCH_INTERVAL_MS);
+    h.healthTimer.unref();
+  }
+}
+
+async function probeAll(): Promise<void> {
+  const h = hub();
+  const containers = h.containers ? [...h.containers.values()].flat() : await managed();
+  const records = (await cachedRecords()).filter((r) => r.state === "ready");
+  const views = await withHealth(records.map((r) => toView(r, containers)), containers, { fresh: true });
+  for (const v of views) {
+    const key = healthKey(v);
+    const before = h.lastHealth.get(v.name);
+    h.lastHealth.set(v.name, key);
+    if (before !== undefined && before !== key) h.emitter.emit("status", { instance: v.name, view: v, cause: "health" } satisfies StatusEvent);
+  }
 }
 
 export function watcherState(): { connected: boolean; lastError: string | null } {
@@ -124,7 +179,7 @@ export async function listViews(): Promise<InstanceView[]> {
   const h = hub();
   const known = h.containers;
   const [records, containers] = await Promise.all([cachedRecords(), known ? Promise.resolve([...known.values()].flat()) : managed()]);
-  return records.map((r) => toView(r, containers));
+  return withHealth(records.map((r) => toView(r, containers)), containers);
 }
 
 export async function viewOf(name: string): Promise<InstanceView | null> {
@@ -138,7 +193,10 @@ export async function viewOf(name: string): Promise<InstanceView | null> {
     else h.containers.delete(name);
   }
   const rec = cachedRecord(name);
-  return rec ? toView(rec, list) : null;
+  if (!rec) return null;
+  const [view] = await withHealth([toView(rec, list)], list);
+  if (h.healthTimer) h.lastHealth.set(name, healthKey(view));
+  return view;
 }
 
 /** One full listing, grouped per instance, right after the stream (re)connects. */

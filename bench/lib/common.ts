@@ -80,6 +80,44 @@ export function procStat(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/**
+ * CPU the engine itself has used (ticks of 1/CLK_TCK s, 100 on Linux): dockerd, containerd and
+ * every containerd-shim, children they reaped included (runc, exec'd health checks). A container's
+ * own cgroup never sees this part of an exec.
+ */
+export function engineCpuTicks(): number {
+  let sum = 0;
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (!/^(dockerd|containerd|containerd-shim.*)$/.test(comm)) continue;
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14–17 of /proc/pid/stat (utime, stime, cutime, cstime), counted from state (field 3).
+      sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      /* the process ended between readdir and read */
+    }
+  }
+  return sum;
+}
+
+/** Engine exec starts (health checks or anything else) for this data dir's containers over a window. */
+export async function countExecs(sinceS: number, untilS: number): Promise<Map<string, number>> {
+  const { docker, homeId, LABEL } = await import("../../lib/docker");
+  const stream = (await docker().getEvents({ since: sinceS, until: untilS, filters: { type: ["container"], event: ["exec_start"], label: [`${LABEL.home}=${homeId()}`] } })) as NodeJS.ReadableStream;
+  const out = new Map<string, number>();
+  let buf = "";
+  for await (const chunk of stream) buf += chunk.toString();
+  for (const line of buf.split("\n")) {
+    if (!line.trim()) continue;
+    const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+    const inst = ev.Actor?.Attributes?.[LABEL.instance] ?? "?";
+    out.set(inst, (out.get(inst) ?? 0) + 1);
+  }
+  return out;
+}
+
 export interface ContainerSample {
   id: string;
   name: string;

@@ -83,3 +83,20 @@ export async function swapConfig(name: string, files: { service: "php" | "postgr
     for (const s of saved) await fs.writeFile(s.file, s.old);
   };
 }
+
+/**
+ * The engine health checks instances had before issue #18 (one `docker exec` per container every
+ * 30 s), kept on the stock instance so one run compares them with ours (none; probes from the
+ * dashboard only while watched).
+ */
+export function stockHealthcheck(service: string, spec: { db: { engine: string } }, port: number): { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number } {
+  const test: Record<string, string[]> = {
+    db: spec.db.engine === "postgres"
+      ? ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"]
+      : ["sh", "-c", "mariadb-admin -h 127.0.0.1 ping 2>/dev/null || mysqladmin -h 127.0.0.1 ping"],
+    app: ["php", "-r", "exit(@fsockopen('127.0.0.1', 9000) ? 0 : 1);"],
+    web: ["curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${port}/mdind-health`],
+    cron: ["sh", "-c", "test -e /run/mdind-mode"],
+  };
+  return { Test: ["CMD", ...test[service]], Interval: 30e9, Timeout: 5e9, Retries: 3, StartPeriod: 120e9 };
+}
