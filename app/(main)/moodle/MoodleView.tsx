@@ -1,6 +1,6 @@
 "use client";
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, csrfToken, formatBytes } from "../../_lib/api";
 import { useEvents } from "../../_lib/events";
 import { ErrorNote, Mono, StepList, type OpEventLite } from "../../_components/ui";
@@ -23,6 +23,8 @@ interface Transfer {
   label: string;
   sent: number;
   total: number;
+  /** The body is sent; the server is unpacking and checking it. */
+  sentAll?: boolean;
   rate: number;
 }
 
@@ -42,6 +44,11 @@ function upload(file: File, onProgress: (t: Transfer) => void): Promise<{ operat
     xhr.upload.onprogress = (e) => {
       const secs = Math.max((performance.now() - started) / 1000, 0.001);
       onProgress({ label: `Uploading ${file.name}`, sent: e.loaded, total: e.total || file.size, rate: e.loaded / secs });
+    };
+    // Every byte is on the server: its own steps (unpack, check, store) follow on the library channel.
+    xhr.upload.onload = () => {
+      const secs = Math.max((performance.now() - started) / 1000, 0.001);
+      onProgress({ label: `Uploaded ${file.name}`, sent: file.size, total: file.size, rate: file.size / secs, sentAll: true });
     };
     xhr.onload = () => {
       let body: { operation?: string; error?: { message?: string } } = {};
@@ -90,17 +97,34 @@ export default function MoodleView() {
   }, []);
   useEffect(load, [load]);
 
+  // Once an upload's bytes are all sent, the server's steps run before it answers with their
+  // operation id. The library runs one operation at a time, so the one that has started and not
+  // ended on its channel is this upload's: adopt it and show its steps live.
+  const early = useRef<OpEventLite[]>([]);
+  const adopt = (ev: OpEventLite) => {
+    if (early.current.some((e) => e.seq === ev.seq)) return; // a reconnect replays what we have
+    early.current.push(ev);
+    const ended = new Set(early.current.filter((e) => e.type === "done" || e.type === "error").map((e) => e.opId));
+    const running = early.current.find((e) => e.type === "start" && e.op === "upload" && !ended.has(e.opId));
+    if (!running) return;
+    setOp({ id: running.opId, label: transfer ? transfer.label.replace(/^Uploaded /, "Adding ") : "Adding the package" });
+    setEvents(early.current.filter((e) => e.opId === running.opId));
+  };
   useEvents(
     {
       op: (d) => {
         const ev = d as OpEventLite;
-        if (!op || ev.opId !== op.id) return;
+        if (!op) {
+          if (transfer?.sentAll) adopt(ev);
+          return;
+        }
+        if (ev.opId !== op.id) return;
         setEvents((cur) => (cur.some((x) => x.seq === ev.seq) ? cur : [...cur, ev]));
         if (ev.type === "done" || ev.type === "error") load();
       },
     },
     `?instance=${CHANNEL}&after=0`,
-    op !== null,
+    op !== null || transfer?.sentAll === true,
   );
 
   const finished = events.find((e) => e.type === "done" || e.type === "error");
@@ -112,9 +136,11 @@ export default function MoodleView() {
     setError(null);
     setEvents([]);
     setOp(null);
+    early.current = [];
     try {
       const r = await upload(file, setTransfer);
-      if (r.operation) setOp({ id: r.operation, label: `Adding ${file.name}` });
+      const id = r.operation;
+      if (id) setOp((cur) => (cur?.id === id ? cur : { id, label: `Adding ${file.name}` }));
       else load();
     } catch (e) {
       setError((e as Error).message);
