@@ -95,7 +95,7 @@ export default function ConfigTab({ name, onRestart, busy }: { name: string; onR
             className={`block w-full rounded-lg px-3 py-2 text-left font-mono text-xs ${current?.path === f.path ? "bg-indigo-50 text-indigo-800 dark:bg-indigo-950 dark:text-indigo-200" : "hover:bg-slate-50 dark:hover:bg-slate-800"}`}
           >
             {f.path}
-            <span className="block font-sans text-[11px] text-slate-500">{f.validator ? `checked by ${f.validator}` : "no checker"} · {f.service}</span>
+            <span className="block font-sans text-[11px] text-slate-600 dark:text-slate-400">{f.validator ? `checked by ${f.validator}` : "no checker"} · {f.service}</span>
           </button>
         ))}
       </div>

@@ -57,8 +57,8 @@ export default function MailTab({ name }: { name: string }) {
         {list.map((m) => (
           <button key={m.id} type="button" onClick={() => open(m)} className={`block w-full px-4 py-3 text-left ${sel?.id === m.id ? "bg-indigo-50 dark:bg-indigo-950" : "hover:bg-slate-50 dark:hover:bg-slate-800"}`}>
             <span className="block truncate text-sm font-medium">{m.subject || "(no subject)"}</span>
-            <span className="block truncate text-xs text-slate-500">{m.from} → {Array.isArray(m.to) ? m.to.join(", ") : m.to}</span>
-            {m.date && <span className="block font-mono text-[11px] text-slate-400">{new Date(m.date).toLocaleString()}</span>}
+            <span className="block truncate text-xs text-slate-600 dark:text-slate-400">{m.from} → {Array.isArray(m.to) ? m.to.join(", ") : m.to}</span>
+            {m.date && <span className="block font-mono text-[11px] text-slate-600 dark:text-slate-400">{new Date(m.date).toLocaleString()}</span>}
           </button>
         ))}
       </div>
