@@ -98,7 +98,7 @@ export function StepList({ events }: { events: OpEventLite[] }) {
             <span className="mt-0.5 w-5 text-center">
               {s.status === "done" ? <span className="text-emerald-600">✓</span>
                 : s.status === "failed" ? <span className="text-rose-600">✗</span>
-                  : s.status === "skipped" ? <span className="text-slate-400">–</span>
+                  : s.status === "skipped" ? <span className="text-slate-500 dark:text-slate-400">–</span>
                     : <span className="inline-block h-3 w-3 animate-spin rounded-full border-2 border-indigo-500 border-t-transparent" />}
             </span>
             <span className="flex-1">

@@ -223,7 +223,7 @@ export default function BlueprintPanel({ name, disabled = false }: { name: strin
                 <span className="mt-0.5 w-5 text-center">
                   {s.status === "done" ? <span className="text-emerald-600">✓</span>
                     : s.status === "failed" ? <span className="text-rose-600">✗</span>
-                      : s.status === "skipped" ? <span className="text-slate-400">–</span>
+                      : s.status === "skipped" ? <span className="text-slate-500 dark:text-slate-400">–</span>
                         : <span className="inline-block h-3 w-3 animate-spin rounded-full border-2 border-indigo-500 border-t-transparent" />}
                 </span>
                 <span className="min-w-0 flex-1">
@@ -231,7 +231,7 @@ export default function BlueprintPanel({ name, disabled = false }: { name: strin
                   {s.durationMs !== undefined && <span className="ml-2 font-mono text-xs text-slate-500">{(s.durationMs / 1000).toFixed(1)} s</span>}
                   {s.detail && <span className="block truncate text-xs text-slate-500">{s.detail}</span>}
                   {s.error && <span className="block text-rose-700 dark:text-rose-300">{s.error}</span>}
-                  {s.args && <span className="block truncate font-mono text-xs text-slate-400" title={s.args}>{s.args}</span>}
+                  {s.args && <span className="block truncate font-mono text-xs text-slate-500 dark:text-slate-400" title={s.args}>{s.args}</span>}
                 </span>
               </li>
             ))}

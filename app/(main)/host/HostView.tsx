@@ -77,7 +77,7 @@ export default function HostView() {
             <thead className="text-left text-xs uppercase text-slate-500"><tr><th className="px-5 py-2">Name</th><th className="px-5 py-2">Subnet</th><th className="px-5 py-2">Instance</th></tr></thead>
             <tbody className="divide-y divide-slate-100 dark:divide-slate-800">
               {h.networks.map((n) => (
-                <tr key={n.name}><td className="px-5 py-2"><Mono>{n.name}</Mono></td><td className="px-5 py-2"><Mono>{n.subnet || "—"}</Mono></td><td className="px-5 py-2">{n.instance ?? <span className="text-slate-400">{n.managed ? "free (pre-created)" : "—"}</span>}</td></tr>
+                <tr key={n.name}><td className="px-5 py-2"><Mono>{n.name}</Mono></td><td className="px-5 py-2"><Mono>{n.subnet || "—"}</Mono></td><td className="px-5 py-2">{n.instance ?? <span className="text-slate-500 dark:text-slate-400">{n.managed ? "free (pre-created)" : "—"}</span>}</td></tr>
               ))}
             </tbody>
           </table>

@@ -230,7 +230,7 @@ export default function MoodleView() {
                   <td className="px-4 py-3">
                     {b.vendor ? "present" : <span className="text-amber-700 dark:text-amber-400" title="Moodle's environment page warns: Composer vendor directory not found">missing</span>}
                   </td>
-                  <td className="px-4 py-3">{b.usedBy.length ? b.usedBy.join(", ") : <span className="text-slate-400">—</span>}</td>
+                  <td className="px-4 py-3">{b.usedBy.length ? b.usedBy.join(", ") : <span className="text-slate-500 dark:text-slate-400">—</span>}</td>
                   <td className="px-4 py-3 text-right"><Mono>{formatBytes(b.sizeBytes)}</Mono></td>
                   <td className="px-4 py-3 text-right">
                     <button type="button" className="btn" disabled={busy || b.usedBy.length > 0} title={b.usedBy.length ? "in use by an instance" : undefined} onClick={() => setConfirming(b)} aria-label={`Remove Moodle ${b.release} (${b.id})`}>Remove</button>

@@ -166,7 +166,7 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
               aria-label={`Close ${t.title} terminal`}
               data-testid="terminal-tab-close"
               onClick={() => closeTab(t.key)}
-              className="ml-1 rounded px-1 text-slate-400 hover:bg-slate-200 hover:text-slate-700 dark:hover:bg-slate-800"
+              className="ml-1 rounded px-1 text-slate-500 dark:text-slate-400 hover:bg-slate-200 hover:text-slate-700 dark:hover:bg-slate-800"
             >
               ×
             </button>
