@@ -30,11 +30,16 @@ import {
   type RunResult,
   type StepExecutor,
 } from "../lib/blueprint";
-import { SECRET_FIELD_RE } from "../lib/blueprint/steps";
+import { SECRET_FIELD_RE, parseSitePath } from "../lib/blueprint/steps";
+import { copySiteFile, deleteSiteFile, makeSiteDir, moveSiteFile, removeSiteDir, unzipToSite, writeSiteFile, type SiteRoots } from "../lib/blueprint/files";
+
+/** Steps that work on files; they run host-side, not in the PHP step script. */
+const FILE_STEPS = new Set(["mkdir", "rmdir", "deleteFile", "writeFile", "writeFiles", "copyFile", "moveFile", "unzip"]);
 import { validateName } from "../lib/names";
 import { containerName } from "./stack";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
 import { appRoot } from "./source";
+import { siteRequest, type SiteRequest } from "./blueprint-request";
 import { BlueprintWorkDir, chownTreeWww, openPluginDir, sameTree, WORK_DIR } from "./blueprint-work";
 
 /**
@@ -67,6 +72,8 @@ export interface ApplyResult {
   hash: string;
   changed: boolean;
   steps: RunResult["steps"];
+  /** Fields read but not applied (unknown step fields and the like); see ParsedBlueprint.warnings. */
+  warnings: string[];
 }
 
 /** A blueprint read and validated, ready to run (possibly later, e.g. after create). */
@@ -252,6 +259,7 @@ async function runInOperation(
   const total = parsed.steps.length;
   const label = (index: number, stepName: string) => `blueprint ${index + 1}/${total} ${stepName}`;
   op.log(`blueprint: ${total} step(s), on error ${opts.onError ?? "abort"}${opts.force ? ", forced" : ""}`);
+  for (const w of parsed.warnings) op.log(`warning: ${w}`);
   const executor = new ContainerExecutor(rec, op.id);
   const scrub = scrubber(parsed);
   try {
@@ -284,7 +292,7 @@ async function runInOperation(
       },
     );
     const failed = result.steps.filter((s) => s.status === "failed").length;
-    const summary: ApplyResult = { name: rec.name, status: result.status, hash: result.hash, changed: result.changed, steps: result.steps };
+    const summary: ApplyResult = { name: rec.name, status: result.status, hash: result.hash, changed: result.changed, steps: result.steps, warnings: parsed.warnings };
     await writeFileAtomic(
       lastRunFile(rec.name),
       `${JSON.stringify({ ...summary, finishedAt: new Date().toISOString(), error: result.error ? scrub(result.error.message) : undefined }, null, 2)}\n`,
@@ -347,11 +355,46 @@ class ContainerExecutor implements StepExecutor {
     await this.prepare();
     const resources = ctx.resources ?? new ResourceResolver();
     if (step.name === "installMoodlePlugin" || step.name === "installTheme") return this.installPlugin(step, resources);
+    if (FILE_STEPS.has(step.name)) return this.fileStep(step, resources);
+    if (step.name === "request") return siteRequest(this.rec, step.args as unknown as SiteRequest);
     const stdin = await phpStepInput(step, async (desc: ResourceDescriptor, field: string) => {
       const bytes = await resources.resolve(desc, `step ${step.index + 1} (${step.name}) '${field}'`);
       return { localPath: (await this.place(bytes, field)).container };
     });
     return this.php(stdin, step.name);
+  }
+
+  /** File steps run host-side through lib/blueprint/files.ts (never through a link the site planted). */
+  private async fileStep(step: ParsedStep, resources: ResourceResolver): Promise<{ changed: boolean; detail?: string }> {
+    const roots: SiteRoots = { moodledata: dataDir(this.rec.name, "moodledata"), code: dataDir(this.rec.name, "code"), owner: { uid: 33, gid: 33 } };
+    const a = step.args as Record<string, unknown>;
+    const where = `step ${step.index + 1} (${step.name})`;
+    const p = (f: unknown) => parseSitePath(String(f));
+    const bytes = (d: unknown, f: string) => resources.resolve(d as ResourceDescriptor, `${where} '${f}'`);
+    switch (step.name) {
+      case "mkdir":
+        return makeSiteDir(roots, p(a.path));
+      case "rmdir":
+        return removeSiteDir(roots, p(a.path), a.recursive === true);
+      case "deleteFile":
+        return deleteSiteFile(roots, p(a.path));
+      case "writeFile":
+        return writeSiteFile(roots, p(a.path), await bytes(a.data, "data"));
+      case "writeFiles": {
+        const files = a.files as { path: string; data: unknown }[];
+        let changed = 0;
+        for (const [i, f] of files.entries()) if ((await writeSiteFile(roots, p(f.path), await bytes(f.data, `files[${i}].data`))).changed) changed++;
+        return { changed: changed > 0, detail: `${changed} of ${files.length} files written` };
+      }
+      case "copyFile":
+        return copySiteFile(roots, p(a.from), p(a.to));
+      case "moveFile":
+        return moveSiteFile(roots, p(a.from), p(a.to));
+      default: {
+        const zip = await this.place(await bytes(a.data, "data"), "unzip.zip");
+        return unzipToSite(roots, zip.host, p(a.destination));
+      }
+    }
   }
 
   private async php(stdin: string, stepName: string): Promise<{ changed: boolean; detail?: string }> {

@@ -20,7 +20,9 @@ export {
   STEP_REGISTRY,
   getStepDefinition,
   stepNames,
-  ADD_MODULE_TYPES,
+  parseSitePath,
+  type SitePath,
+  type SiteRoot,
   type StepClass,
   type StepDefinition,
 } from "./steps";

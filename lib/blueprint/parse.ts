@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { ValidationError } from "../errors";
 import { isJsonObject, parseJson, toJsonValue, type JsonObject, type JsonValue } from "./json";
 import { resolvePolicy, type BlueprintPolicy } from "./policy";
@@ -33,6 +34,11 @@ export interface ParsedBlueprint {
   resources: Record<string, ResourceDescriptor>;
   /** The policy the blueprint was checked against; the runner and resolver apply the same one. */
   policy: BlueprintPolicy;
+  /**
+   * Fields that are read but not applied (unknown step fields, Playground-only top-level fields, install
+   * options moodle-dind manages): each is named here and reported with the run, never silently dropped.
+   */
+  warnings: string[];
 }
 
 export interface ParseOptions {
@@ -44,6 +50,8 @@ export interface ParseOptions {
 const CONSTANT_RE = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
 const CONSTANT_KEY_RE = /^[A-Za-z0-9_]+$/;
 const STEP_META_FIELDS = new Set(["step", "critical"]);
+/** Top-level fields with a meaning here; others are kept in the normalised form and warned about. */
+const KNOWN_TOP_FIELDS = new Set(["$schema", "preferredVersions", "landingPage", "constants", "resources", "steps", "runtime", "meta"]);
 
 /** Parse and validate a blueprint. Throws only ValidationError. */
 export function parseBlueprint(input: string | unknown, opts: ParseOptions = {}): ParsedBlueprint {
@@ -95,6 +103,14 @@ function parseInner(input: unknown, opts: ParseOptions): ParsedBlueprint {
   }
   if (doc.steps.length > policy.maxSteps) throw new ValidationError(`blueprint has ${doc.steps.length} steps; the limit is ${policy.maxSteps}`, "steps");
 
+  const warnings: string[] = [];
+  for (const k of Object.keys(doc)) {
+    if (!KNOWN_TOP_FIELDS.has(k)) warnings.push(`top-level field '${k.slice(0, 100)}' is not a blueprint field; ignored`);
+  }
+  if (doc.runtime !== undefined) {
+    // Playground writes these into config.php at boot; here the site is already running with its own.
+    warnings.push("'runtime' is not applied (moodle-dind sets the site's config.php); use a setConfig step for debug/debugdisplay");
+  }
   const hints: BlueprintHints = {};
   if (doc.preferredVersions !== undefined) {
     const pv = subst(doc.preferredVersions, "preferredVersions");
@@ -113,7 +129,7 @@ function parseInner(input: unknown, opts: ParseOptions): ParsedBlueprint {
   const steps: ParsedStep[] = [];
   const normalizedSteps: JsonValue[] = [];
   doc.steps.forEach((raw, index) => {
-    const parsed = parseStep(raw, index, { resources, policy, subst });
+    const parsed = parseStep(raw, index, { resources, policy, subst, warnings });
     steps.push(parsed);
     const normalizedStep: JsonObject = { step: parsed.name, ...(parsed.args as JsonObject) };
     if (parsed.critical) normalizedStep.critical = true;
@@ -132,7 +148,7 @@ function parseInner(input: unknown, opts: ParseOptions): ParsedBlueprint {
   if (hints.preferredVersions) normalized.preferredVersions = hints.preferredVersions;
   if (doc.landingPage !== undefined && hints.landingPage !== undefined) normalized.landingPage = subst(doc.landingPage, "landingPage");
 
-  return { normalized, steps, hints, resources, policy };
+  return { normalized, steps, hints, resources, policy, warnings };
 }
 
 function readConstants(raw: JsonValue | undefined): Map<string, string> {
@@ -189,7 +205,7 @@ function checkLandingPage(v: JsonValue): string {
 function parseStep(
   raw: JsonValue,
   index: number,
-  ctx: { resources: Record<string, ResourceDescriptor>; policy: BlueprintPolicy; subst: (v: JsonValue, where: string) => JsonValue },
+  ctx: { resources: Record<string, ResourceDescriptor>; policy: BlueprintPolicy; subst: (v: JsonValue, where: string) => JsonValue; warnings: string[] },
 ): ParsedStep {
   const field = `steps[${index}]`;
   const label = `step ${index + 1}`;
@@ -202,12 +218,6 @@ function parseStep(
   if (def.class === "unimplemented") {
     throw new ValidationError(`${where}: '${name}' is a Moodle Playground step that moodle-dind does not implement yet`, field);
   }
-  if (def.class === "unsafe" && !ctx.policy.allowUnsafe) {
-    throw new ValidationError(
-      `${where}: '${name}' runs arbitrary code or writes arbitrary files and is refused unless unsafe steps are allowed (policy.allowUnsafe)`,
-      field,
-    );
-  }
   if (raw.critical !== undefined && typeof raw.critical !== "boolean") throw new ValidationError(`${where}: 'critical' must be true or false`, field);
 
   const substituted = ctx.subst(raw, where) as JsonObject;
@@ -218,22 +228,65 @@ function parseStep(
   try {
     if (def.prepare) args = def.prepare(args);
     for (const rf of def.resourceFields ?? []) {
-      if (args[rf.field] === undefined) continue;
-      args[rf.field] = normaliseResource(args[rf.field], {
-        resources: ctx.resources,
-        policy: ctx.policy,
-        where: `'${rf.field}'`,
-        plainString: rf.plainString,
-      });
+      args = mapResourceField(args, rf.field, (v, at) =>
+        normaliseResource(v, { resources: ctx.resources, policy: ctx.policy, where: `'${at}'`, plainString: rf.plainString }),
+      ) as Record<string, unknown>;
     }
   } catch (e) {
     if (e instanceof ValidationError) throw new ValidationError(`${where}: ${e.message}`, field);
     throw e;
   }
-  if (def.schema) {
-    const r = def.schema.safeParse(args);
-    if (!r.success) throw new ValidationError(`${where}: ${describeZodError(r.error)}`, field);
-    args = r.data as Record<string, unknown>;
+  if (def.schema) args = checkArgs(def.schema, args, where, field, ctx.warnings);
+  const cls = def.classify ? def.classify(args) : def.class;
+  if (cls === "unsafe" && !ctx.policy.allowUnsafe) {
+    throw new ValidationError(
+      `${where}: '${name}' runs arbitrary code or writes into the Moodle code tree and is refused unless unsafe steps are allowed (policy.allowUnsafe)`,
+      field,
+    );
   }
-  return { index, name, class: def.class as ParsedStep["class"], args, critical: raw.critical === true };
+  for (const note of def.notes?.(args) ?? []) ctx.warnings.push(`${where}: ${note}`);
+  return { index, name, class: cls as ParsedStep["class"], args, critical: raw.critical === true };
+}
+
+/**
+ * Validate step arguments. A field the step does not know is not an error (Playground adds fields
+ * over time and blueprints carry them): it is taken out, named in a warning, and the rest checked again.
+ */
+function checkArgs(schema: z.ZodType, input: Record<string, unknown>, where: string, field: string, warnings: string[]): Record<string, unknown> {
+  const args = structuredClone(input);
+  for (let round = 0; round < 50; round++) {
+    const r = schema.safeParse(args);
+    if (r.success) return r.data as Record<string, unknown>;
+    const unknown = r.error.issues.filter((i) => i.code === "unrecognized_keys");
+    if (unknown.length === 0) throw new ValidationError(`${where}: ${describeZodError(r.error)}`, field);
+    for (const issue of unknown) {
+      let target: unknown = args;
+      for (const p of issue.path) target = (target as Record<string | number, unknown>)?.[p as string | number];
+      if (typeof target !== "object" || target === null) throw new ValidationError(`${where}: ${describeZodError(r.error)}`, field);
+      const at = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+      for (const k of (issue as { keys: string[] }).keys) {
+        delete (target as Record<string, unknown>)[k];
+        warnings.push(`${where}: unknown field '${at ? `${at}.` : ""}${k}' ignored`);
+      }
+    }
+  }
+  throw new ValidationError(`${where}: too many unknown fields`, field);
+}
+
+/** Apply fn to the value(s) at a resource field path: "data", "roles[]" or "files[].data". */
+export function mapResourceField(args: unknown, spec: string, fn: (v: unknown, at: string) => unknown, at = ""): unknown {
+  const m = /^([A-Za-z0-9_]+)(\[\])?(?:\.(.+))?$/.exec(spec);
+  if (!m || typeof args !== "object" || args === null || Array.isArray(args)) return args;
+  const [, key, each, rest] = m;
+  const obj = args as Record<string, unknown>;
+  const value = obj[key];
+  if (value === undefined) return args;
+  const here = at ? `${at}.${key}` : key;
+  const apply = (v: unknown, label: string) => (rest ? mapResourceField(v, rest, fn, label) : fn(v, label));
+  let next: unknown;
+  if (each) {
+    if (!Array.isArray(value)) return args;
+    next = value.map((item, i) => apply(item, `${here}[${i}]`));
+  } else next = apply(value, here);
+  return { ...obj, [key]: next };
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { AppError, ValidationError } from "../errors";
-import type { ParsedStep } from "./parse";
+import { mapResourceField, type ParsedStep } from "./parse";
 import type { ResourceDescriptor } from "./resources";
 import { getStepDefinition } from "./steps";
 import type { StepOutcome } from "./runner";
@@ -32,13 +32,17 @@ export async function phpStepInput(
   materialise: (desc: ResourceDescriptor, field: string) => Promise<MaterialisedResource>,
 ): Promise<string> {
   const def = getStepDefinition(step.name);
-  const args: Record<string, unknown> = { ...step.args };
+  let args: unknown = { ...step.args };
   for (const rf of def?.resourceFields ?? []) {
-    const desc = args[rf.field];
-    if (desc === undefined) continue;
-    args[rf.field] = await materialise(desc as ResourceDescriptor, rf.field);
+    // Collect first (mapResourceField is synchronous), materialise in order, then put the results in place.
+    const found: { desc: ResourceDescriptor; at: string }[] = [];
+    mapResourceField(args, rf.field, (v, at) => (found.push({ desc: v as ResourceDescriptor, at }), v));
+    const done: MaterialisedResource[] = [];
+    for (const f of found) done.push(await materialise(f.desc, f.at));
+    let i = 0;
+    args = mapResourceField(args, rf.field, () => done[i++]);
   }
-  return JSON.stringify({ step: step.name, ...args });
+  return JSON.stringify({ step: step.name, ...(args as Record<string, unknown>) });
 }
 
 /** Read the script's result: the last non-empty stdout line is the JSON result. */

@@ -131,7 +131,7 @@ const backupBytes = Buffer.from("pretend this is a course backup (.mbz)");
 const mainBlueprint = {
   constants: { TEACHER_PW: SECRET },
   steps: [
-    { step: "installMoodle" },
+    { step: "setLandingPage", path: "/my/" },
     { step: "setConfig", name: "enablebadges", value: "0" },
     { step: "createUser", username: "teacher1", password: "{{TEACHER_PW}}", firstname: "Tess" },
     { step: "createCourse", fullname: "Course one", shortname: "C101" },
@@ -169,7 +169,7 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
     expect(r.stderr).toMatch(/blueprint 2\/6 setConfig/);
     expect(r.stderr).toMatch(/blueprint 5\/6 restoreCourse/);
     const events = newestOpLog().map((l) => JSON.parse(l));
-    expect(events.find((e) => e.type === "log" && e.step === "blueprint 1/6 installMoodle")?.message).toMatch(/^skipped/);
+    expect(events.find((e) => e.type === "log" && e.step === "blueprint 1/6 setLandingPage")?.message).toMatch(/^skipped/);
     expect(events.filter((e) => e.type === "step" && e.status === "done").map((e) => e.step)).toEqual([
       "blueprint 2/6 setConfig",
       "blueprint 3/6 createUser",

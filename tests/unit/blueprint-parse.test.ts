@@ -62,9 +62,24 @@ describe("blueprint structure", () => {
   });
 
   it("refuses recognised steps we do not implement instead of skipping them", () => {
-    expect(parseError(bp({ steps: [{ step: "createRole", shortname: "x" }] })).message).toMatch(
-      /step 1 \(createRole\): 'createRole' is a Moodle Playground step that moodle-dind does not implement yet/,
+    expect(parseError(bp({ steps: [{ step: "installLanguagePack", language: "es" }] })).message).toMatch(
+      /step 1 \(installLanguagePack\): 'installLanguagePack' is a Moodle Playground step that moodle-dind does not implement yet/,
     );
+  });
+
+  it("warns about unknown fields instead of dropping them silently or refusing the blueprint", () => {
+    const p = parseBlueprint(
+      bp({ runtime: { debug: 0 }, extra: 1, steps: [{ step: "createUser", username: "a", pasword: "x" }, { step: "createUsers", users: [{ username: "b", colour: "red" }] }] }),
+    );
+    expect(p.steps[0].args).not.toHaveProperty("pasword");
+    expect(p.warnings).toEqual([
+      "top-level field 'extra' is not a blueprint field; ignored",
+      expect.stringMatching(/^'runtime' is not applied/),
+      "step 1 (createUser): unknown field 'pasword' ignored",
+      "step 2 (createUsers): unknown field 'users[0].colour' ignored",
+    ]);
+    // The hash is of what runs: an ignored field does not make a new blueprint.
+    expect(blueprintHash(p)).toBe(blueprintHash(parseBlueprint(bp({ runtime: { debug: 0 }, extra: 1, steps: [{ step: "createUser", username: "a" }, { step: "createUsers", users: [{ username: "b" }] }] }))));
   });
 
   it("keeps unknown top-level fields and exposes hints", () => {
@@ -144,7 +159,7 @@ describe("resource references", () => {
       { policy: { allowUnsafe: true } },
     );
     expect(p.steps[0].args.data).toEqual({ bundled: "plugins/theme_x.zip" });
-    expect(p.steps[1].args).toEqual({ path: "local/note.txt", data: { literal: "hello" } });
+    expect(p.steps[1].args).toEqual({ path: "/www/moodle/local/note.txt", data: { literal: "hello" } });
   });
 
   it("names an unknown reference and the declared ones", () => {
@@ -197,16 +212,30 @@ describe("step arguments", () => {
     expect(() => one({ step: "createCourse", fullname: "x".repeat(300), shortname: "S" })).toThrow(/'fullname' must be at most 254/);
     expect(() => one({ step: "createCourse", fullname: "F", shortname: "<script>" })).toThrow(/'shortname' may only contain/);
     expect(() => one({ step: "createUser" })).toThrow(/'username' is required/);
-    expect(() => one({ step: "createUser", username: "a", pasword: "x" })).toThrow(/unknown field 'pasword'/);
     expect(() => one({ step: "createUsers", users: [{ username: "ok" }, { username: "NO" }] })).toThrow(/'users\[1\].username'/);
   });
 
-  it("handles addModule per module type", () => {
-    expect(one({ step: "addModule", module: "page", course: "C1", name: "P", content: "<p>x</p>" }).args).toMatchObject({ section: 0, intro: "", visible: true });
-    expect(() => one({ step: "addModule", module: "url", course: "C1", name: "U", externalurl: "javascript:alert(1)" })).toThrow(/http\(s\) URL/);
-    expect(() => one({ step: "addModule", module: "assign", course: "C1", name: "A" })).toThrow(/module 'assign' is not supported by addModule yet/);
-    expect(() => one({ step: "addModule", module: "label", course: "C1" })).toThrow(/step 1 \(addModule\): .intro. is required/);
-    expect(one({ step: "addModule", module: "forum", course: "C1", name: "F" }).args.type).toBe("general");
+  it("passes addModule's module fields through for Moodle to check, and checks their shape", () => {
+    expect(one({ step: "addModule", module: "page", course: "C1", name: "P", content: "<p>x</p>" }).args).toEqual({ module: "page", course: "C1", section: 0, intro: "", name: "P", content: "<p>x</p>" });
+    expect(one({ step: "addModule", module: "quiz", course: "C1", name: "Q", grade: 10, browsersecurity: "-", password: "" }).args).toMatchObject({ grade: 10, browsersecurity: "-", password: "" });
+    expect(one({ step: "addModule", module: "choice", course: "C1", name: "C", option: ["a", "b"] }).args.option).toEqual(["a", "b"]);
+    expect(() => one({ step: "addModule", module: "Assign", course: "C1" })).toThrow(/'module' must be lowercase/);
+    expect(() => one({ step: "addModule", module: "page", course: "C1", "Bad-Field": 1 })).toThrow(/'Bad-Field' is not a field name/);
+    expect(() => one({ step: "addModule", module: "page", course: "C1", deep: { a: { b: 1 } } })).toThrow(/'deep' must be a string, number/);
+    expect(() => one({ step: "addModule", module: "resource", course: "C1", files: [{ filename: "../x", data: { literal: "x" } }] })).toThrow(/filename/);
+    const r = one({ step: "addModule", module: "resource", course: "C1", files: [{ filename: "a.txt", data: { literal: "hi" } }] });
+    expect(r.args.files).toEqual([{ filename: "a.txt", data: { literal: "hi" } }]);
+  });
+
+  it("reads file step paths as moodledata (supported) or code tree (unsafe), and refuses everything else", () => {
+    expect(one({ step: "mkdir", path: "/persist/moodledata/x/y" })).toMatchObject({ class: "supported", args: { path: "/persist/moodledata/x/y" } });
+    expect(one({ step: "writeFile", path: "/var/www/moodledata/a.txt", data: "x" }).args.path).toBe("/persist/moodledata/a.txt");
+    expect(() => one({ step: "mkdir", path: "/www/moodle/local/x" })).toThrow(/writes into the Moodle code tree/);
+    expect(one({ step: "mkdir", path: "/www/moodle/local/x" }, { policy: { allowUnsafe: true } }).class).toBe("unsafe");
+    expect(() => one({ step: "copyFile", from: "/persist/moodledata/a", to: "/www/moodle/config.php" })).toThrow(/code tree/);
+    for (const bad of ["/etc/passwd", "/persist/moodledata/../../etc", "/persist/moodledata/a\\b", "/persist/moodledata/.mdind-blueprint/x", "/tmp/x", "//x"]) {
+      expect(() => one({ step: "mkdir", path: bad }, { policy: { allowUnsafe: true } }), bad).toThrow(ValidationError);
+    }
   });
 
   it("turns a Playground url field into a url resource, only when URLs are allowed", () => {
@@ -226,6 +255,7 @@ describe("step arguments", () => {
       { step: "runPhpScript", code: "echo 1;" },
       { step: "writeFile", path: "x.txt", data: "x" },
       { step: "unzip", data: { base64: "eA==" }, destination: "local/x" },
+      { step: "writeFiles", files: [{ path: "/persist/moodledata/ok", data: "x" }, { path: "/www/moodle/x.php", data: "x" }] },
     ]) {
       expect(() => one(s)).toThrow(/refused unless unsafe steps are allowed/);
       expect(one(s, { policy: { allowUnsafe: true } }).class).toBe("unsafe");
@@ -233,15 +263,35 @@ describe("step arguments", () => {
     expect(() => one({ step: "writeFile", path: "../../etc/passwd", data: "x" }, { policy: { allowUnsafe: true } })).toThrow(/climbs out/);
   });
 
-  it("treats installMoodle and login as no-ops and carries the critical flag", () => {
-    const p = parseBlueprint(bp({ steps: [{ step: "installMoodle", options: { siteName: "x" } }, { step: "login" }, { step: "setTheme", name: "boost", critical: true }] }));
-    expect(p.steps.map((s) => s.class)).toEqual(["noop", "noop", "supported"]);
+  it("applies installMoodle's site settings, warns about its admin fields, treats login as a no-op and carries the critical flag", () => {
+    const p = parseBlueprint(
+      bp({ steps: [{ step: "installMoodle", options: { siteName: "x", adminPass: "password" } }, { step: "login" }, { step: "setTheme", name: "boost", critical: true }] }),
+    );
+    expect(p.steps.map((s) => s.class)).toEqual(["supported", "noop", "supported"]);
+    expect(p.warnings).toEqual([expect.stringMatching(/^step 1 \(installMoodle\): installMoodle: adminPass not applied/)]);
     expect(p.steps[2].critical).toBe(true);
     expect(() => parseBlueprint(bp({ steps: [{ step: "login", critical: "yes" }] }))).toThrow(/'critical' must be true or false/);
   });
 });
 
+/** The step enum of Moodle Playground's assets/blueprints/blueprint-schema.json, and the steps its newer examples use. */
+const PLAYGROUND_SCHEMA_STEPS = [
+  "installMoodle", "setAdminAccount", "login", "setConfig", "setConfigs", "setLandingPage", "createUser", "createUsers", "createCategory",
+  "createCategories", "createCourse", "createCourses", "createSection", "createSections", "enrolUser", "enrolUsers", "addModule",
+  "installMoodlePlugin", "installTheme", "mkdir", "rmdir", "writeFile", "writeFiles", "copyFile", "moveFile", "unzip", "request",
+  "runPhpCode", "runPhpScript",
+];
+const PLAYGROUND_EXAMPLE_STEPS = ["importRoles", "createRole", "createScales", "createScale", "createCohort", "setTheme"];
+
 describe("registry", () => {
+  it("implements every step of the Playground schema and its examples (runPhp* only when unsafe steps are allowed)", () => {
+    for (const name of [...PLAYGROUND_SCHEMA_STEPS, ...PLAYGROUND_EXAMPLE_STEPS]) {
+      const def = STEP_REGISTRY.get(name);
+      expect(def?.class, name).toMatch(/^(supported|noop|unsafe)$/);
+    }
+    expect(STEP_REGISTRY.get("runPhpCode")?.class).toBe("unsafe");
+  });
+
   it("classifies every step and gives executable steps a schema", () => {
     expect(stepNames("supported")).toEqual(
       expect.arrayContaining([
@@ -249,8 +299,8 @@ describe("registry", () => {
         "createUser", "createUsers", "enrolUser", "createCohort", "addModule", "restoreCourse",
       ]),
     );
-    expect(stepNames("noop")).toEqual(expect.arrayContaining(["installMoodle", "login"]));
-    expect(stepNames("unsafe").sort()).toEqual(["runPhpCode", "runPhpScript", "unzip", "writeFile"]);
+    expect(stepNames("noop").sort()).toEqual(["login", "setLandingPage"]);
+    expect(stepNames("unsafe").sort()).toEqual(["runPhpCode", "runPhpScript"]);
     for (const def of STEP_REGISTRY.values()) {
       if (def.class !== "unimplemented") expect(def.schema, def.name).toBeDefined();
     }

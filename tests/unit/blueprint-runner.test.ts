@@ -17,7 +17,7 @@ import {
 const blueprint = parseBlueprint(
   JSON.stringify({
     steps: [
-      { step: "installMoodle", options: { adminPass: "install-secret" } },
+      { step: "login", username: "admin", password: "install-secret" },
       { step: "setAdminAccount", password: "Admin-Secret-1" },
       { step: "createUser", username: "u1", password: "User-Secret-1" },
       { step: "createUsers", users: [{ username: "u2", password: "User-Secret-2" }] },
@@ -60,7 +60,7 @@ describe("runBlueprint", () => {
     expect(ex.ran).toEqual(["setAdminAccount", "createUser", "createUsers", "setConfig"]);
     expect(marker.value).toBe(blueprintHash(blueprint));
     expect(events.map((e) => `${e.index}:${e.name}:${e.status}`)).toEqual([
-      "0:installMoodle:skipped",
+      "0:login:skipped",
       "1:setAdminAccount:running",
       "1:setAdminAccount:done",
       "2:createUser:running",

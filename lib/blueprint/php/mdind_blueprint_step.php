@@ -23,6 +23,8 @@
 //     {"base64": "..."} or {"literal": "..."}   small inline content
 // URL, bundled and data-url descriptors are resolved host-side (with the policy's caps) and never here.
 //
+// File steps (mkdir, writeFile, unzip, ...) and request never come here: the executor runs them host-side.
+//
 // installMoodlePlugin / installTheme: the executor extracts the ZIP host-side (lib/blueprint/zip.ts,
 // installPluginZip) and runs admin/cli/upgrade.php; this script then only verifies that the component is
 // installed and up to date, given "component" (or pluginType + pluginName).
@@ -220,20 +222,6 @@ function mdind_resource_file($desc, string $field): string {
     $path = make_request_directory() . '/resource';
     file_put_contents($path, $bytes);
     return $path;
-}
-
-/** A path relative to the code root that cannot leave it (used by the unsafe file steps only). */
-function mdind_code_path(string $root, string $rel): string {
-    if ($rel === '' || $rel[0] === '/' || strpos($rel, '\\') !== false || strpos($rel, "\0") !== false ||
-            in_array('..', explode('/', $rel), true)) {
-        throw new mdind_input_exception("path '{$rel}' must be relative to the Moodle code root and stay inside it");
-    }
-    return $root . '/' . $rel;
-}
-
-function mdind_inside(string $root, string $path): bool {
-    $real = realpath($path);
-    return $real !== false && ($real === $root || strpos($real, $root . '/') === 0);
 }
 
 // ---- steps --------------------------------------------------------------------------------------
@@ -517,94 +505,6 @@ function mdind_create_cohort(array $a): array {
     return $changed ? [true, implode(', ', $changed)] : [false, "cohort '{$name}' exists with its members"];
 }
 
-function mdind_add_module(array $a): array {
-    global $DB, $CFG;
-    require_once($CFG->dirroot . '/course/lib.php');
-    require_once($CFG->dirroot . '/course/modlib.php');
-    require_once($CFG->libdir . '/resourcelib.php');
-    $module = mdind_str($a, 'module', true, '/^(page|label|url|forum)$/', 20);
-    $course = mdind_course_by_shortname(mdind_str($a, 'course', true, MDIND_LINE, 255));
-    $section = mdind_int($a, 'section', 0, 0, 100);
-    $idnumber = mdind_str($a, 'idnumber', false, MDIND_IDNUMBER, 100);
-    $intro = isset($a['intro']) && is_string($a['intro']) ? $a['intro'] : '';
-    $name = $module === 'label' ? null : mdind_str($a, 'name', true, MDIND_LINE, 255);
-    if ($module === 'label' && trim($intro) === '') {
-        throw new mdind_input_exception('a label needs an intro');
-    }
-    if (!$DB->record_exists('modules', ['name' => $module, 'visible' => 1])) {
-        throw new mdind_input_exception("activity module '{$module}' is not installed or is disabled");
-    }
-
-    // Idempotency: the same idnumber in the course, else the same name (a label: the same text) in the same section.
-    $modinfo = get_fast_modinfo($course);
-    foreach ($modinfo->get_instances_of($module) as $cm) {
-        if ($idnumber !== null) {
-            if ((string) $cm->idnumber === $idnumber) {
-                return [false, "{$module} {$idnumber} exists (cmid {$cm->id})"];
-            }
-            continue;
-        }
-        if ((int) $cm->sectionnum !== $section) {
-            continue;
-        }
-        if ($module === 'label') {
-            if ($DB->get_field('label', 'intro', ['id' => $cm->instance]) === $intro) {
-                return [false, "label exists (cmid {$cm->id})"];
-            }
-        } else if ($cm->name === $name) {
-            return [false, "{$module} '{$name}' exists (cmid {$cm->id})"];
-        }
-    }
-
-    course_create_sections_if_missing($course, $section);
-    $mi = new stdClass();
-    $mi->modulename = $module;
-    $mi->module = $DB->get_field('modules', 'id', ['name' => $module], MUST_EXIST);
-    $mi->course = $course->id;
-    $mi->section = $section;
-    $mi->visible = mdind_bool($a, 'visible', true) ? 1 : 0;
-    $mi->visibleoncoursepage = 1;
-    $mi->cmidnumber = $idnumber ?? '';
-    $mi->groupmode = 0;
-    $mi->groupingid = 0;
-    $mi->availability = null;
-    $mi->completion = 0;
-    $mi->completionview = 0;
-    $mi->completionexpected = 0;
-    $mi->introeditor = ['text' => $intro, 'format' => FORMAT_HTML, 'itemid' => file_get_unused_draft_itemid()];
-    if ($name !== null) {
-        $mi->name = $name;
-    }
-    if ($module === 'page') {
-        $mi->content = isset($a['content']) && is_string($a['content']) ? $a['content'] : '';
-        $mi->contentformat = FORMAT_HTML;
-        $mi->display = RESOURCELIB_DISPLAY_OPEN;
-        $mi->printheading = 1;
-        $mi->printintro = 0;
-        $mi->printlastmodified = 1;
-        $mi->revision = 1;
-    } else if ($module === 'url') {
-        $url = mdind_str($a, 'externalurl', true, '', 2048);
-        if (!preg_match('~^https?://~i', $url)) {
-            throw new mdind_input_exception("'externalurl' must be an http(s) URL");
-        }
-        $mi->externalurl = $url;
-        $mi->display = RESOURCELIB_DISPLAY_AUTO;
-        $mi->printintro = 1;
-    } else if ($module === 'forum') {
-        $mi->type = mdind_str($a, 'type', false, '/^(general|news|qanda|eachuser|single|blog)$/', 20) ?? 'general';
-        $mi->forcesubscribe = 0;
-        $mi->assessed = 0;
-        $mi->scale = 0;
-        $mi->grade_forum = 0;
-        $mi->maxbytes = 0;
-        $mi->maxattachments = 1;
-        $mi->trackingtype = 1;
-    }
-    $mi = create_module($mi);
-    return [true, "added {$module}" . ($name !== null ? " '{$name}'" : '') . " to {$course->shortname} (cmid {$mi->coursemodule})"];
-}
-
 function mdind_restore_course(array $a): array {
     global $DB, $CFG, $USER;
     require_once($CFG->dirroot . '/backup/util/includes/restore_includes.php');
@@ -696,6 +596,553 @@ function mdind_check_plugin(array $a, ?string $type): array {
     return [false, "{$component} installed (version {$info->versiondb})"];
 }
 
+function mdind_install_moodle(array $a): array {
+    global $DB;
+    $o = isset($a['options']) && is_array($a['options']) ? $a['options'] : [];
+    $done = [];
+    $sitename = mdind_str($o, 'siteName', false, MDIND_LINE, 254);
+    if ($sitename !== null) {
+        $site = get_site();
+        if ($site->fullname !== $sitename) {
+            $DB->update_record('course', (object) ['id' => $site->id, 'fullname' => $sitename]);
+            rebuild_course_cache($site->id, true);
+            $done[] = 'site name';
+        }
+    }
+    $timezone = mdind_str($o, 'timezone', false, '/^[A-Za-z0-9_+\/-]+$/', 100);
+    if ($timezone !== null) {
+        if (!array_key_exists($timezone, core_date::get_list_of_timezones(null, true)) && $timezone !== 'UTC') {
+            throw new mdind_input_exception("timezone '{$timezone}' is not one Moodle knows");
+        }
+        if ((string) get_config('core', 'timezone') !== $timezone) {
+            set_config('timezone', $timezone);
+            $done[] = 'timezone';
+        }
+    }
+    $locale = mdind_str($o, 'locale', false, MDIND_PLUGINNAME, 30);
+    if ($locale !== null) {
+        if (!get_string_manager()->translation_exists($locale, false)) {
+            throw new mdind_input_exception("language pack '{$locale}' is not installed (moodle-dind does not download language packs)");
+        }
+        if ((string) get_config('core', 'lang') !== $locale) {
+            set_config('lang', $locale);
+            $done[] = 'default language';
+        }
+    }
+    return $done ? [true, 'site already installed; set ' . implode(', ', $done)] : [false, 'site already installed with these settings'];
+}
+
+function mdind_create_section(array $a): array {
+    global $DB, $CFG;
+    require_once($CFG->dirroot . '/course/lib.php');
+    $course = mdind_course_by_shortname(mdind_str($a, 'course', true, MDIND_LINE, 255));
+    $name = mdind_str($a, 'name', false, MDIND_LINE, 255);
+    $position = mdind_int($a, 'position', 0, 0, 100);
+    // Idempotency needs a key: a named section is matched by name; an unnamed one cannot be told apart from
+    // the course's own sections, so it is made only while the course has fewer than `position` sections.
+    if ($name !== null) {
+        $existing = $DB->get_record('course_sections', ['course' => $course->id, 'name' => $name], '*', IGNORE_MULTIPLE);
+        if ($existing) {
+            return [false, "section '{$name}' exists in {$course->shortname} (section {$existing->section})"];
+        }
+    } else if ($position > 0 && $DB->record_exists('course_sections', ['course' => $course->id, 'section' => $position])) {
+        return [false, "{$course->shortname} already has section {$position}"];
+    }
+    $section = course_create_section($course->id, $position);
+    $update = [];
+    if ($name !== null) {
+        $update['name'] = $name;
+    }
+    if (isset($a['summary']) && is_string($a['summary'])) {
+        $update['summary'] = $a['summary'];
+        $update['summaryformat'] = FORMAT_HTML;
+    }
+    if (array_key_exists('visible', $a) && $a['visible'] !== null) {
+        $update['visible'] = mdind_bool($a, 'visible', true) ? 1 : 0;
+    }
+    if ($update) {
+        course_update_section($course->id, $section, $update);
+    }
+    return [true, "added section {$section->section}" . ($name !== null ? " '{$name}'" : '') . " to {$course->shortname}"];
+}
+
+// ---- roles ------------------------------------------------------------------------------------------
+
+const MDIND_CONTEXTLEVELS = ['system' => 10, 'user' => 30, 'coursecat' => 40, 'category' => 40, 'course' => 50, 'module' => 70, 'block' => 80];
+const MDIND_PERMISSIONS = ['allow' => 1, 'prevent' => -1, 'prohibit' => -1000, 'inherit' => 0];
+const MDIND_ROLE_RELATIONS = [
+    'allowassign' => ['role_allow_assign', 'core_role_set_assign_allowed'],
+    'allowoverride' => ['role_allow_override', 'core_role_set_override_allowed'],
+    'allowswitch' => ['role_allow_switch', 'core_role_set_switch_allowed'],
+    'allowview' => ['role_allow_view', 'core_role_set_view_allowed'],
+];
+
+function mdind_role_id(string $shortname): int {
+    global $DB;
+    $id = $DB->get_field('role', 'id', ['shortname' => $shortname]);
+    if (!$id) {
+        throw new mdind_input_exception("role '{$shortname}' does not exist");
+    }
+    return (int) $id;
+}
+
+/**
+ * Create a role or bring an existing one (same shortname) to the given definition, changing only what
+ * differs. $caps: capability => permission (ints); null leaves the role's capabilities as they are.
+ * $exact: the role has exactly $caps at system level (a preset), not just these among others.
+ * Returns [changed, notes].
+ */
+function mdind_apply_role(string $shortname, string $name, string $description, string $archetype, ?array $levels,
+        ?array $caps, bool $exact, array $relations, bool $reset): array {
+    global $DB;
+    $changed = [];
+    $notes = [];
+    $system = context_system::instance();
+    if ($archetype !== '' && !array_key_exists($archetype, get_role_archetypes())) {
+        throw new mdind_input_exception("archetype '{$archetype}' is not a Moodle role archetype");
+    }
+    $role = $DB->get_record('role', ['shortname' => $shortname]);
+    $created = false;
+    if (!$role) {
+        $roleid = (int) create_role($name, $shortname, $description, $archetype);
+        $created = true;
+        $changed[] = 'created';
+    } else {
+        $roleid = (int) $role->id;
+        if ($role->name !== $name || (string) $role->description !== $description || (string) $role->archetype !== $archetype) {
+            $DB->update_record('role', (object) ['id' => $roleid, 'name' => $name, 'description' => $description, 'archetype' => $archetype]);
+            $changed[] = 'name/description/archetype';
+        }
+    }
+    // A new role starts from its archetype's defaults, as "Add a new role" with an archetype does in the UI.
+    if (($created || $reset) && $archetype !== '') {
+        reset_role_capabilities($roleid);
+        if ($levels === null) {
+            $levels = array_values(get_default_contextlevels($archetype));
+        }
+    }
+    if ($levels !== null) {
+        $want = array_values(array_unique(array_map('intval', $levels)));
+        sort($want);
+        $have = array_values(array_map('intval', get_role_contextlevels($roleid)));
+        sort($have);
+        if ($want !== $have) {
+            set_role_contextlevels($roleid, $want);
+            $changed[] = 'context levels';
+        }
+    }
+    if ($caps !== null) {
+        $have = $DB->get_records_menu('role_capabilities', ['roleid' => $roleid, 'contextid' => $system->id], '', 'capability, permission');
+        $want = [];
+        foreach ($caps as $cap => $perm) {
+            if (!get_capability_info($cap)) {
+                $notes[] = "capability {$cap} is not on this site, skipped";
+                continue;
+            }
+            $want[$cap] = (int) $perm;
+        }
+        $capchanged = false;
+        foreach ($want as $cap => $perm) {
+            $current = array_key_exists($cap, $have) ? (int) $have[$cap] : CAP_INHERIT;
+            if ($perm === CAP_INHERIT) {
+                if ($current !== CAP_INHERIT) {
+                    unassign_capability($cap, $roleid, $system->id);
+                    $capchanged = true;
+                }
+            } else if ($current !== $perm) {
+                assign_capability($cap, $perm, $roleid, $system->id, true);
+                $capchanged = true;
+            }
+        }
+        if ($exact) {
+            foreach ($have as $cap => $perm) {
+                if (!array_key_exists($cap, $want)) {
+                    unassign_capability($cap, $roleid, $system->id);
+                    $capchanged = true;
+                }
+            }
+        }
+        if ($capchanged) {
+            $changed[] = 'capabilities';
+        }
+    }
+    foreach ($relations as $key => $targets) {
+        if ($targets === null) {
+            continue;
+        }
+        list($table, $helper) = MDIND_ROLE_RELATIONS[$key];
+        $field = $key;
+        $want = [];
+        foreach ($targets as $t) {
+            $want[] = $t === -1 ? $roleid : (int) $t;
+        }
+        $want = array_values(array_unique($want));
+        sort($want);
+        $have = array_values(array_map('intval', $DB->get_fieldset_select($table, $field, 'roleid = ?', [$roleid])));
+        sort($have);
+        if ($want !== $have) {
+            $DB->delete_records($table, ['roleid' => $roleid]);
+            foreach ($want as $t) {
+                $helper($roleid, $t);
+            }
+            $changed[] = $key;
+        }
+    }
+    if ($changed) {
+        accesslib_clear_role_cache($roleid);
+    }
+    return [$changed, $notes];
+}
+
+function mdind_role_report(string $shortname, array $r): array {
+    list($changed, $notes) = $r;
+    $tail = $notes ? ' (' . implode('; ', $notes) . ')' : '';
+    return $changed ? [true, "role {$shortname}: " . implode(', ', $changed) . $tail] : [false, "role {$shortname} already as defined{$tail}"];
+}
+
+function mdind_create_role(array $a): array {
+    $shortname = mdind_str($a, 'shortname', true, MDIND_PLUGINNAME, 100);
+    $name = mdind_str($a, 'name', false, MDIND_LINE, 255) ?? $shortname;
+    $description = isset($a['description']) && is_string($a['description']) ? $a['description'] : '';
+    $archetype = mdind_str($a, 'archetype', false, '/^[a-z]*$/', 30) ?? '';
+    $levels = null;
+    if (isset($a['contextlevels'])) {
+        $levels = [];
+        foreach (mdind_list($a, 'contextlevels', 10) as $l) {
+            if (is_int($l) && in_array($l, MDIND_CONTEXTLEVELS, true)) {
+                $levels[] = $l;
+            } else if (is_string($l) && isset(MDIND_CONTEXTLEVELS[$l])) {
+                $levels[] = MDIND_CONTEXTLEVELS[$l];
+            } else {
+                throw new mdind_input_exception("'contextlevels': " . json_encode($l) . ' is not a context level');
+            }
+        }
+    }
+    $caps = null;
+    if (isset($a['capabilities'])) {
+        if (!is_array($a['capabilities'])) {
+            throw new mdind_input_exception("'capabilities' must be an object of capability => allow|prevent|prohibit|inherit");
+        }
+        $caps = [];
+        foreach ($a['capabilities'] as $cap => $perm) {
+            if (!is_string($perm) || !isset(MDIND_PERMISSIONS[$perm]) || !preg_match('~^[a-z0-9_]+/[a-z0-9_]+:[a-z0-9_]+$~', (string) $cap)) {
+                throw new mdind_input_exception("'capabilities.{$cap}' must be allow, prevent, prohibit or inherit");
+            }
+            $caps[$cap] = MDIND_PERMISSIONS[$perm];
+        }
+    }
+    $relations = [];
+    foreach (['allowAssign' => 'allowassign', 'allowOverride' => 'allowoverride', 'allowSwitch' => 'allowswitch', 'allowView' => 'allowview'] as $in => $key) {
+        if (!isset($a[$in])) {
+            $relations[$key] = null;
+            continue;
+        }
+        $relations[$key] = [];
+        foreach (mdind_list($a, $in, 100) as $t) {
+            if (!is_string($t) || !preg_match(MDIND_PLUGINNAME, $t)) {
+                throw new mdind_input_exception("'{$in}' must list role shortnames");
+            }
+            $relations[$key][] = $t === $shortname ? -1 : mdind_role_id($t);
+        }
+    }
+    $r = mdind_apply_role($shortname, $name, $description, $archetype, $levels, $caps, false, $relations, mdind_bool($a, 'resetToArchetype', false));
+    return mdind_role_report($shortname, $r);
+}
+
+function mdind_create_roles(array $a): array {
+    $data = isset($a['data']) ? json_decode(file_get_contents(mdind_resource_file($a['data'], 'data')), true) : $a['roles'];
+    if (is_array($data) && isset($data['roles'])) {
+        $data = $data['roles'];
+    }
+    if (!is_array($data) || array_values($data) !== $data) {
+        throw new mdind_input_exception("'roles' must be a list of role definitions");
+    }
+    return mdind_batch(['roles' => $data], 'roles', 200, 'mdind_create_role', 'roles');
+}
+
+/** Moodle role preset XML (Define roles > Export), read by Moodle's own core_role_preset. */
+function mdind_import_roles(array $a): array {
+    $presets = [];
+    foreach (mdind_list($a, 'roles', 200) as $i => $desc) {
+        $xml = file_get_contents(mdind_resource_file($desc, "roles[{$i}]"));
+        if (!core_role_preset::is_valid_preset($xml)) {
+            throw new mdind_input_exception("roles[{$i}] is not Moodle role preset XML (it does not validate against admin/roles/role_schema.xml)");
+        }
+        $info = core_role_preset::parse_preset($xml);
+        if (empty($info['shortname'])) {
+            throw new mdind_input_exception("roles[{$i}]: the preset has no shortname");
+        }
+        $presets[$info['shortname']] = $xml;
+    }
+    // Two passes: every role exists before any allow* relation between them is read (parse_preset maps shortnames to ids).
+    $changed = 0;
+    $details = [];
+    foreach ([false, true] as $second) {
+        foreach ($presets as $shortname => $xml) {
+            $info = core_role_preset::parse_preset($xml);
+            $name = (string) ($info['name'] ?? $shortname);
+            $description = (string) ($info['description'] ?? '');
+            $archetype = (string) ($info['archetype'] ?? '');
+            if (!$second) {
+                $r = mdind_apply_role($shortname, $name, $description, $archetype, null, null, false, [], false);
+            } else {
+                $rel = [];
+                foreach (array_keys(MDIND_ROLE_RELATIONS) as $key) {
+                    $rel[$key] = $info[$key] ?? null;
+                }
+                $levels = isset($info['contextlevels']) ? array_values($info['contextlevels']) : null;
+                $r = mdind_apply_role($shortname, $name, $description, $archetype, $levels, $info['permissions'] ?? [], true, $rel, false);
+            }
+            if ($r[0]) {
+                $changed++;
+            }
+            if ($second) {
+                $details[] = mdind_role_report($shortname, $r)[1];
+            }
+        }
+    }
+    return [$changed > 0, implode('; ', $details)];
+}
+
+// ---- scales -----------------------------------------------------------------------------------------
+
+function mdind_create_scale(array $a): array {
+    global $DB, $CFG;
+    require_once($CFG->libdir . '/grade/grade_scale.php');
+    $name = mdind_str($a, 'name', true, MDIND_LINE, 255);
+    $items = isset($a['items']) ? $a['items'] : null;
+    if (is_string($items)) {
+        $items = explode(',', $items);
+    }
+    if (!is_array($items)) {
+        throw new mdind_input_exception("'items' must be a list or a comma-separated string");
+    }
+    $items = array_values(array_filter(array_map(function ($x) {
+        return trim((string) $x);
+    }, $items), 'strlen'));
+    if (!$items) {
+        throw new mdind_input_exception("'items' is empty");
+    }
+    $scaletext = implode(',', $items);
+    $courseid = 0;
+    $courseref = mdind_str($a, 'course', false, MDIND_LINE, 255);
+    if ($courseref !== null) {
+        $courseid = (int) mdind_course_by_shortname($courseref)->id;
+    }
+    $description = isset($a['description']) && is_string($a['description']) ? $a['description'] : '';
+    $where = $courseid ? "course {$courseref}" : 'site';
+    $existing = $DB->get_record('scale', ['courseid' => $courseid, 'name' => $name], '*', IGNORE_MULTIPLE);
+    $norm = function ($s) {
+        return implode(',', array_map('trim', explode(',', (string) $s)));
+    };
+    if ($existing) {
+        if ($norm($existing->scale) === $scaletext && (!isset($a['description']) || (string) $existing->description === $description)) {
+            return [false, "scale '{$name}' ({$where}) already as defined"];
+        }
+        $scale = new grade_scale(['id' => $existing->id]);
+        if ($norm($existing->scale) !== $scaletext && $scale->is_used()) {
+            throw new mdind_input_exception("scale '{$name}' ({$where}) is in use by grades; its items cannot be changed");
+        }
+        $scale->scale = $scaletext;
+        if (isset($a['description'])) {
+            $scale->description = $description;
+        }
+        $scale->update('mdind_blueprint');
+        return [true, "updated scale '{$name}' ({$where})"];
+    }
+    $scale = new grade_scale();
+    $scale->courseid = $courseid;
+    $scale->userid = (int) get_admin()->id;
+    $scale->name = $name;
+    $scale->scale = $scaletext;
+    $scale->description = $description;
+    $scale->descriptionformat = FORMAT_HTML;
+    $id = $scale->insert('mdind_blueprint');
+    return [true, "created scale '{$name}' ({$where}, id {$id})"];
+}
+
+function mdind_create_scales(array $a): array {
+    $data = isset($a['data']) ? json_decode(file_get_contents(mdind_resource_file($a['data'], 'data')), true) : $a['scales'];
+    if (is_array($data) && isset($data['scales'])) {
+        $data = $data['scales'];
+    }
+    if (!is_array($data) || array_values($data) !== $data) {
+        throw new mdind_input_exception("'scales' must be a list of scales or a moodle-scale-export object");
+    }
+    return mdind_batch(['scales' => $data], 'scales', 500, 'mdind_create_scale', 'scales');
+}
+
+// ---- activity modules -------------------------------------------------------------------------------
+
+/** Fields every module takes through add_moduleinfo (course module settings, grading, completion). */
+const MDIND_MODULE_COMMON_FIELDS = ['introformat', 'groupmode', 'groupingid', 'completion', 'completionview', 'completionexpected',
+    'completionpassgrade', 'completiongradeitemnumber', 'availability', 'showdescription', 'visibleoncoursepage', 'lang', 'tags',
+    'cmidnumber', 'grade', 'gradecat', 'gradepass', 'downloadcontent', 'indent', 'score'];
+/** Form fields some modules take that are not columns of their table (display options, quiz review matrix, choice options). */
+const MDIND_MODULE_FORM_FIELDS = [
+    'page' => ['printheading', 'printintro', 'printlastmodified', 'popupwidth', 'popupheight'],
+    'resource' => ['printintro', 'showsize', 'showtype', 'showdate', 'popupwidth', 'popupheight', 'defaultfilename', 'uploaded'],
+    'url' => ['printintro', 'popupwidth', 'popupheight'],
+    'folder' => [],
+    'quiz' => ['quizpassword', 'feedbacktext', 'feedbackboundaries'],
+    'choice' => ['option', 'limit'],
+    'h5pactivity' => ['packagefile'],
+    'lesson' => ['mediafile'],
+];
+const MDIND_QUIZ_REVIEW = '/^(attempt|correctness|maxmarks|marks|specificfeedback|generalfeedback|rightanswer|overallfeedback)(during|immediately|open|closed)$/';
+
+/** Does module $module take field $field? Its table's columns, the common fields, its known form fields and its subplugins' settings. */
+function mdind_module_has_field(string $module, string $field, array $columns): bool {
+    if (isset($columns[$field]) && $field !== 'id' && $field !== 'course') {
+        return true;
+    }
+    if (in_array($field, MDIND_MODULE_COMMON_FIELDS, true) || in_array($field, MDIND_MODULE_FORM_FIELDS[$module] ?? [], true)) {
+        return true;
+    }
+    if ($module === 'quiz' && preg_match(MDIND_QUIZ_REVIEW, $field)) {
+        return true;
+    }
+    foreach (array_keys(core_component::get_subplugins('mod_' . $module) ?? []) as $subtype) {
+        if (strpos($field, $subtype . '_') === 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** The module's files from the blueprint: into a draft area for the form field that takes one, else straight into the module's area. */
+function mdind_module_draft(array $files): int {
+    global $USER;
+    $fs = get_file_storage();
+    $draft = file_get_unused_draft_itemid();
+    $ctx = context_user::instance($USER->id);
+    foreach ($files as $f) {
+        $fs->create_file_from_pathname(['contextid' => $ctx->id, 'component' => 'user', 'filearea' => 'draft', 'itemid' => $draft,
+            'filepath' => $f['filepath'], 'filename' => $f['filename']], $f['path']);
+    }
+    return $draft;
+}
+
+function mdind_add_module(array $a): array {
+    global $DB, $CFG;
+    require_once($CFG->dirroot . '/course/lib.php');
+    require_once($CFG->dirroot . '/course/modlib.php');
+    require_once($CFG->libdir . '/testing/generator/lib.php');
+    $module = mdind_str($a, 'module', true, MDIND_PLUGINNAME, 64);
+    $course = mdind_course_by_shortname(mdind_str($a, 'course', true, MDIND_LINE, 255));
+    $mod = $DB->get_record('modules', ['name' => $module]);
+    if (!$mod || !core_component::get_component_directory('mod_' . $module)) {
+        $installed = implode(', ', $DB->get_fieldset_select('modules', 'name', 'visible = 1 ORDER BY name'));
+        throw new mdind_input_exception("addModule: activity module '{$module}' is not installed on this site (installed: {$installed})");
+    }
+    if (!$mod->visible) {
+        throw new mdind_input_exception("addModule: activity module '{$module}' is disabled on this site");
+    }
+    $section = mdind_int($a, 'section', 0, 0, 100);
+    $idnumber = mdind_str($a, 'idnumber', false, MDIND_IDNUMBER, 100);
+    $name = mdind_str($a, 'name', false, MDIND_LINE, 255);
+    $intro = isset($a['intro']) && is_string($a['intro']) ? $a['intro'] : '';
+    $columns = $DB->get_columns($module);
+
+    $record = ['course' => $course->id, 'section' => $section, 'intro' => $intro, 'introformat' => FORMAT_HTML];
+    foreach ($a as $k => $v) {
+        if (in_array($k, ['module', 'course', 'section', 'name', 'intro', 'visible', 'idnumber', 'files'], true)) {
+            continue;
+        }
+        if (!mdind_module_has_field($module, $k, $columns)) {
+            throw new mdind_input_exception("addModule: module '{$module}' has no field '{$k}'");
+        }
+        $record[$k] = $v;
+    }
+    // Playground's quiz 'password' is the form's 'quizpassword' (quiz_process_options copies it over 'password').
+    if ($module === 'quiz' && array_key_exists('password', $record) && !array_key_exists('quizpassword', $record)) {
+        $record['quizpassword'] = (string) $record['password'];
+    }
+    if ($name !== null) {
+        $record['name'] = $name;
+    } else if ($module !== 'label') {
+        $record['name'] = get_string('modulename', $module);
+    }
+    if ($module === 'label' && $name === null && trim($intro) === '') {
+        throw new mdind_input_exception("addModule: a label needs a name or an intro");
+    }
+
+    // Idempotency: the same idnumber in the course; else, in the same section, a label with the same
+    // text (or name) and any other module with the same name.
+    $modinfo = get_fast_modinfo($course);
+    foreach ($modinfo->get_instances_of($module) as $cm) {
+        if ($idnumber !== null) {
+            if ((string) $cm->idnumber === $idnumber) {
+                return [false, "{$module} {$idnumber} exists in {$course->shortname} (cmid {$cm->id})"];
+            }
+            continue;
+        }
+        if ((int) $cm->sectionnum !== $section) {
+            continue;
+        }
+        if ($module === 'label') {
+            $row = $DB->get_record('label', ['id' => $cm->instance], 'name, intro');
+            if ($intro !== '' ? $row->intro === $intro : $row->name === $name) {
+                return [false, "label exists in {$course->shortname} section {$section} (cmid {$cm->id})"];
+            }
+        } else if ($cm->name === $record['name']) {
+            return [false, "{$module} '{$record['name']}' exists in {$course->shortname} section {$section} (cmid {$cm->id})"];
+        }
+    }
+
+    $files = [];
+    foreach (isset($a['files']) ? mdind_list($a, 'files', 100) : [] as $i => $f) {
+        $fn = mdind_str($f, 'filename', true, '/^[^\/\\\\\x00-\x1f]+$/', 255);
+        $files[] = [
+            'filename' => $fn,
+            'filearea' => mdind_str($f, 'filearea', false, MDIND_PLUGINNAME, 50) ?? ($module === 'h5pactivity' ? 'package' : 'content'),
+            'itemid' => mdind_int($f, 'itemid', 0, 0, 1000000),
+            'filepath' => mdind_str($f, 'filepath', false, '~^/([^\x00-\x1f\\\\]*/)?$~', 255) ?? '/',
+            'path' => mdind_resource_file($f['data'] ?? null, "files[{$i}].data"),
+        ];
+    }
+    // Modules whose form takes files through a draft area get them that way (so Moodle sets their main file).
+    $draftfield = ['resource' => ['content', 'files'], 'folder' => ['content', 'files'], 'h5pactivity' => ['package', 'packagefile']];
+    $later = [];
+    if (isset($draftfield[$module])) {
+        list($area, $field) = $draftfield[$module];
+        $mine = array_values(array_filter($files, function ($f) use ($area) {
+            return $f['filearea'] === $area;
+        }));
+        if ($mine) {
+            $record[$field] = mdind_module_draft($mine);
+        }
+        $later = array_values(array_filter($files, function ($f) use ($area) {
+            return $f['filearea'] !== $area;
+        }));
+    } else {
+        $later = $files;
+    }
+
+    $options = ['section' => $section, 'visible' => array_key_exists('visible', $a) && $a['visible'] !== null ? (int) (bool) $a['visible'] : 1];
+    if ($idnumber !== null) {
+        $options['idnumber'] = $idnumber;
+    }
+    $generator = new testing_data_generator();
+    $instance = $generator->create_module($module, (object) $record, $options);
+    if ($later) {
+        $fs = get_file_storage();
+        $ctx = context_module::instance($instance->cmid);
+        foreach ($later as $f) {
+            $fs->create_file_from_pathname(['contextid' => $ctx->id, 'component' => 'mod_' . $module, 'filearea' => $f['filearea'],
+                'itemid' => $f['itemid'], 'filepath' => $f['filepath'], 'filename' => $f['filename']], $f['path']);
+        }
+    }
+    $label = $name ?? ($module === 'label' ? 'label' : $record['name']);
+    return [true, "added {$module} '{$label}' to {$course->shortname} section {$section} (cmid {$instance->cmid})"];
+}
+
+function mdind_purge_caches(): array {
+    purge_all_caches();
+    // Purging is an action, not a state: it leaves the site as it was, so it never counts as a change.
+    return [false, 'caches purged'];
+}
+
 // ---- unsafe steps: only ever sent when the operator allowed them (policy.allowUnsafe) --------------
 
 function mdind_run_php_code(array $a): array {
@@ -708,72 +1155,6 @@ function mdind_run_php_code(array $a): array {
         $out = (string) ob_get_clean();
     }
     return [true, substr(trim($out), 0, 4000)];
-}
-
-function mdind_write_file(array $a, string $root): array {
-    $rel = mdind_str($a, 'path', true, '', 4096);
-    $target = mdind_code_path($root, $rel);
-    $src = mdind_resource_file(isset($a['data']) ? $a['data'] : null, 'data');
-    $dir = dirname($target);
-    if (!is_dir($dir) && !mkdir($dir, 0755, true)) {
-        throw new mdind_input_exception("cannot create the folder for {$rel}");
-    }
-    if (!mdind_inside($root, $dir) || is_link($target)) {
-        throw new mdind_input_exception("{$rel} resolves outside the code root");
-    }
-    if (is_file($target) && hash_file('sha256', $target) === hash_file('sha256', $src)) {
-        return [false, "{$rel} already has this content"];
-    }
-    if (!copy($src, $target)) {
-        throw new mdind_input_exception("cannot write {$rel}");
-    }
-    return [true, "wrote {$rel}"];
-}
-
-function mdind_unzip(array $a, string $root): array {
-    $rel = mdind_str($a, 'destination', true, '', 4096);
-    $dest = mdind_code_path($root, $rel);
-    $src = mdind_resource_file(isset($a['data']) ? $a['data'] : null, 'data');
-    $zip = new ZipArchive();
-    if ($zip->open($src, ZipArchive::RDONLY) !== true) {
-        throw new mdind_input_exception("'data' is not a ZIP archive");
-    }
-    try {
-        $total = 0;
-        if ($zip->numFiles > 20000) {
-            throw new mdind_input_exception('ZIP has too many entries');
-        }
-        for ($i = 0; $i < $zip->numFiles; $i++) {
-            $st = $zip->statIndex($i);
-            $name = $st['name'];
-            if ($name === '' || $name[0] === '/' || strpos($name, '\\') !== false || strpos($name, "\0") !== false ||
-                    preg_match('/^[a-zA-Z]:/', $name) || in_array('..', explode('/', $name), true)) {
-                throw new mdind_input_exception("ZIP entry '{$name}' is not a safe relative path");
-            }
-            $opsys = 0;
-            $attr = 0;
-            $zip->getExternalAttributesIndex($i, $opsys, $attr);
-            if ($opsys === ZipArchive::OPSYS_UNIX && (($attr >> 16) & 0170000) === 0120000) {
-                throw new mdind_input_exception("ZIP entry '{$name}' is a symbolic link");
-            }
-            $total += $st['size'];
-            if ($total > 512 * 1024 * 1024) {
-                throw new mdind_input_exception('ZIP unpacks to more than 512 MiB');
-            }
-        }
-        if (!is_dir($dest) && !mkdir($dest, 0755, true)) {
-            throw new mdind_input_exception("cannot create {$rel}");
-        }
-        if (!mdind_inside($root, $dest)) {
-            throw new mdind_input_exception("{$rel} resolves outside the code root");
-        }
-        if (!$zip->extractTo($dest)) {
-            throw new mdind_input_exception("extracting into {$rel} failed");
-        }
-        return [true, "extracted {$zip->numFiles} entries into {$rel}"];
-    } finally {
-        $zip->close();
-    }
 }
 
 // ---- dispatch -----------------------------------------------------------------------------------
@@ -861,11 +1242,33 @@ try {
         case 'runPhpScript':
             $mdindresult = mdind_run_php_code($mdindargs);
             break;
-        case 'writeFile':
-            $mdindresult = mdind_write_file($mdindargs, $mdindroot);
+        case 'installMoodle':
+            $mdindresult = mdind_install_moodle($mdindargs);
             break;
-        case 'unzip':
-            $mdindresult = mdind_unzip($mdindargs, $mdindroot);
+        case 'createSection':
+            $mdindresult = mdind_create_section($mdindargs);
+            break;
+        case 'createSections':
+            $mdindresult = mdind_batch($mdindargs, 'sections', 500, 'mdind_create_section', 'sections');
+            break;
+        case 'createRole':
+            $mdindresult = mdind_create_role($mdindargs);
+            break;
+        case 'createRoles':
+            $mdindresult = mdind_create_roles($mdindargs);
+            break;
+        case 'importRoles':
+        case 'importRolePreset':
+            $mdindresult = mdind_import_roles($mdindargs);
+            break;
+        case 'createScale':
+            $mdindresult = mdind_create_scale($mdindargs);
+            break;
+        case 'createScales':
+            $mdindresult = mdind_create_scales($mdindargs);
+            break;
+        case 'purgeMoodleCaches':
+            $mdindresult = mdind_purge_caches();
             break;
         default:
             mdind_fail("step '" . substr($mdindname, 0, 100) . "' is not handled by this script", 2);
