@@ -53,7 +53,7 @@ test("catalog: every image the version table names, present or missing as the en
   const api = (await (await page.context().request.get("/api/v1/images")).json()) as { images: { kind: string; version: string; present: boolean }[] };
   expect(api.images.length).toBeGreaterThan(3);
   await page.goto("/images");
-  await expect(page.getByRole("heading", { name: "Images" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Images", level: 1 })).toBeVisible();
   const missing = api.images.filter((i) => !i.present).length;
   await expect(page.getByTestId("catalog-summary")).toHaveText(`${api.images.length - missing} of ${api.images.length} present · ${missing} missing`);
   for (const i of api.images) {
@@ -139,6 +139,7 @@ test("charts: the list's sparklines gain points once stats arrive; per service a
   for (const svc of ["app", "db", "web"]) {
     await expect(charts.locator(`tr[data-service-chart="${svc}"] svg[data-chart="mem"]`)).toHaveAttribute("data-points", /^([2-9]|\d\d+)$/, { timeout: 30_000 });
   }
+  await shot(page, "service-charts");
 
   await page.goto("/host");
   const host = page.getByTestId("host-charts");
