@@ -12,6 +12,7 @@ import { nameSchema } from "../../lib/names";
 import { compareVersions, findBranch, stackDefaults } from "../../lib/versions";
 import type { InstanceSpec } from "../spec";
 import { dataDir, readRecord, type InstanceRecord } from "../store";
+import { buildSubpluginTypes, nestedSubplugins } from "./subplugins";
 
 /**
  * Everything an upgrade checks before it touches the site, by Moodle's own rules read from the
@@ -36,6 +37,8 @@ export interface CarriedPlugin {
   /** Folder in the old code and in the new one, relative to the code root (5.1 moves them under public/). */
   from: string;
   to: string;
+  /** Subplugins inside its folder (its own db/subplugins.json), which go over with it. */
+  subplugins: string[];
 }
 
 export interface UpgradePlan {
@@ -103,21 +106,28 @@ async function assertRunning(name: string): Promise<void> {
   if (down.length) throw new ConflictError(`${name} is not running (${down.join(", ")} down): start it first, the upgrade runs Moodle's own CLI in it`);
 }
 
-/** The site's added plugins, refused together when any cannot go onto the target. */
+/**
+ * The site's added plugins, refused together when any cannot go onto the target. Subplugins count
+ * too: one added to a plugin the build ships is found through the build's subplugin types, and the
+ * subplugins inside an added plugin go over with it, so each must allow the target as well.
+ */
 async function planPlugins(rec: InstanceRecord, build: BuildInfo, tree: string): Promise<Pick<UpgradePlan, "carry" | "shipped" | "pluginsChecked">> {
   const srcTree = rec.source.buildId ? treeDir(rec.source.buildId) : null;
   if (!srcTree || !(await exists(srcTree))) {
     throw new ConflictError(`the build ${rec.name} runs (${rec.source.release}) is not in the library: add it again so its own plugins can be told from the ones the site added`);
   }
-  const [srcTypes, tgtTypes] = await Promise.all([readPluginTypes(srcTree), readPluginTypes(tree)]);
-  if (!srcTypes || !tgtTypes) return { carry: [], shipped: [], pluginsChecked: false };
+  const [srcTop, tgtTop] = await Promise.all([readPluginTypes(srcTree), readPluginTypes(tree)]);
+  if (!srcTop || !tgtTop) return { carry: [], shipped: [], pluginsChecked: false };
+  const srcTypes = { ...(await buildSubpluginTypes(srcTree, srcTop, rec.source.publicDir)), ...srcTop };
+  const tgtTypes = { ...(await buildSubpluginTypes(tree, tgtTop, build.publicDir)), ...tgtTop };
+  const code = dataDir(rec.name, "code");
   const carry: CarriedPlugin[] = [];
   const shipped: string[] = [];
   const blocked: string[] = [];
-  for (const p of await addedPlugins(dataDir(rec.name, "code"), srcTree, srcTypes)) {
-    const decl = parsePluginVersion(await readPluginFile(path.join(dataDir(rec.name, "code"), p.dir, "version.php")));
+  for (const p of await addedPlugins(code, srcTree, srcTypes)) {
+    const decl = parsePluginVersion(await readPluginFile(path.join(code, p.dir, "version.php")));
     const component = decl.component ?? `${p.type}_${p.name}`;
-    const dir = tgtTypes[p.type];
+    const dir = Object.hasOwn(tgtTypes, p.type) ? tgtTypes[p.type] : undefined;
     if (!dir) {
       blocked.push(`${component} (Moodle ${build.branch} has no ${p.type} plugins)`);
       continue;
@@ -126,9 +136,18 @@ async function planPlugins(rec: InstanceRecord, build: BuildInfo, tree: string):
       shipped.push(component);
       continue;
     }
-    const why = pluginBlocker(decl, build);
-    if (why) blocked.push(`${component} (${why})`);
-    else carry.push({ component, from: p.dir, to: `${dir}/${p.name}` });
+    const own = pluginBlocker(decl, build);
+    const refused = own ? [`${component} (${own})`] : [];
+    const subplugins: string[] = [];
+    for (const s of await nestedSubplugins(code, p.dir, rec.source.publicDir)) {
+      const sub = parsePluginVersion(await readPluginFile(path.join(code, s.dir, "version.php")));
+      const subName = sub.component ?? `${s.type}_${s.name}`;
+      const subWhy = pluginBlocker(sub, build);
+      if (subWhy) refused.push(`${subName}, a subplugin of ${component} (${subWhy})`);
+      subplugins.push(subName);
+    }
+    if (refused.length) blocked.push(...refused);
+    else carry.push({ component, from: p.dir, to: `${dir}/${p.name}`, subplugins });
   }
   if (blocked.length) {
     throw new ConflictError(`refused: plugins added to ${rec.name} that Moodle ${build.release} cannot take: ${blocked.join("; ")}. Remove them or add versions that support ${build.branch}`, "to");

@@ -70,7 +70,10 @@ function explain(p: UpgradePlan, log: (l: string) => void): void {
   log(p.spec.php === p.rec.spec.php ? `PHP ${p.spec.php} kept` : `PHP ${p.rec.spec.php} → ${p.spec.php} (config/php-${p.rec.spec.php} is kept beside the new one)`);
   if (p.build.publicDir !== p.rec.source.publicDir) log(`web root moves to ${p.build.publicDir ? "public/" : "the code root"}`);
   if (!p.pluginsChecked) log("no lib/components.json in the builds: added plugins are not looked for");
-  for (const c of p.carry) log(`added plugin ${c.component} supports the target: carried over`);
+  for (const c of p.carry) {
+    const subs = c.subplugins.length ? ` with its subplugins ${c.subplugins.join(", ")}` : "";
+    log(`added plugin ${c.component}${subs} supports the target: carried over`);
+  }
   for (const s of p.shipped) log(`added plugin ${s} ships with the target: its copy is used`);
   if (p.allowUnstable) log(`${p.build.release} is not marked stable: upgrade.php runs with --allow-unstable`);
 }

@@ -3,14 +3,17 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, get, ROOT, tempHome } from "../helpers/cli";
+import { cli, get, tempHome } from "../helpers/cli";
+import { fixtureBuild, pluginVersion } from "../helpers/fixture-builds";
 
 /**
  * Rehearsing a Moodle upgrade through the real CLI on the real engine. The fixture app is added to
  * the library three times as stand-ins for real builds: 5.0.0 with 5.0's layout (web root at the
  * code root), 5.1.0 with 5.1's public/ layout, and a 5.1.1 whose environment.xml wants at least
  * 5.0.2 (a path rule the 5.0.0 site does not meet). The fixture's admin/cli stand-ins behave like
- * Moodle's: upgrade.php records the new $version and fails when a plugin folder says so.
+ * Moodle's: upgrade.php records the new $version and fails when a plugin folder says so. Every
+ * build ships mod/assignish with a subplugin type; the site adds a subplugin to it and a module of
+ * its own that brings subplugins, and both must reach the upgraded code.
  */
 const home = tempHome("mdind-upgrade-it-");
 const sfx = process.pid.toString(36).slice(-4);
@@ -21,28 +24,6 @@ const env = { MDIND_HOME: home, MDIND_MOODLE_SOURCES: path.join(home, "no-source
 const docker = new Docker();
 const made = new Set<string>();
 const ids: Record<"a" | "b" | "c", string> = { a: "", b: "", c: "" };
-
-const envXml = (blocks: [version: string, requires: string][]) =>
-  `<?xml version="1.0" encoding="UTF-8" ?>\n<COMPATIBILITY_MATRIX>\n${blocks
-    .map(([v, req]) => `  <MOODLE version="${v}" requires="${req}">\n    <DATABASE level="required">\n      <VENDOR name="mariadb" version="10.11.0" />\n      <VENDOR name="postgres" version="15" />\n    </DATABASE>\n    <PHP version="8.2.0" level="required">\n    </PHP>\n  </MOODLE>`)
-    .join("\n")}\n</COMPATIBILITY_MATRIX>\n`;
-
-/** The fixture as a Moodle build: its version.php, layout, plugin types and environment.xml. */
-function fixtureBuild(dir: string, o: { version: string; release: string; branch: string; publicDir: boolean; env: [string, string][] }) {
-  fs.cpSync(path.join(ROOT, "tests", "fixture-app"), dir, { recursive: true });
-  if (!o.publicDir) {
-    // Moodle before 5.1: the web root is the code root, and config.php is the real one.
-    for (const f of ["index.php", "login", "version.php"]) fs.renameSync(path.join(dir, "public", f), path.join(dir, f));
-    fs.rmSync(path.join(dir, "public"), { recursive: true });
-  }
-  const web = o.publicDir ? path.join(dir, "public") : dir;
-  const vp = path.join(web, "version.php");
-  fs.writeFileSync(vp, fs.readFileSync(vp, "utf8")
-    .replace("2025100600.00", o.version).replace("'fixture 1.0'", `'${o.release}'`).replace("$branch   = 'fixture'", `$branch   = '${o.branch}'`));
-  fs.writeFileSync(path.join(dir, "lib", "components.json"), JSON.stringify({ plugintypes: { local: o.publicDir ? "public/local" : "local" } }));
-  fs.mkdirSync(path.join(web, "admin"), { recursive: true });
-  fs.writeFileSync(path.join(web, "admin", "environment.xml"), envXml(o.env));
-}
 
 async function run(args: string[]) {
   const r = await cli([...args, "--json"], env);
@@ -55,11 +36,32 @@ const code = (name: string, ...p: string[]) => path.join(home, "instances", name
 const tree = (id: string, ...p: string[]) => path.join(home, "cache", "moodle", id, "tree", ...p);
 
 /** A plugin the site's admins added: a folder the build does not have. */
-function addPlugin(name: string, dir: string, supported: [number, number], opts: { throws?: boolean } = {}) {
+function addPlugin(name: string, dir: string, supported: [number, number], opts: { throws?: boolean; component?: string } = {}) {
   const p = code(name, dir);
   fs.mkdirSync(p, { recursive: true });
-  fs.writeFileSync(path.join(p, "version.php"), `<?php\ndefined('MOODLE_INTERNAL') || die();\n$plugin->component = 'local_${path.basename(dir)}';\n$plugin->version = 2025050100;\n$plugin->requires = 2025041400;\n$plugin->supported = [${supported.join(", ")}];\n`);
+  fs.writeFileSync(path.join(p, "version.php"), pluginVersion(opts.component ?? `local_${path.basename(dir)}`, supported));
   if (opts.throws) fs.writeFileSync(path.join(p, "upgrade_throws"), "1");
+}
+
+/**
+ * The site's subplugins: one added to the module the build ships (mod/assignish/sub/extra), and
+ * a module of its own (mod/withsubs) whose db/subplugins.json names mod/withsubs/parts.
+ */
+function addSubplugins(name: string) {
+  addPlugin(name, "mod/assignish/sub/extra", [500, 501], { component: "assignishsub_extra" });
+  addPlugin(name, "mod/withsubs", [500, 501], { component: "mod_withsubs" });
+  fs.mkdirSync(code(name, "mod/withsubs/db"));
+  fs.writeFileSync(code(name, "mod/withsubs/db/subplugins.json"), JSON.stringify({ plugintypes: { withsubspart: "mod/withsubs/parts" } }));
+  addPlugin(name, "mod/withsubs/parts/good", [500, 501], { component: "withsubspart_good" });
+}
+
+/** The site's subplugins are in the upgraded code (public/ on 5.1), the build's own still linked. */
+function expectSubplugins(name: string, buildId: string) {
+  expect(fs.existsSync(code(name, "public/mod/assignish/sub/extra/version.php"))).toBe(true);
+  expect(fs.existsSync(code(name, "public/mod/withsubs/parts/good/version.php"))).toBe(true);
+  expect(fs.existsSync(code(name, "public/mod/withsubs/db/subplugins.json"))).toBe(true);
+  expect(fs.statSync(code(name, "public/mod/assignish/sub/core1/version.php")).ino).toBe(fs.statSync(tree(buildId, "public/mod/assignish/sub/core1/version.php")).ino);
+  expect(fs.existsSync(tree(buildId, "public/mod/assignish/sub/extra"))).toBe(false);
 }
 
 /** One value from the site's own table, read in its db container. */
@@ -109,6 +111,7 @@ describe("moodle-dind upgrade (CLI, real engine)", () => {
     await page(port);
     expect((await page(port)).moodledata_counter).toBe(2);
     addPlugin(SITE, "local/keep", [500, 501]);
+    addSubplugins(SITE);
   });
 
   it("refuses what Moodle's own rules refuse, each with one line, before touching anything", async () => {
@@ -127,6 +130,19 @@ describe("moodle-dind upgrade (CLI, real engine)", () => {
     expect(plugin.stderr).not.toMatch(/local_keep/);
     fs.rmSync(code(SITE, "local", "old"), { recursive: true });
 
+    // A subplugin inside an added module is checked with it: the module alone would be carried.
+    addPlugin(SITE, "mod/withsubs/parts/old", [405, 500], { component: "withsubspart_old" });
+    const sub = await cli(["upgrade", SITE, "--to", ids.b], env);
+    expect(sub.code).toBe(3);
+    expect(sub.stderr).toMatch(/withsubspart_old, a subplugin of mod_withsubs \(supports 4\.5–5\.0 only\)/);
+    fs.rmSync(code(SITE, "mod/withsubs/parts/old"), { recursive: true });
+    // And a subplugin added to a shipped module is an added plugin like any other.
+    addPlugin(SITE, "mod/assignish/sub/old", [405, 500], { component: "assignishsub_old" });
+    const sub2 = await cli(["upgrade", SITE, "--to", ids.b], env);
+    expect(sub2.code).toBe(3);
+    expect(sub2.stderr).toMatch(/assignishsub_old \(supports 4\.5–5\.0 only\)/);
+    fs.rmSync(code(SITE, "mod/assignish/sub/old"), { recursive: true });
+
     const same = await cli(["upgrade", SITE, "--to", ids.a], env);
     expect(same.code).toBe(2);
     expect(same.stderr).toMatch(/already runs 5\.0\.0/);
@@ -143,6 +159,7 @@ describe("moodle-dind upgrade (CLI, real engine)", () => {
     expect(record(CLONE).source).toMatchObject({ buildId: ids.b, publicDir: true });
     expect((await page(view.port)).moodledata_counter).toBe(3);
     expect(fs.existsSync(code(CLONE, "public", "local", "keep", "version.php"))).toBe(true);
+    expectSubplugins(CLONE, ids.b);
     expect(await siteValue(CLONE, "version")).toBe("2025100600.00");
 
     expect(record(SITE).source).toMatchObject({ buildId: ids.a, publicDir: false });
@@ -203,6 +220,10 @@ describe("moodle-dind upgrade (CLI, real engine)", () => {
     expect((await get(port, "/login/index.php")).status).toBe(200);
     expect(fs.readFileSync(path.join(home, "instances", SITE, "config", "nginx-1.22", "site.conf"), "utf8")).toMatch(/root \/var\/www\/moodle\/public;/);
     expect(fs.existsSync(code(SITE, "public", "local", "keep", "version.php"))).toBe(true);
+    expectSubplugins(SITE, ids.b);
+    const done = logs.find((l) => l.includes('"op":"upgrade"') && l.includes('"type":"done"')) ?? "";
+    expect(done).toMatch(/added plugin mod_withsubs with its subplugins withsubspart_good supports the target: carried over/);
+    expect(done).toMatch(/carried assignishsub_extra over \(mod\/assignish\/sub\/extra → public\/mod\/assignish\/sub\/extra\)/);
     expect(fs.statSync(code(SITE, "public", "index.php")).ino).toBe(fs.statSync(tree(ids.b, "public", "index.php")).ino);
     for (const id of [ids.a, ids.b]) {
       expect(fs.statSync(tree(id, "lib", "setup.php")).uid).toBe(0);
