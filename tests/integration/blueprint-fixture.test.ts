@@ -238,6 +238,57 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
     expect(stubLog().slice(before).map((l) => l.step)).toEqual(["setConfig", "runPhpCode"]);
   });
 
+  it("hands every Playground step to the executor: nested resources materialised, file steps in moodledata, planted links refused", async () => {
+    const before = stubLog().length;
+    const xml = "<role><shortname>r1</shortname></role>";
+    const fileBytes = "syllabus";
+    const doc = {
+      resources: { role: { literal: xml }, syl: { literal: fileBytes }, zip: { base64: makeZip([{ name: "z/a.txt", data: "A" }]).toString("base64") } },
+      steps: [
+        { step: "installMoodle", options: { siteName: "S", adminPass: "password" } },
+        { step: "createSection", course: "C101", name: "Extra" },
+        { step: "importRoles", roles: ["@role", { xml }] },
+        { step: "createRole", shortname: "r2", capabilities: { "moodle/course:update": "allow" }, allowView: ["teacher"] },
+        { step: "createScales", scales: { format: "moodle-scale-export", scales: [{ name: "S1", items: "a, b" }] } },
+        { step: "createScale", name: "S2", items: ["x", "y"], course: "C101" },
+        { step: "addModule", module: "resource", course: "C101", section: 1, name: "R", files: [{ filename: "s.txt", data: "@syl" }], colour: "unknown-to-us" },
+        { step: "mkdir", path: "/persist/moodledata/bp/dir" },
+        { step: "writeFile", path: "/persist/moodledata/bp/dir/f.txt", data: "hello" },
+        { step: "copyFile", from: "/persist/moodledata/bp/dir/f.txt", to: "/persist/moodledata/bp/copy.txt" },
+        { step: "unzip", data: "@zip", destination: "/persist/moodledata/bp/unz" },
+        { step: "purgeMoodleCaches" },
+      ],
+    };
+    const r = await apply(writeJson("every-step.json", doc));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out?.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/adminPass not applied/)]));
+    const lines = stubLog().slice(before);
+    expect(lines.map((l) => l.step)).toEqual([
+      "installMoodle", "createSection", "importRoles", "createRole", "createScales", "createScale", "addModule", "purgeMoodleCaches",
+    ]);
+    const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+    expect(lines[2].resources).toEqual({ "roles.0": sha(xml), "roles.1": sha(xml) });
+    expect(lines[6].resources).toEqual({ "files.0.data": sha(fileBytes) });
+    // The file steps ran host-side, into the instance's moodledata, owned by the site's user.
+    expect(fs.readFileSync(path.join(moodledata(), "bp/dir/f.txt"), "utf8")).toBe("hello");
+    expect(fs.readFileSync(path.join(moodledata(), "bp/copy.txt"), "utf8")).toBe("hello");
+    expect(fs.readFileSync(path.join(moodledata(), "bp/unz/z/a.txt"), "utf8")).toBe("A");
+    expect(fs.statSync(path.join(moodledata(), "bp/dir/f.txt")).uid).toBe(33);
+
+    // A link the site planted in moodledata, pointing out of it: the step fails naming it, nothing is written outside.
+    const outside = fs.mkdtempSync(path.join(work, "outside-"));
+    fs.symlinkSync(outside, path.join(moodledata(), "bp/evil"));
+    const bad = await apply(writeJson("through-link.json", { steps: [{ step: "writeFile", path: "/persist/moodledata/bp/evil/pwned.php", data: "<?php" }] }));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/symbolic link/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    // Into the code tree only with --allow-unsafe.
+    const code = await apply(writeJson("code.json", { steps: [{ step: "writeFile", path: "/www/moodle/local/bpnote.txt", data: "x" }] }));
+    expect(code.code).toBe(2);
+    expect(code.stderr).toMatch(/writes into the Moodle code tree and is refused unless unsafe steps are allowed/);
+    expect(fs.existsSync(path.join(codeDir(), "local/bpnote.txt"))).toBe(false);
+  });
+
   it("never writes secrets to the operation logs, even when a step's error message contains one", async () => {
     const file = writeJson("leak.json", {
       steps: [

@@ -24,12 +24,20 @@ if (!is_array($step) || !isset($step['step']) || !is_string($step['step'])) {
 $uid = function_exists('posix_geteuid') ? posix_geteuid() : -1;
 $user = ($uid >= 0 && function_exists('posix_getpwuid')) ? (posix_getpwuid($uid)['name'] ?? '') : '';
 $resources = [];
-foreach ($step as $key => $value) {
-    if (is_array($value) && isset($value['localPath']) && is_string($value['localPath'])) {
-        $p = $value['localPath'];
-        $resources[$key] = is_file($p) ? hash_file('sha256', $p) : 'missing';
+// Materialised resources at any depth ("data", "files.0.data", "roles.0"), keyed by their path.
+$walk = function ($value, string $at) use (&$walk, &$resources) {
+    if (!is_array($value)) {
+        return;
     }
-}
+    if (isset($value['localPath']) && is_string($value['localPath'])) {
+        $resources[$at] = is_file($value['localPath']) ? hash_file('sha256', $value['localPath']) : 'missing';
+        return;
+    }
+    foreach ($value as $k => $v) {
+        $walk($v, $at === '' ? (string) $k : $at . '.' . $k);
+    }
+};
+$walk(array_diff_key($step, ['step' => 1]), '');
 $hassecret = false;
 array_walk_recursive($step, function ($v, $k) use (&$hassecret) {
     if (is_string($k) && preg_match('/^(password|secret|token)$/i', $k) && is_string($v) && $v !== '' && $v !== '********') {
