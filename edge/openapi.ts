@@ -2,7 +2,7 @@ import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
   moodleDownloadSchema, passwordChangeSchema, phpSwitchSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
-  cloneBodySchema, snapshotBodySchema, mailListQuerySchema, importQuerySchema,
+  cloneBodySchema, snapshotBodySchema, mailListQuerySchema, importQuerySchema, execBodySchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -116,6 +116,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/snapshots/{id}/restore": {
     post: { summary: "Put the instance back to a snapshot (operation)", params: ["name", "id"], query: [{ name: "wait", description: "1 = wait and return the instance" }], responses: { 202: "Operation started", 404: "No such instance or snapshot", 409: "Busy" } },
+  },
+  "/instances/{name}/exec": {
+    post: { summary: "Run one command (argv, no shell, no TTY, stdin closed) in a service's container; streams NDJSON {stdout}|{stderr} lines, then {exit}", params: N, body: execBodySchema, produces: "application/x-ndjson", responses: { 200: "The output stream", 404: "No such instance", 409: "The container is not running" } },
   },
   "/instances/{name}/dbadmin": {
     get: {

@@ -204,8 +204,25 @@ export class RemoteBackend implements Backend {
     }
   }
 
-  async exec(): Promise<number> {
-    throw new AppError("validation", "exec over --url is available through the web terminal (Terminal tab of the instance page)");
+  /** One command through POST …/exec: its NDJSON output to our stdout/stderr, its exit code returned. No TTY or stdin. */
+  async exec(name: string, service: string, argv: string[]): Promise<number> {
+    const res = await this.request("POST", `/instances/${encodeURIComponent(name)}/exec`, { service, argv });
+    if (!res.body) throw new AppError("internal", "the exec answer has no body");
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new AppError("engine", "the exec stream ended before the command's exit code");
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const m = JSON.parse(buf.slice(0, i)) as { stdout?: string; stderr?: string; exit?: number };
+        buf = buf.slice(i + 1);
+        if (m.stdout !== undefined) process.stdout.write(m.stdout);
+        if (m.stderr !== undefined) process.stderr.write(m.stderr);
+        if (m.exit !== undefined) return m.exit;
+      }
+    }
   }
 
   async imagesBuild(specs: string[], onLine: (l: string) => void): Promise<void> {

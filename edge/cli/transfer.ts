@@ -13,18 +13,26 @@ const mib = (n: number) => (n / 1024 ** 2).toFixed(1);
 /** A pass-through counting bytes; `say` gets "sent 12.0 of 80.0 MiB (15 %), 9.8 MiB/s". */
 export function meter(total: number, verb: string, say: (line: string) => void): Transform {
   let seen = 0;
-  let last = 0;
-  const started = Date.now();
+  let last = Date.now();
+  const started = last;
+  const report = () => {
+    const rate = seen / Math.max((Date.now() - started) / 1000, 0.001);
+    const of = total > 0 ? ` of ${mib(total)} MiB (${Math.floor((seen / total) * 100)} %)` : " MiB";
+    say(`${verb} ${mib(seen)}${of}, ${mib(rate)} MiB/s`);
+  };
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
       seen += chunk.length;
-      if (Date.now() - last >= 1000 || seen === total) {
+      if (Date.now() - last >= 1000) {
         last = Date.now();
-        const rate = seen / Math.max((Date.now() - started) / 1000, 0.001);
-        const of = total > 0 ? ` of ${mib(total)} MiB (${Math.floor((seen / total) * 100)} %)` : " MiB";
-        say(`${verb} ${mib(seen)}${of}, ${mib(rate)} MiB/s`);
+        report();
       }
       cb(null, chunk);
+    },
+    // The last line always comes, however short the transfer.
+    flush(cb: TransformCallback) {
+      report();
+      cb();
     },
   });
 }

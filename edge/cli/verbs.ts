@@ -111,11 +111,10 @@ const OWN_VERBS: readonly VerbSpec[] = [
   {
     name: "exec",
     usage: ["exec <name> [--service app] -- <command> [args…]"],
-    summary: "Run a command in a service's container (argv as given, no shell unless you ask for one).",
+    summary: "Run a command in a service's container (argv as given, no shell unless you ask for one). Over --url: no TTY and no stdin (an interactive shell is the instance page's Terminal).",
     options: ["service"],
     args: [I],
     examples: ["moodle-dind exec demo -- php admin/cli/purge_caches.php"],
-    localOnly: "over --url, use the web terminal (the instance page's Terminal tab)",
   },
   {
     name: "images",

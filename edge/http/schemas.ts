@@ -73,3 +73,7 @@ export const mailListQuerySchema = z.object({
 });
 /** POST /import?name=: the new instance's name (the archive is the raw body). */
 export const importQuerySchema = z.object({ name: nameSchema, wait: z.enum(["0", "1", "true", "false"]).optional() });
+/** POST /instances/{name}/exec: one command as argv (never a shell string), run without a TTY. */
+export const execBodySchema = z
+  .object({ service: z.enum(SERVICES).default("app"), argv: z.array(z.string().max(8192)).min(1).max(256) })
+  .strict();
