@@ -183,7 +183,7 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
   });
 
   it("treats a re-applied blueprint as a no-op (key order and whitespace do not matter), and --force re-runs it", async () => {
-    const reordered = JSON.parse(JSON.stringify(mainBlueprint, ["steps", "constants", "TEACHER_PW", "step", "value", "name", "username", "password", "firstname", "shortname", "fullname", "data", "base64"]));
+    const reordered = JSON.parse(JSON.stringify(mainBlueprint, ["steps", "constants", "TEACHER_PW", "step", "value", "name", "username", "password", "firstname", "shortname", "fullname", "data", "base64", "path"]));
     const file = path.join(work, "main-reordered.json");
     fs.writeFileSync(file, JSON.stringify(reordered));
     const before = stubLog().length;

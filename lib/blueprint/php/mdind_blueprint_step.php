@@ -913,7 +913,7 @@ function mdind_import_roles(array $a): array {
 
 function mdind_create_scale(array $a): array {
     global $DB, $CFG;
-    require_once($CFG->libdir . '/grade/grade_scale.php');
+    require_once($CFG->libdir . '/gradelib.php');
     $name = mdind_str($a, 'name', true, MDIND_LINE, 255);
     $items = isset($a['items']) ? $a['items'] : null;
     if (is_string($items)) {
