@@ -1,20 +1,30 @@
 import { formatMetric, METRIC_LABEL, type Metric, type Point } from "./series";
 
 const WINDOW_MS = 15 * 60_000;
+const MIN_SPAN_MS = 2 * 60_000;
+
+/**
+ * The time the chart spans: the last 15 minutes, or less while the history is younger (at least
+ * 2 minutes), so the first minutes after a start fill the box instead of a dot at its right edge.
+ */
+export function spanOf(points: Point[]): { from: number; to: number } {
+  const to = points.length ? points[points.length - 1].t : 0;
+  const first = points.find((p) => p.t >= to - WINDOW_MS)?.t ?? to;
+  return { from: Math.min(first, to - MIN_SPAN_MS), to };
+}
 const STROKE: Record<Metric, string> = { cpu: "text-indigo-600 dark:text-indigo-400", mem: "text-emerald-600 dark:text-emerald-400", net: "text-amber-600 dark:text-amber-400" };
 
 /**
- * A plain-SVG line over the last 15 minutes, right edge = the newest sample. A gap longer than
+ * A plain-SVG line over the last 15 minutes (spanOf), right edge = the newest sample. A gap longer than
  * three intervals (nobody watched, the instance was stopped) breaks the line instead of bridging it.
  */
 export function Sparkline({ points, metric, width = 96, height = 24, subject, fluid = false }: { points: Point[]; metric: Metric; width?: number; height?: number; subject: string; fluid?: boolean }) {
-  const now = points.length ? points[points.length - 1].t : 0;
-  const from = now - WINDOW_MS;
+  const { from, to } = spanOf(points);
   const shown = points.filter((p) => p.t >= from);
   const peak = shown.reduce((m, p) => Math.max(m, p.v), 0);
   // CPU keeps at least a 5 % scale so idle noise does not fill the box.
   const max = Math.max(peak, metric === "cpu" ? 5 : 1) * 1.1;
-  const x = (t: number) => ((t - from) / WINDOW_MS) * width;
+  const x = (t: number) => ((t - from) / (to - from)) * width;
   const y = (v: number) => height - 1 - (v / max) * (height - 2);
   const steps = shown.slice(1).map((p, i) => p.t - shown[i].t).sort((a, b) => a - b);
   const gap = 3 * (steps[Math.floor(steps.length / 2)] ?? 10_000);
