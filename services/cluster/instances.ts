@@ -1,10 +1,442 @@
-const todo = (): never => {
-  throw new Error("not yet");
-};
-export const createClusterInstance = async (..._a: unknown[]) => todo() as { name: string; node: string; port: number; n: number };
-export const listClusterInstances = async () => todo() as { name: string; node: string; port: number; running: boolean; snapshot?: { at: string } }[];
-export const moveInstance = async (..._a: unknown[]) => todo() as { name: string; to: string; seconds: number; how: string };
-export const snapshotInstance = async (..._a: unknown[]) => todo() as { file: string; bytes: number };
-export const recoverNode = async (..._a: unknown[]) => todo() as { moved: { name: string; to: string; seconds: number; snapshotAt: string }[] };
-export const drainNode = async (..._a: unknown[]) => todo() as { node: string; moved: { name: string; to: string; seconds: number }[] };
-export const removeClusterInstance = async (..._a: unknown[]) => todo();
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import tar from "tar-stream";
+import { LABEL, managedLabels } from "../../lib/docker";
+import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
+import { execIn } from "../../lib/exec";
+import { imageRef } from "../../lib/images/catalog";
+import { validateName } from "../../lib/names";
+import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
+import { listNodes, setAvailability, type Engine } from "../../lib/cluster/swarm";
+import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
+import type { InstanceSpec } from "../../instances/spec";
+import { SERVICES } from "../../instances/stack";
+import { NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
+import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, type ClusterInstance, type ClusterState } from "./state";
+
+/**
+ * Instances of a cluster: created on the node the swarm scheduler picks, run as a swarm stack
+ * pinned there, moved between nodes (live copy, or the latest snapshot when the node is gone).
+ */
+const HELPER_IMAGE = imageRef("nginx", "1.22");
+const INSTANCES = `${NODE_HOME}/instances`;
+const RESERVE_MB = Number.parseInt(process.env.MDIND_CLUSTER_RESERVE_MB ?? "256", 10);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function allocate(s: ClusterState, mgr: Engine): Promise<{ n: number; port: number }> {
+  const usedN = new Set(Object.values(s.instances).map((i) => i.n));
+  for (const net of await mgr.listNetworks()) for (const c of net.IPAM?.Config ?? []) {
+    const n = c.Subnet ? nFromSubnet(c.Subnet) : null;
+    if (n !== null) usedN.add(n);
+  }
+  // Low N stay free for the nodes' own local bridges (mdind-n1…), which a node's create makes.
+  let n = 0;
+  for (let i = 100; i <= N_MAX && !n; i++) if (!usedN.has(i)) n = i;
+  for (let i = N_MIN; i < 100 && !n; i++) if (!usedN.has(i)) n = i;
+  const usedP = new Set(Object.values(s.instances).map((i) => i.port));
+  let port = 0;
+  for (let p = s.portMin; p <= s.portMax && !port; p++) if (!usedP.has(p)) port = p;
+  if (!n || !port) throw new ConflictError("the cluster has no free network or port left");
+  return { n, port };
+}
+
+async function nodeHostnames(mgr: Engine): Promise<Map<string, string>> {
+  return new Map((await listNodes(mgr)).map((n) => [n.id, n.hostname]));
+}
+
+/**
+ * Ask the swarm scheduler where an instance goes: a placeholder service with the instance's
+ * reservation, placed like any task (spread over active nodes, only where the memory fits). Its
+ * node is the answer; the placeholder is removed.
+ */
+async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
+  const probe = `mdind-place-${name}`;
+  const svc = await mgr.createService({
+    Name: probe,
+    Labels: managedLabels({ [LABEL.instance]: name }),
+    TaskTemplate: {
+      ContainerSpec: { Image: imageRef("nginx", "1.22"), Command: ["sleep", "300"] },
+      Resources: { Reservations: { MemoryBytes: RESERVE_MB * 2 ** 20 } },
+      RestartPolicy: { Condition: "none" },
+    },
+    Mode: { Replicated: { Replicas: 1 } },
+    EndpointSpec: { Mode: "dnsrr" },
+  } as never).catch((e: unknown) => {
+    throw engineError("placing the instance", e);
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const tasks = (await mgr.listTasks({ filters: { service: [probe] } })) as { NodeID?: string; Status: { State: string; Err?: string } }[];
+      const t = tasks.find((x) => x.NodeID);
+      if (t?.NodeID) {
+        const host = (await nodeHostnames(mgr)).get(t.NodeID);
+        if (host) return host;
+      }
+      if (Date.now() > deadline) throw new ConflictError(`no node can take ${name}: ${tasks[0]?.Status.Err ?? "the scheduler placed nothing"}`);
+      await sleep(500);
+    }
+  } finally {
+    await svc.remove().catch(() => undefined);
+  }
+}
+
+/**
+ * Make the instance's folders, config and installed site on the node with the node's own
+ * moodle-dind (the same create as a single host), then hand its data to the swarm: the node-local
+ * containers and bridge go, the folder stays.
+ */
+async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void): Promise<InstanceSpec> {
+  const r = await execIn(node, ["node", "bin/moodle-dind.mjs", "create", name, "--moodle", "fixture", "--json"], {
+    workdir: "/opt/moodle-dind",
+    env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0"],
+    what: `create ${name} on ${node}`,
+    timeoutMs: 600_000,
+  });
+  const view = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}") as { n?: number };
+  log(`${name}: made on ${node} by its own moodle-dind`);
+  const engine = await nodeEngine(s, node);
+  for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
+  if (view.n) await engine.getNetwork(`mdind-n${view.n}`).remove().catch(() => undefined);
+  const rec = await execIn(node, ["cat", `${INSTANCES}/${name}/instance.json`], { what: "read the record" });
+  return (JSON.parse(rec.stdout) as { spec: InstanceSpec }).spec;
+}
+
+async function ensureOverlay(mgr: Engine, n: number, name: string): Promise<void> {
+  const existing = await mgr.getNetwork(overlayName(n)).inspect().catch(() => null);
+  if (existing) return;
+  await mgr
+    .createNetwork({
+      Name: overlayName(n),
+      Driver: "overlay",
+      Attachable: true,
+      CheckDuplicate: true,
+      IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
+      Labels: managedLabels({ [LABEL.n]: String(n), [LABEL.instance]: name }),
+    })
+    .catch((e: unknown) => {
+      throw engineError(`creating overlay ${overlayName(n)} (${subnetFor(n)})`, e);
+    });
+}
+
+async function readSpec(s: ClusterState, node: string, name: string): Promise<InstanceSpec> {
+  const engine = await nodeEngine(s, node);
+  const { stream, done } = await readFolder(engine, HELPER_IMAGE, INSTANCES, `${name}/instance.json`);
+  try {
+    const extract = tar.extract();
+    let json = "";
+    extract.on("entry", (h, body, next) => {
+      body.on("data", (d: unknown) => {
+        json += String(d);
+      });
+      body.on("end", next);
+    });
+    await pipeline(stream, extract);
+    return (JSON.parse(json) as { spec: InstanceSpec }).spec;
+  } finally {
+    await done();
+  }
+}
+
+async function deployStack(s: ClusterState, inst: ClusterInstance, spec: InstanceSpec, only?: readonly string[]): Promise<void> {
+  const mgr = await managerEngine(s);
+  await ensureOverlay(mgr, inst.n, inst.name);
+  const specs = serviceSpecs({ name: inst.name, spec, n: inst.n, port: inst.port, node: inst.node, reserveMemoryMb: RESERVE_MB });
+  for (const svc of only ?? SERVICES) {
+    const want = specs[svc as keyof typeof specs];
+    const existing = await mgr.getService(want.Name!).inspect().catch(() => null);
+    if (existing) await mgr.getService(want.Name!).update({ version: existing.Version.Index, ...want } as never);
+    else await mgr.createService(want as never);
+  }
+  if (only) return;
+  const existing = await mgr.getService(serviceName(inst.name, "proxy")).inspect().catch(() => null);
+  if (existing) return;
+  const configName = `mdind-${inst.name}-proxy-${inst.port}`;
+  const cfg = (await mgr.getConfig(configName).inspect().catch(() => null)) as { ID: string } | null;
+  const id = cfg?.ID ?? ((await mgr.createConfig({ Name: configName, Data: Buffer.from(proxyConfig(inst.port)).toString("base64"), Labels: managedLabels({ [LABEL.instance]: inst.name }) } as never)) as unknown as { id: string }).id;
+  await mgr.createService(proxySpec(inst.name, inst.n, inst.port, id, configName) as never);
+}
+
+/** Scale the stack's pinned services to `replicas` (0 stops the instance everywhere). */
+async function scale(mgr: Engine, name: string, replicas: number, services: readonly string[] = SERVICES): Promise<void> {
+  for (const svc of services) {
+    const s = mgr.getService(serviceName(name, svc));
+    const info = await s.inspect().catch(() => null);
+    if (!info) continue;
+    await s.update({ version: info.Version.Index, ...info.Spec, Mode: { Replicated: { Replicas: replicas } } } as never);
+  }
+}
+
+/** Wait until no task container of the instance runs on `node` (or the node is gone). */
+async function waitStopped(s: ClusterState, node: string, name: string): Promise<void> {
+  const engine = await nodeEngine(s, node);
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const left = await engine.listContainers({ filters: { label: [`${LABEL.instance}=${name}`] } }).catch(() => []);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new EngineError(`${name}'s containers on ${node} did not stop`);
+    await sleep(500);
+  }
+}
+
+/** GET http://127.0.0.1:port/ until the fixture answers 200 with its site (installed DB reached). */
+export async function waitAnswer(port: number, timeoutMs = 180_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+      const body = await res.text();
+      if (res.status === 200) {
+        const j = JSON.parse(body) as Record<string, unknown>;
+        if (j.site) return j;
+      }
+      last = `${res.status} ${body.slice(0, 120)}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new EngineError(`port ${port} did not answer in ${timeoutMs / 1000}s (${last})`);
+    await sleep(500);
+  }
+}
+
+export async function createClusterInstance(nameIn: string, opts: { node?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+  const name = validateName(nameIn);
+  const started = Date.now();
+  const s0 = await requireState();
+  if (s0.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+  const mgr = await managerEngine(s0);
+  const node = opts.node ? (await listNodes(mgr)).find((n) => n.hostname === opts.node)?.hostname : await placeByScheduler(mgr, name);
+  if (!node) throw new NotFoundError(`no node '${opts.node}'`);
+  const inst = await updateState(async (s) => {
+    if (s.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+    const a = await allocate(s, mgr);
+    const rec: ClusterInstance = { name, n: a.n, port: a.port, node };
+    s.instances[name] = rec;
+    return rec;
+  });
+  log(`${name}: placed on ${node}, 172.20.${inst.n}.0/24, port ${inst.port}`);
+  try {
+    const spec = await prepareOnNode(s0, node, name, inst.port, log);
+    await deployStack(await requireState(), inst, spec);
+    await waitAnswer(inst.port);
+  } catch (e) {
+    await removeClusterInstance(name, () => undefined).catch(() => undefined);
+    throw e;
+  }
+  log(`${name}: answers on 127.0.0.1:${inst.port}`);
+  return { ...inst, seconds: (Date.now() - started) / 1000 };
+}
+
+export async function listClusterInstances(): Promise<(ClusterInstance & { running: boolean; webNode: string | null })[]> {
+  const s = await requireState();
+  const mgr = await managerEngine(s);
+  const hosts = await nodeHostnames(mgr);
+  const out = [];
+  for (const inst of Object.values(s.instances)) {
+    const tasks = (await mgr.listTasks({ filters: { service: [serviceName(inst.name, "web")], "desired-state": ["running"] } }).catch(() => [])) as { NodeID?: string; Status: { State: string } }[];
+    const t = tasks.find((x) => x.Status.State === "running");
+    out.push({ ...inst, running: !!t, webNode: t?.NodeID ? (hosts.get(t.NodeID) ?? null) : null });
+  }
+  return out;
+}
+
+/**
+ * A snapshot: the database dumped by the running db (consistent while the site runs) plus the
+ * instance folder without the live database files, as one tar.gz in the control plane's
+ * cluster/snapshots/ (the manager's data dir), where a restore on any node reads it from.
+ */
+export async function snapshotInstance(name: string, log: (l: string) => void): Promise<{ file: string; bytes: number; at: string }> {
+  const s = await requireState();
+  const inst = s.instances[name];
+  if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
+  const engine = await nodeEngine(s, inst.node);
+  const db = await taskContainer(engine, serviceName(name, "db"));
+  if (!db) throw new ConflictError(`${name}'s database is not running on ${inst.node}`);
+  const at = new Date().toISOString();
+  const dump = (await execOn(engine, db, ["pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "moodle"], { user: "postgres", what: "database dump" })).stdout;
+  await fsp.mkdir(snapshotDir(), { recursive: true, mode: 0o700 });
+  const file = path.join(snapshotDir(), `${name}-${at.replace(/[:.]/g, "-")}.tar.gz`);
+  const { stream, done } = await readFolder(engine, HELPER_IMAGE, INSTANCES, name);
+  try {
+    const extract = tar.extract();
+    const pack = tar.pack();
+    const liveDb = `${name}/data/db/`;
+    extract.on("entry", (h, body, next) => {
+      if (h.name.startsWith(liveDb) && h.name.length > liveDb.length) {
+        body.resume();
+        body.on("end", next);
+        return;
+      }
+      body.pipe(pack.entry(h, next));
+    });
+    extract.on("finish", () => {
+      pack.entry({ name: `${name}/snapshot/db.pgdump`, mode: 0o600, mtime: new Date(at) }, dump);
+      pack.finalize();
+    });
+    await Promise.all([pipeline(stream, extract), pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(`${file}.partial`, { mode: 0o600 }))]);
+    await fsp.rename(`${file}.partial`, file);
+  } finally {
+    await done();
+  }
+  const bytes = (await fsp.stat(file)).size;
+  await updateState((st) => {
+    const prev = st.instances[name]?.snapshot?.file;
+    if (st.instances[name]) st.instances[name].snapshot = { file, at, bytes };
+    if (prev && prev !== file) fs.rmSync(prev, { force: true });
+  });
+  log(`${name}: snapshot ${path.basename(file)} (${(bytes / 1e6).toFixed(1)} MB)`);
+  return { file, bytes, at };
+}
+
+/** Copy the instance folder from one node to another through both engines' archive APIs. */
+async function liveCopy(s: ClusterState, from: string, to: string, name: string): Promise<void> {
+  const src = await nodeEngine(s, from);
+  const dst = await nodeEngine(s, to);
+  await runOn(dst, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${INSTANCES}`]));
+  const { stream, done } = await readFolder(src, HELPER_IMAGE, INSTANCES, name);
+  try {
+    const pass = new PassThrough();
+    stream.pipe(pass);
+    await writeFolder(dst, HELPER_IMAGE, INSTANCES, pass);
+  } finally {
+    await done();
+  }
+}
+
+async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: string, spec: InstanceSpec | null, log: (l: string) => void): Promise<InstanceSpec> {
+  if (!inst.snapshot) throw new NotFoundError(`${inst.name} has no snapshot to restore from`);
+  const dst = await nodeEngine(s, to);
+  await runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${INSTANCES}`]);
+  await runOn(dst, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${inst.name}`]);
+  await writeFolder(dst, HELPER_IMAGE, INSTANCES, fs.createReadStream(inst.snapshot.file) as unknown as Readable);
+  const sp = spec ?? (await readSpec(s, to, inst.name));
+  const moved = { ...inst, node: to };
+  // The db first, on its empty data folder; the dump goes in before the site starts.
+  await deployStack(s, moved, sp, ["db"]);
+  const deadline = Date.now() + 120_000;
+  let db: string | null = null;
+  for (;;) {
+    db = await taskContainer(dst, serviceName(inst.name, "db"));
+    if (db && (await execOn(dst, db, ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"], { check: false })).exitCode === 0) break;
+    if (Date.now() > deadline) throw new EngineError(`${inst.name}'s database did not start on ${to}`);
+    await sleep(1000);
+  }
+  const dumpRead = await readFolder(dst, HELPER_IMAGE, INSTANCES, `${inst.name}/snapshot/db.pgdump`);
+  const chunks: Buffer[] = [];
+  try {
+    const extract = tar.extract();
+    extract.on("entry", (_h, body, next) => {
+      body.on("data", (d: unknown) => {
+        chunks.push(d as Buffer);
+      });
+      body.on("end", next);
+    });
+    await pipeline(dumpRead.stream, extract);
+  } finally {
+    await dumpRead.done();
+  }
+  await execOn(dst, db, ["pg_restore", "-U", "postgres", "-d", "moodle", "--no-owner", "--role=moodle", "--clean", "--if-exists"], { user: "postgres", stdin: Buffer.concat(chunks), what: "pg_restore" });
+  log(`${inst.name}: database restored on ${to} from the snapshot of ${inst.snapshot.at}`);
+  return sp;
+}
+
+export interface MoveResult {
+  name: string;
+  from: string;
+  to: string;
+  how: "live" | "snapshot";
+  seconds: number;
+  snapshotAt?: string;
+}
+
+/**
+ * Move an instance: stop it, bring its data to `to` (a live copy of the folder, or the latest
+ * snapshot when the old node is gone), repin the stack there. The proxy and port never change.
+ */
+export async function moveInstance(name: string, to: string, how: "live" | "snapshot", log: (l: string) => void): Promise<MoveResult> {
+  const started = Date.now();
+  const s = await requireState();
+  const inst = s.instances[name];
+  if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
+  if (inst.node === to) throw new AppError("validation", `${name} is already on ${to}`);
+  const mgr = await managerEngine(s);
+  if (!(await listNodes(mgr)).some((n) => n.hostname === to && n.state === "ready" && n.availability === "active")) {
+    throw new ConflictError(`${to} is not a ready, active node`);
+  }
+  let spec: InstanceSpec | null = null;
+  await scale(mgr, name, 0);
+  if (how === "live") {
+    await waitStopped(s, inst.node, name);
+    spec = await readSpec(s, inst.node, name);
+    await liveCopy(s, inst.node, to, name);
+    log(`${name}: data copied ${inst.node} → ${to}`);
+  } else {
+    spec = await restoreSnapshot(s, inst, to, null, log);
+  }
+  const moved = { ...inst, node: to };
+  await deployStack(s, moved, spec, SERVICES);
+  await updateState((st) => {
+    if (st.instances[name]) st.instances[name].node = to;
+  });
+  await waitAnswer(inst.port);
+  if (how === "live") {
+    // The old copy goes only once the new one answers.
+    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  log(`${name}: answers again on 127.0.0.1:${inst.port} from ${to} (${seconds.toFixed(1)} s, ${how})`);
+  return { name, from: inst.node, to, how, seconds, snapshotAt: how === "snapshot" ? inst.snapshot?.at : undefined };
+}
+
+/** The active, ready node (not `except`) holding the fewest instances. */
+async function pickTarget(s: ClusterState, except: string): Promise<string> {
+  const nodes = (await listNodes(await managerEngine(s))).filter((n) => n.hostname !== except && n.state === "ready" && n.availability === "active");
+  if (!nodes.length) throw new ConflictError("no other ready, active node");
+  const load = (h: string) => Object.values(s.instances).filter((i) => i.node === h).length;
+  return nodes.sort((a, b) => load(a.hostname) - load(b.hostname))[0].hostname;
+}
+
+/** Drain: the swarm stops placing on the node; each of its instances moves by a live copy. */
+export async function drainNode(node: string, log: (l: string) => void): Promise<{ node: string; moved: MoveResult[] }> {
+  const s = await requireState();
+  await setAvailability(await managerEngine(s), node, "drain");
+  const moved: MoveResult[] = [];
+  for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
+    moved.push(await moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log));
+  }
+  return { node, moved };
+}
+
+/** A lost node (its engine no longer answers): every instance it held, from its latest snapshot. */
+export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[] }> {
+  const s = await requireState();
+  const moved: MoveResult[] = [];
+  for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
+    moved.push(await moveInstance(inst.name, await pickTarget(await requireState(), node), "snapshot", log));
+  }
+  return { moved };
+}
+
+export async function removeClusterInstance(name: string, log: (l: string) => void): Promise<void> {
+  const s = await requireState();
+  const inst = s.instances[name];
+  const mgr = await managerEngine(s);
+  for (const svc of [...SERVICES, "proxy"]) await mgr.getService(serviceName(name, svc)).remove().catch(() => undefined);
+  await mgr.getService(`mdind-place-${name}`).remove().catch(() => undefined);
+  if (inst) {
+    await waitStopped(s, inst.node, name).catch(() => undefined);
+    await mgr.getNetwork(overlayName(inst.n)).remove().catch(() => undefined);
+    await mgr.getConfig(`mdind-${name}-proxy-${inst.port}`).remove().catch(() => undefined);
+    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+    if (inst.snapshot) await fsp.rm(inst.snapshot.file, { force: true });
+  }
+  await updateState((st) => {
+    delete st.instances[name];
+  });
+  log(`${name} removed`);
+}

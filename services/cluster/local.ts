@@ -45,7 +45,7 @@ export function parseUpOptions(o: UpOptions): Required<UpOptions> {
   if (!m || Number(m[2]) > 255 || Number(m[3]) > 255 || subnet.startsWith("172.20.") || subnet.startsWith("172.21.")) {
     throw new AppError("validation", "the cluster subnet must be a private A.B.C.0/24 outside 172.20/16 and 172.21/16");
   }
-  return { nodes, name: validateClusterName(o.name ?? "mdind"), portMin, portMax, subnet };
+  return { nodes, name: validateClusterName(o.name ?? process.env.MDIND_CLUSTER_NAME ?? "mdind"), portMin, portMax, subnet };
 }
 
 const nodeIp = (subnet: string, i: number) => subnet.replace(/\.0\/24$/, `.${10 + i}`);
