@@ -7,6 +7,17 @@ import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
 import type { BuildUsage, DownloadRequest } from "../../instances/builds";
 import type { BuildInfo } from "../../lib/moodle/library";
 import type { UpgradeInput } from "../../instances/upgrade/plan";
+import type { ConfigFile } from "../../instances/configfiles";
+import type { MailMessage, MailSummary } from "../../lib/mail/store";
+
+/** What `config set` answers: the checker's verdict and the services to restart. */
+export interface ConfigSaved {
+  saved: boolean;
+  validated: boolean;
+  validator: string | null;
+  output: string;
+  restartSuggested: string[];
+}
 
 /** GET /moodle's answer: the builds with their users, and sources-folder entries that are not builds. */
 export interface MoodleLibrary {
@@ -35,6 +46,14 @@ export interface Backend {
   moodleAdd(file: string, onEvent: (ev: OpEvent) => void): Promise<BuildInfo>;
   moodleDownload(req: DownloadRequest, onEvent: (ev: OpEvent) => void): Promise<BuildInfo>;
   moodleRemove(id: string): Promise<void>;
+  /** Editable config files (instances/configfiles.ts); set validates with the service's checker first. */
+  configList(name: string): Promise<ConfigFile[]>;
+  configGet(name: string, dir: string, file: string): Promise<ConfigFile & { content: string }>;
+  configSet(name: string, dir: string, file: string, content: string): Promise<ConfigSaved>;
+  /** Caught mail (lib/mail/store.ts). */
+  mailList(name: string): Promise<{ total: number; messages: MailSummary[] }>;
+  mailShow(name: string, id: string): Promise<MailMessage>;
+  mailClear(name: string): Promise<number>;
   /** Site copies. Optional: a backend that lacks one says so instead of pretending. */
   clone?(from: string, to: string, onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   exportTo?(name: string, file: string, onEvent: (ev: OpEvent) => void): Promise<{ file: string; bytes: number }>;

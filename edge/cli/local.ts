@@ -21,6 +21,8 @@ import { upgradeInstance } from "../../instances/upgrade/upgrade";
 import type { UpgradeInput } from "../../instances/upgrade/plan";
 import { setProfile } from "../../instances/profile";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../../instances/blueprint";
+import { listConfigFiles, readConfigFile, writeConfigFile } from "../../instances/configfiles";
+import { deleteMailbox, listMail, readMail, validateBox, validateMailId } from "../../lib/mail/store";
 import { addBuildOp, downloadBuildOp, listBuildsWithUsage, removeBuildChecked, skippedSources, type DownloadRequest } from "../../instances/builds";
 
 /** FILE on the command line: an http(s) URL (needs --allow-urls) or a blueprint.json, bundle folder or ZIP here. */
@@ -193,5 +195,30 @@ export class LocalBackend implements Backend {
 
   moodleRemove(id: string) {
     return removeBuildChecked(id);
+  }
+
+  configList(name: string) {
+    return listConfigFiles(validateName(name));
+  }
+
+  configGet(name: string, dir: string, file: string) {
+    return readConfigFile(validateName(name), dir, file);
+  }
+
+  async configSet(name: string, dir: string, file: string, content: string) {
+    await ping();
+    return writeConfigFile(validateName(name), dir, file, content);
+  }
+
+  mailList(name: string) {
+    return listMail(validateBox(name), { limit: 500 });
+  }
+
+  mailShow(name: string, id: string) {
+    return readMail(validateBox(name), validateMailId(id));
+  }
+
+  mailClear(name: string) {
+    return deleteMailbox(validateBox(name));
   }
 }

@@ -9,6 +9,7 @@ import { printProgress } from "./progress";
 import { OPTIONS, parseArgsOptions, verb, verbOptions, type OptName } from "./verbs";
 import { globalUsage, verbHelp } from "./help";
 import { bashCompletion, zshCompletion } from "./completion";
+import { configCommand, mailCommand } from "./site-files";
 
 type Values = { [K in OptName]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
 
@@ -209,6 +210,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "moodle":
       return moodleCommand(backend, args, values, json, out);
+    case "config":
+      return configCommand(backend, args, values, json, out);
+    case "mail":
+      return mailCommand(backend, args, values, json, out);
     case "reconcile": {
       const report = await backend.reconcile();
       out(report, () => JSON.stringify(report, null, 2));

@@ -6,7 +6,9 @@ import { AppError, type ErrorKind } from "../../lib/errors";
 import type { OpEvent } from "../../lib/operations";
 import type { InstanceView } from "../../instances/query";
 import type { ReconcileReport } from "../../services/reconcile";
-import type { Backend, MoodleLibrary } from "./backend";
+import type { Backend, ConfigSaved, MoodleLibrary } from "./backend";
+import type { ConfigFile } from "../../instances/configfiles";
+import type { MailMessage, MailSummary } from "../../lib/mail/store";
 import type { DownloadRequest } from "../../instances/builds";
 import type { BuildInfo } from "../../lib/moodle/library";
 import type { ApplyOptions, ApplyResult } from "../../instances/blueprint";
@@ -344,5 +346,29 @@ export class RemoteBackend implements Backend {
 
   async moodleRemove(id: string): Promise<void> {
     await this.json("DELETE", `/moodle/${encodeURIComponent(id)}`);
+  }
+
+  async configList(name: string): Promise<ConfigFile[]> {
+    return (await this.json<{ files: ConfigFile[] }>("GET", `/instances/${encodeURIComponent(name)}/config`)).files;
+  }
+
+  configGet(name: string, dir: string, file: string): Promise<ConfigFile & { content: string }> {
+    return this.json("GET", `/instances/${encodeURIComponent(name)}/config/${encodeURIComponent(dir)}/${encodeURIComponent(file)}`);
+  }
+
+  configSet(name: string, dir: string, file: string, content: string): Promise<ConfigSaved> {
+    return this.json("PUT", `/instances/${encodeURIComponent(name)}/config/${encodeURIComponent(dir)}/${encodeURIComponent(file)}`, { content });
+  }
+
+  mailList(name: string): Promise<{ total: number; messages: MailSummary[] }> {
+    return this.json("GET", `/instances/${encodeURIComponent(name)}/mail?limit=500`);
+  }
+
+  mailShow(name: string, id: string): Promise<MailMessage> {
+    return this.json("GET", `/instances/${encodeURIComponent(name)}/mail/${encodeURIComponent(id)}`);
+  }
+
+  async mailClear(name: string): Promise<number> {
+    return (await this.json<{ deleted: number }>("DELETE", `/instances/${encodeURIComponent(name)}/mail`)).deleted;
   }
 }
