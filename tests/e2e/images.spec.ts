@@ -18,7 +18,11 @@ const LOADED = `mdind-e2e-preload/loaded:${TAG}`;
 const SKIPPED = `mdind-e2e-preload/skipped:${TAG}`;
 const NAME = `e2e-charts-${TAG}`;
 const sharedDir = path.join(process.env.MDIND_E2E_HOME!, "shared-images");
-const shot = (page: Page, name: string) => page.screenshot({ path: `docs/screenshots/${name}.png`, fullPage: true });
+// From the top: a full-page shot taken scrolled down draws the sticky header mid-page.
+async function shot(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `docs/screenshots/${name}.png`, fullPage: true });
+}
 
 function docker(args: string[], input?: Buffer): string {
   const r = spawnSync("docker", args, { input, encoding: "buffer", timeout: 120_000 });

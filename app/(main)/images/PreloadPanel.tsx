@@ -106,7 +106,7 @@ export default function PreloadPanel() {
                 const pct = f.size > 0 ? Math.min(100, Math.round((f.read / f.size) * 100)) : 0;
                 return (
                   <tr key={f.file} data-preload-file={f.file} data-preload-status={f.status}>
-                    <td className="px-3 py-2"><Mono>{f.file}</Mono></td>
+                    <td className="whitespace-nowrap px-3 py-2"><Mono>{f.file}</Mono></td>
                     <td className="px-3 py-2 font-mono text-xs">{f.tags.join(", ") || "—"}</td>
                     <td className="px-3 py-2">
                       <span className={`rounded-full px-2 py-0.5 text-xs font-semibold ${BADGE[f.status]}`}>{f.status}</span>
@@ -115,9 +115,9 @@ export default function PreloadPanel() {
                       )}
                     </td>
                     <td className="max-w-md px-3 py-2 text-xs text-slate-600 dark:text-slate-300" data-testid="preload-reason">{f.error ?? f.reason ?? "—"}</td>
-                    <td className="px-3 py-2 text-right"><Mono>{f.status === "skipped" ? formatBytes(f.size) : `${formatBytes(f.read)} / ${formatBytes(f.size)}`}</Mono></td>
-                    <td className="px-3 py-2 text-right"><Mono>{rate(f, st!.at)}</Mono></td>
-                    <td className="px-3 py-2 text-right"><Mono>{took === null ? "—" : `${took.toFixed(1)} s`}</Mono></td>
+                    <td className="whitespace-nowrap px-3 py-2 text-right"><Mono>{f.status === "skipped" ? formatBytes(f.size) : `${formatBytes(f.read)} / ${formatBytes(f.size)}`}</Mono></td>
+                    <td className="whitespace-nowrap px-3 py-2 text-right"><Mono>{rate(f, st!.at)}</Mono></td>
+                    <td className="whitespace-nowrap px-3 py-2 text-right"><Mono>{took === null ? "—" : `${took.toFixed(1)} s`}</Mono></td>
                   </tr>
                 );
               })}
