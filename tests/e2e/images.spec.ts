@@ -150,5 +150,6 @@ test("charts: the list's sparklines gain points once stats arrive; per service a
   for (const metric of ["cpu", "mem", "net"]) {
     await expect(host.locator(`svg[data-chart="${metric}"]`)).toHaveAttribute("data-points", /^([2-9]|\d\d+)$/, { timeout: 30_000 });
   }
+  await expect(page.getByRole("heading", { name: "Engine" })).toBeVisible({ timeout: 60_000 });
   await shot(page, "host");
 });
