@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import { createFixture, login, removeInstance } from "./fixture-instance";
@@ -73,6 +77,48 @@ for (const [path, heading] of [["/images", "Images"], ["/host", "Host"], ["/mood
     await check(path);
   });
 }
+
+/** The fixture app packed as a Moodle 5.1 package (as first-run.spec.ts does), for a library row. */
+function fixturePackage(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-a11y-pkg-"));
+  const tree = path.join(dir, "pkg", "moodle");
+  fs.cpSync(path.resolve("tests", "fixture-app"), tree, { recursive: true });
+  const vp = path.join(tree, "public", "version.php");
+  fs.writeFileSync(vp, fs.readFileSync(vp, "utf8").replace("'fixture 1.0'", "'5.1.0 (Build: 20251006)'").replace("$branch   = 'fixture'", "$branch   = '501'"));
+  const file = path.join(dir, "moodle-5.1.0.tgz");
+  execFileSync("tar", ["-czf", file, "-C", path.dirname(tree), "moodle"]);
+  return file;
+}
+
+test("Moodle page: the remove dialog is labelled, keeps focus inside, closes on Escape", async () => {
+  test.setTimeout(600_000);
+  await page.goto("/moodle");
+  await page.locator("#moodle-upload").setInputFiles(fixturePackage());
+  await expect(page.getByTestId("moodle-operation").getByTestId("op-done")).toBeVisible({ timeout: 300_000 });
+  const remove = page.getByRole("button", { name: /^Remove Moodle 5\.1\.0/ });
+  await expect(remove).toBeEnabled({ timeout: 60_000 });
+  await check("/moodle with a build");
+
+  await remove.click();
+  const dialog = page.getByRole("dialog", { name: "Remove Moodle 5.1.0?" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  // Tab from the last control wraps to the first, Shift+Tab from the first to the last.
+  await page.keyboard.press("Tab");
+  await expect(dialog.getByRole("button", { name: "Remove" })).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await page.keyboard.press("Shift+Tab");
+  await expect(dialog.getByRole("button", { name: "Remove" })).toBeFocused();
+  await check("/moodle remove dialog");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(remove).toBeFocused();
+
+  await remove.click();
+  await dialog.getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator("tr[data-build]")).toHaveCount(0, { timeout: 60_000 });
+});
 
 test("no serious or critical violation on any page", async () => {
   expect(found, found.join("\n")).toEqual([]);
