@@ -1,4 +1,5 @@
 import http from "node:http";
+import { settings } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { docker } from "../lib/docker";
 import { execIn } from "../lib/exec";
@@ -56,7 +57,7 @@ export async function waitReady(
   port: number,
   services: ("db" | "app" | "web")[],
   log: (l: string) => void,
-  timeoutMs = 120_000,
+  timeoutMs = settings().readyTimeoutMs,
 ): Promise<void> {
   for (const s of services) {
     const started = Date.now();
