@@ -78,6 +78,28 @@ describe("bash and zsh completion", () => {
     expect(r.stdout.split("\n").filter(Boolean).slice(0, 3)).toEqual(["alpha-one", "alpha-two", "beta"]);
   }, 60_000);
 
+  const zshBin = spawnSync("sh", ["-c", "command -v zsh"], { encoding: "utf8" }).stdout.trim();
+  // zsh is not in every image (Debian's zsh package); where it is, the zsh script runs for real,
+  // with compadd/compdef/_files stubbed since no completion widget is active in `zsh -c`.
+  it.runIf(zshBin)("completes the same in zsh (1-based words, CURRENT)", () => {
+    const script = [
+      "compdef() { :; }",
+      'compadd() { shift; print -r -- "[${(j:,:)@}]"; }',
+      '_files() { print -r -- "[_files]"; }',
+      `source <(${sq(process.execPath)} bin/moodle-dind.mjs completion zsh)`,
+      "t() { words=(\"$@\"); CURRENT=${#words}; _moodle_dind; }",
+      "t moodle-dind s",
+      "t moodle-dind create x --p",
+      "t moodle-dind snapshot restore al",
+      "t moodle-dind logs --service web ''",
+      "t moodle-dind import pack",
+    ].join("\n");
+    const r = spawnSync(zshBin, ["-c", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, MDIND_HOME: home, MOODLE_DIND_URL: "" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual(["[start,stop,snapshot]", "[--php,--profile]", "[alpha-one,alpha-two]", "[alpha-one,alpha-two,beta]", "[_files]"]);
+    expect(fs.existsSync(pwned)).toBe(false);
+  }, 120_000);
+
   it("the scripts cover every verb and option of the table; bash parses the bash one, zsh registers with compdef", () => {
     const bash = bashCompletion();
     const zsh = zshCompletion();
@@ -92,7 +114,6 @@ describe("bash and zsh completion", () => {
     expect(bash).toContain("complete -F _moodle_dind moodle-dind");
     expect(zsh.startsWith("#compdef moodle-dind")).toBe(true);
     expect(zsh).toContain("compdef _moodle_dind moodle-dind");
-    const zshBin = spawnSync("sh", ["-c", "command -v zsh"], { encoding: "utf8" }).stdout.trim();
     if (zshBin) expect(spawnSync(zshBin, ["-n"], { input: zsh }).status).toBe(0);
   });
 });
