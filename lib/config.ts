@@ -26,7 +26,7 @@ export interface Settings {
   preallocatedNetworks: number;
   /** Build missing images during create (off in tests that want a missing image to fail). */
   autoBuildImages: boolean;
-  /** How long a service may take to answer its readiness probe (MDIND_READY_TIMEOUT_S, 30–1800 s): a CPU-starved shared machine runs initdb for minutes. */
+  /** How long a service may take to answer its readiness probe (MDIND_READY_TIMEOUT_S, 30–1800 s, default 300): a CPU-starved machine runs initdb for minutes, and a dead container fails at once anyway (ready.ts assertAlive). */
   readyTimeoutMs: number;
 }
 
@@ -40,7 +40,7 @@ export function settings(): Settings {
     imagePrefix: process.env.MDIND_IMAGE_PREFIX ?? "moodle-dind",
     preallocatedNetworks: intEnv("MDIND_PREALLOCATED_NETWORKS", 0),
     autoBuildImages: process.env.MDIND_AUTO_BUILD !== "0",
-    readyTimeoutMs: Math.min(1800, Math.max(30, intEnv("MDIND_READY_TIMEOUT_S", 120))) * 1000,
+    readyTimeoutMs: Math.min(1800, Math.max(30, intEnv("MDIND_READY_TIMEOUT_S", 300))) * 1000,
   };
 }
 
