@@ -16,7 +16,8 @@
 //
 // Every step is idempotent: running the same step twice leaves the site as after the first run and
 // reports changed=false the second time. Objects are matched by their natural keys (category idnumber or
-// name+parent, course shortname, username, cohort idnumber or name, module idnumber or name+section).
+// name+parent, course shortname, username, cohort idnumber or name, module idnumber or name+section, section
+// name, role shortname, scale name+course) and only what differs is written.
 //
 // Resource fields ("data") must be materialised by the executor before the step is sent here:
 //     {"localPath": "/abs/path/in/container"}   a file the executor copied into the container
