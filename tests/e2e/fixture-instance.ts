@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { E2E_PASSWORD } from "../../playwright.config";
 
 /** Log in through the form, as a user does. */
@@ -13,14 +13,25 @@ async function csrf(page: Page): Promise<string> {
   return (await page.context().cookies()).find((c) => c.name === "mdind_csrf")?.value ?? "";
 }
 
-/** A running fixture-app instance made through the REST API (the browser flow has its own spec). */
+/**
+ * A running fixture-app instance made through the REST API (the browser flow has its own spec).
+ * One more try after an engine timeout (a database not ready within 120 s happens when other
+ * suites load the 2-core machine): these specs are about the pages, not about create under load.
+ * The first failure is kept as an annotation, so it stays visible in the report.
+ */
 export async function createFixture(page: Page, name: string): Promise<void> {
-  const res = await page.context().request.post("/api/v1/instances?wait=1", {
-    headers: { "x-mdind-csrf": await csrf(page) },
-    data: { name, moodle: "fixture" },
-    timeout: 600_000,
-  });
-  expect(res.status(), await res.text()).toBeLessThan(300);
+  for (let attempt = 1; ; attempt++) {
+    const res = await page.context().request.post("/api/v1/instances?wait=1", {
+      headers: { "x-mdind-csrf": await csrf(page) },
+      data: { name, moodle: "fixture" },
+      timeout: 600_000,
+    });
+    const text = await res.text();
+    if (res.status() < 300) return;
+    if (attempt >= 2 || res.status() !== 503) expect(res.status(), text).toBeLessThan(300);
+    test.info().annotations.push({ type: "create retried", description: text });
+    await removeInstance(page, name);
+  }
 }
 
 export async function removeInstance(page: Page, name: string): Promise<void> {
