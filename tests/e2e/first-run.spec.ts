@@ -89,7 +89,12 @@ async function createWithForm(name: string, pickBuild?: string): Promise<void> {
   if (pickBuild) await page.locator("#moodle").selectOption(pickBuild);
   await page.getByRole("button", { name: "Create instance" }).click();
   await expect(page.getByRole("heading", { name: `Creating ${name}` })).toBeVisible();
-  await expect(page.getByTestId("open-instance")).toBeVisible({ timeout: INSTALL_TIMEOUT });
+  // Done, or the create's own error (an alert in the operation panel): a failed install ends the
+  // wait at once, with the product's message in the test's failure.
+  const outcome = page.getByTestId("open-instance").or(page.locator("main [role=alert]"));
+  await expect(outcome.first()).toBeVisible({ timeout: INSTALL_TIMEOUT });
+  const alert = page.locator("main [role=alert]");
+  if (await alert.count()) throw new Error(`create ${name} failed: ${await alert.first().innerText()}`);
   const view = await (await page.context().request.get(`/api/v1/instances/${name}`)).json() as { url: string; build: string | null };
   sites.push({ name, url: view.url, build: view.build ?? "" });
 }
