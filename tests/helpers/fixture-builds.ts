@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { ROOT } from "./cli";
 
 /**
  * The fixture app dressed as a Moodle build, for the upgrade tests (integration and e2e): its
@@ -27,8 +26,11 @@ export const envXml = (blocks: [version: string, requires: string][]) =>
 export const pluginVersion = (component: string, supported: [number, number]) =>
   `<?php\ndefined('MOODLE_INTERNAL') || die();\n$plugin->component = '${component}';\n$plugin->version = 2025050100;\n$plugin->requires = 2025041400;\n$plugin->supported = [${supported.join(", ")}];\n`;
 
+/** The fixture app's folder; import.meta, not helpers/cli's __dirname, so Playwright's ESM loader takes it too. */
+const FIXTURE_APP = path.resolve(import.meta.dirname, "..", "fixture-app");
+
 export function fixtureBuild(dir: string, o: FixtureBuild): void {
-  fs.cpSync(path.join(ROOT, "tests", "fixture-app"), dir, { recursive: true });
+  fs.cpSync(FIXTURE_APP, dir, { recursive: true });
   if (!o.publicDir) {
     // Moodle before 5.1: the web root is the code root, and config.php is the real one.
     for (const f of ["index.php", "login", "version.php"]) fs.renameSync(path.join(dir, "public", f), path.join(dir, f));
