@@ -15,8 +15,9 @@ async function csrf(page: Page): Promise<string> {
 
 /**
  * A running fixture-app instance made through the REST API (the browser flow has its own spec).
- * One more try after an engine timeout (a database not ready within 120 s happens when other
- * suites load the 2-core machine): these specs are about the pages, not about create under load.
+ * One more try after an engine failure (seen while other helpers' suites share this engine: a
+ * database not ready within 120 s at load 50, a pre-created network gone between allocation and
+ * start): these specs are about the pages, not about create under load.
  * The first failure is kept as an annotation, so it stays visible in the report.
  */
 export async function createFixture(page: Page, name: string): Promise<void> {
@@ -28,7 +29,7 @@ export async function createFixture(page: Page, name: string): Promise<void> {
     });
     const text = await res.text();
     if (res.status() < 300) return;
-    if (attempt >= 2 || res.status() !== 503) expect(res.status(), text).toBeLessThan(300);
+    if (attempt >= 2 || res.status() === 400 || res.status() === 409) expect(res.status(), text).toBeLessThan(300);
     test.info().annotations.push({ type: "create retried", description: text });
     await removeInstance(page, name);
   }
