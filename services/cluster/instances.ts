@@ -85,23 +85,35 @@ async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
   }
 }
 
+const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/allocation.ts"); await release(process.argv[1]);';
+
 /**
  * Make the instance's folders, config and installed site on the node with the node's own
  * moodle-dind (the same create as a single host), then hand its data to the swarm: the node-local
  * containers and bridge go, the folder stays.
  */
 async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void): Promise<InstanceSpec> {
-  const r = await execIn(node, ["node", "bin/moodle-dind.mjs", "create", name, "--moodle", "fixture", "--json"], {
-    workdir: "/opt/moodle-dind",
-    env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0"],
-    what: `create ${name} on ${node}`,
-    timeoutMs: 600_000,
+  const create = () =>
+    execIn(node, ["node", "bin/moodle-dind.mjs", "create", name, "--moodle", "fixture", "--json"], {
+      workdir: "/opt/moodle-dind",
+      env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0"],
+      what: `create ${name} on ${node}`,
+      timeoutMs: 900_000,
+    });
+  // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
+  // machine; the create rolls itself back, and a second try finds the images and disk warm.
+  const r = await create().catch((e: unknown) => {
+    if (!/did not become ready/.test((e as Error).message)) throw e;
+    log(`${name}: ${(e as Error).message.split("\n")[0]}; trying once more`);
+    return create();
   });
   const view = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}") as { n?: number };
   log(`${name}: made on ${node} by its own moodle-dind`);
   const engine = await nodeEngine(s, node);
   for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
   if (view.n) await engine.getNetwork(`mdind-n${view.n}`).remove().catch(() => undefined);
+  // The node's registry forgets the instance: the cluster's record owns its port and N now.
+  await execIn(node, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { workdir: "/opt/moodle-dind", what: "release the node's allocation" });
   const rec = await execIn(node, ["cat", `${INSTANCES}/${name}/instance.json`], { what: "read the record" });
   return (JSON.parse(rec.stdout) as { spec: InstanceSpec }).spec;
 }
@@ -184,7 +196,7 @@ async function waitStopped(s: ClusterState, node: string, name: string): Promise
 }
 
 /** GET http://127.0.0.1:port/ until the fixture answers 200 with its site (installed DB reached). */
-export async function waitAnswer(port: number, timeoutMs = 180_000): Promise<Record<string, unknown>> {
+export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
@@ -221,7 +233,14 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
   });
   log(`${name}: placed on ${node}, 172.20.${inst.n}.0/24, port ${inst.port}`);
   try {
-    const spec = await prepareOnNode(s0, node, name, inst.port, log);
+    // Made on the manager, whose templates are warm (a node's first PostgreSQL initdb takes minutes
+    // on a busy machine), then copied to the placed node through both engines.
+    const spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);
+    if (node !== s0.manager) {
+      await liveCopy(s0, s0.manager, node, name);
+      await runOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]);
+      log(`${name}: data copied to ${node}`);
+    }
     await deployStack(await requireState(), inst, spec);
     await waitAnswer(inst.port);
   } catch (e) {
@@ -318,7 +337,8 @@ async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: strin
   const moved = { ...inst, node: to };
   // The db first, on its empty data folder; the dump goes in before the site starts.
   await deployStack(s, moved, sp, ["db"]);
-  const deadline = Date.now() + 120_000;
+  // initdb on a busy machine takes minutes.
+  const deadline = Date.now() + 420_000;
   let db: string | null = null;
   for (;;) {
     db = await taskContainer(dst, serviceName(inst.name, "db"));
