@@ -80,7 +80,7 @@ async function main() {
   onCleanup(async () => {
     log(`removing ${made.length} instances`);
     await pool([...made], 4, (n) => removeInstance(n).catch(() => undefined));
-    fs.rmSync(home, { recursive: true, force: true });
+    if (!process.env.BENCH_HOME) fs.rmSync(home, { recursive: true, force: true });
   });
 
   log(`creating ${K} ${moodle} instances, ${CREATE_C} at a time`);
@@ -145,7 +145,7 @@ async function main() {
     const p = c0.get(s.id);
     if (!p) continue;
     cpuByInst[s.instance] = (cpuByInst[s.instance] ?? 0) + (s.cpuNs - p.cpuNs);
-    if (s.instance !== stockName) cpuBySvc[s.service] = (cpuBySvc[s.service] ?? 0) + (s.cpuNs - p.cpuNs);
+    if (names.includes(s.instance)) cpuBySvc[s.service] = (cpuBySvc[s.service] ?? 0) + (s.cpuNs - p.cpuNs);
   }
   const pctCore = (ns: number) => (ns / (IDLE_S * 1e9)) * 100;
   const hostBusy = ((h1.busy - h0.busy) / Math.max(h1.total - h0.total, 1)) * 100;

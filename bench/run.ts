@@ -2,7 +2,7 @@
  * npm run bench -- <name>: runs bench/<name>.ts. Only known names are imported, so the argument
  * can never load an arbitrary module.
  */
-const BENCHES = ["create", "density", "serve", "preload", "dashboard", "reliability", "fuzz"] as const;
+const BENCHES = ["create", "density", "density-idle", "serve", "preload", "dashboard", "reliability", "fuzz"] as const;
 
 const which = process.argv[2] ?? "";
 export {};

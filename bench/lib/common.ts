@@ -25,7 +25,8 @@ export function envInt(name: string, def: number, min: number, max: number): num
  * its data dir, so it never lists, touches or cleans up another engineer's instances.
  */
 export function benchHome(prefix: string): string {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), `mdind-bench-${prefix}-`));
+  // BENCH_HOME reuses a data dir (its Moodle library and templates): a real-Moodle template is a full install.
+  const home = process.env.BENCH_HOME ? path.resolve(process.env.BENCH_HOME) : fs.mkdtempSync(path.join(os.tmpdir(), `mdind-bench-${prefix}-`));
   process.env.MDIND_HOME = home;
   process.env.MDIND_RECONCILE_ON_START ??= "report";
   return home;
@@ -227,7 +228,8 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 
 /**
  * Create an instance, retrying when another data dir on this shared engine took the same network
- * or port between our allocation and our use of it (the engine says "try again").
+ * or port between our allocation and our use of it (the engine says "try again"), or a service
+ * did not start in time.
  */
 export async function createWithRetry(input: Record<string, unknown>, tries = 4): Promise<void> {
   const { createInstance } = await import("../../instances/create");
@@ -238,7 +240,8 @@ export async function createWithRetry(input: Record<string, unknown>, tries = 4)
       return;
     } catch (e) {
       const err = e as { kind?: string; message?: string };
-      if (i >= tries || !/try again|taken|in use|network \S+ not found/i.test(err.message ?? "")) throw e;
+      // Also a service too slow to start: on a machine shared with other work, a database start can take longer than readiness waits.
+      if (i >= tries || !/try again|taken|in use|network \S+ not found|did not become ready/i.test(err.message ?? "")) throw e;
       await sleep(1000 * i);
     }
   }
