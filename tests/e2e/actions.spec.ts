@@ -56,7 +56,7 @@ test("log in and create a fixture instance", async () => {
   const res = await page.context().request.post("/api/v1/instances?wait=1", {
     data: { name: A, moodle: "fixture", php: "8.2" },
     headers: { "x-mdind-csrf": await csrf() },
-    timeout: 400_000,
+    timeout: 900_000,
   });
   expect(res.status(), await res.text()).toBe(200);
   siteUrl = ((await res.json()) as { url: string }).url;
