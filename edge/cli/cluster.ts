@@ -17,6 +17,7 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   down                                 remove them (containers, volumes, network, snapshots)
   create NAME [--node NODE]            an instance (fixture app) as a swarm stack
   list [--json]                        instances, their node, port and state
+  start NAME                           deploy NAME's stack again on the node holding its data
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
   recover NODE                         a lost node's instances, from their latest snapshots
 `;
@@ -100,6 +101,11 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     case "create": {
       const r = await svc.createClusterInstance(need("a name"), { node: values.node }, say);
       out(r, () => `${r.name} runs on ${r.node}, port ${r.port} (172.20.${r.n}.0/24)`);
+      return 0;
+    }
+    case "start": {
+      const r = await svc.startClusterInstance(need("a name"));
+      out(r, () => `${r.name} answers on port ${r.port} from ${r.node} (${r.seconds.toFixed(1)} s)`);
       return 0;
     }
     case "list": {

@@ -1,4 +1,4 @@
 /** The cluster service: local nodes (`cluster up`), instances as swarm stacks, moves and snapshots. */
 export { clusterUp, clusterDown } from "./local";
 export { clusterManagerEngine } from "./state";
-export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance } from "./instances";
+export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";

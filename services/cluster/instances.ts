@@ -15,7 +15,7 @@ import { listNodes, setAvailability, type Engine } from "../../lib/cluster/swarm
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import type { InstanceSpec } from "../../instances/spec";
 import { SERVICES } from "../../instances/stack";
-import { NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
+import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, type ClusterInstance, type ClusterState } from "./state";
 
 /**
@@ -158,6 +158,19 @@ async function deployStack(s: ClusterState, inst: ClusterInstance, spec: Instanc
   const mgr = await managerEngine(s);
   await ensureOverlay(mgr, inst.n, inst.name);
   const specs = serviceSpecs({ name: inst.name, spec, n: inst.n, port: inst.port, node: inst.node, reserveMemoryMb: RESERVE_MB });
+  // Files the node's image does not have (an image older than this checkout) are not mounted.
+  const missing = new Set<string>();
+  type Cs = { Mounts?: { Source?: string }[] };
+  const csOf = (x: (typeof specs)[keyof typeof specs]) => (x.TaskTemplate as { ContainerSpec: Cs }).ContainerSpec;
+  for (const spec of Object.values(specs)) {
+    for (const m of csOf(spec).Mounts ?? []) {
+      if (m.Source?.startsWith(`${NODE_APP}/`) && (await execIn(s.manager, ["test", "-e", m.Source], { check: false })).exitCode !== 0) missing.add(m.Source);
+    }
+  }
+  for (const spec of Object.values(specs)) {
+    const cs = csOf(spec);
+    cs.Mounts = (cs.Mounts ?? []).filter((m) => !missing.has(m.Source ?? ""));
+  }
   for (const svc of only ?? SERVICES) {
     const want = specs[svc as keyof typeof specs];
     const existing = await mgr.getService(want.Name!).inspect().catch(() => null);
@@ -248,6 +261,17 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     throw e;
   }
   log(`${name}: answers on 127.0.0.1:${inst.port}`);
+  return { ...inst, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Deploy (again) an instance's stack on the node holding its data, and wait for it to answer. */
+export async function startClusterInstance(name: string): Promise<ClusterInstance & { seconds: number }> {
+  const started = Date.now();
+  const s = await requireState();
+  const inst = s.instances[name];
+  if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
+  await deployStack(s, inst, await readSpec(s, inst.node, name));
+  await waitAnswer(inst.port);
   return { ...inst, seconds: (Date.now() - started) / 1000 };
 }
 

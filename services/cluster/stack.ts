@@ -1,3 +1,4 @@
+import path from "node:path";
 import type Docker from "dockerode";
 import { settings } from "../../lib/config";
 import { LABEL, managedLabels } from "../../lib/docker";
@@ -14,6 +15,8 @@ import type { InstanceSpec } from "../../instances/spec";
  * kernel has no IPVS (see docs/cluster.md).
  */
 export const NODE_HOME = "/var/lib/moodle-dind";
+/** The host image's copy of this repository (files mounted from it, e.g. instances/php/). */
+export const NODE_APP = "/opt/moodle-dind";
 export const stackName = (name: string) => `mdind-${name}`;
 export const serviceName = (name: string, service: string) => `${stackName(name)}_${service}`;
 export const overlayName = (n: number) => `mdind-ov${n}`;
@@ -32,7 +35,9 @@ export interface ClusterStackContext {
 /** A bind's host path on the node: the control plane's MDIND_HOME → the node's data dir. */
 function onNode(src: string): string {
   const home = settings().home;
-  return src === home || src.startsWith(`${home}/`) ? NODE_HOME + src.slice(home.length) : src;
+  if (src === home || src.startsWith(`${home}/`)) return NODE_HOME + src.slice(home.length);
+  const app = path.resolve(process.env.MDIND_APP_ROOT ?? process.cwd());
+  return src.startsWith(`${app}/`) ? NODE_APP + src.slice(app.length) : src;
 }
 
 function mounts(binds: string[]): Docker.MountSettings[] {
