@@ -2,7 +2,7 @@ import path from "node:path";
 import { settings, paths } from "./config";
 import { ConflictError, AppError } from "./errors";
 import { readJson, withFileLock, writeFileAtomic } from "./lock";
-import { enginesUsedN, networkIdle, pickN, subnetFor } from "../networks/subnets";
+import { claimNetwork, enginesUsedN, networkIdle, pickN, removeNetwork, subnetFor } from "../networks/subnets";
 import { enginePublishedPorts, hostPortFree, pickPort } from "../networks/ports";
 
 /**
@@ -57,26 +57,40 @@ export async function allocate(name: string, extra?: (a: Allocation) => Promise<
     const usedN = new Set(Object.values(r.instances).map((a) => a.n));
     const engineN = await enginesUsedN();
     let n: number | null = null;
+    let claimed = false;
     for (;;) {
       n = pickN(usedN);
       if (n === null) break;
       const net = engineN.get(n);
-      // Our own pre-created or left-over mdind-n<N> with nothing attached is free; anything else is taken.
-      if (net === undefined || (net.ours && (await networkIdle(net.name)))) break;
+      // Our own pre-created or left-over mdind-n<N> with nothing attached is free; anything else is
+      // taken. A free N is claimed on the engine at once: another data dir sharing the engine (a
+      // test run beside a dashboard) may be picking the same N right now.
+      if (net === undefined && (await claimNetwork(n))) {
+        claimed = true;
+        break;
+      }
+      if (net !== undefined && net.ours && (await networkIdle(net.name))) break;
       usedN.add(n);
     }
     if (n === null) throw new ConflictError("the subnet pool 172.20.1–254.0/24 is full: remove an instance first");
+    const chosen = n;
 
-    const usedPorts = new Set(Object.values(r.instances).map((a) => a.port));
-    for (const p of await enginePublishedPorts()) usedPorts.add(p);
-    const port = await pickPort(usedPorts, s.portMin, s.portMax, (p) => hostPortFree(p, s.bindAddress));
-    if (port === null) {
-      throw new ConflictError(`the port pool ${s.portMin}–${s.portMax} is full (every port is allocated or bound on the host)`);
+    try {
+      const usedPorts = new Set(Object.values(r.instances).map((a) => a.port));
+      for (const p of await enginePublishedPorts()) usedPorts.add(p);
+      const port = await pickPort(usedPorts, s.portMin, s.portMax, (p) => hostPortFree(p, s.bindAddress));
+      if (port === null) {
+        throw new ConflictError(`the port pool ${s.portMin}–${s.portMax} is full (every port is allocated or bound on the host)`);
+      }
+      const a: Allocation = { name, n: chosen, port, subnet: subnetFor(chosen), state: "creating", pid: process.pid, createdAt: new Date().toISOString() };
+      if (extra) await extra(a);
+      r.instances[name] = a;
+      return a;
+    } catch (e) {
+      // Allocation is one step: a network claimed for a reservation that failed goes with it.
+      if (claimed && chosen > settings().preallocatedNetworks) await removeNetwork(chosen).catch(() => undefined);
+      throw e;
     }
-    const a: Allocation = { name, n, port, subnet: subnetFor(n), state: "creating", pid: process.pid, createdAt: new Date().toISOString() };
-    if (extra) await extra(a);
-    r.instances[name] = a;
-    return a;
   });
 }
 

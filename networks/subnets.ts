@@ -93,6 +93,21 @@ export async function ensureNetwork(n: number): Promise<string> {
   }
 }
 
+/**
+ * Claim 172.20.N for this data dir by creating mdind-n<N> now. False when another data dir on the
+ * same engine got there first (its network by that name, or an overlapping subnet): the engine
+ * itself is the arbiter, because two data dirs' registries never see each other's locks.
+ */
+export async function claimNetwork(n: number): Promise<boolean> {
+  try {
+    await ensureNetwork(n);
+    return true;
+  } catch (e) {
+    if (e instanceof ConflictError || /overlaps/i.test(String((e as Error).message))) return false;
+    throw e;
+  }
+}
+
 export async function removeNetwork(n: number): Promise<void> {
   try {
     await docker().getNetwork(networkName(n)).remove();

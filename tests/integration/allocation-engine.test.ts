@@ -1,0 +1,61 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { docker } from "@/lib/docker";
+
+const run = promisify(execFile);
+
+/**
+ * Two data dirs on one engine (a test run beside a dashboard, two e2e servers) allocate at the
+ * same moment. Their registries are separate files, so only the engine can arbitrate 172.20.N:
+ * each N must go to exactly one of them, and the loser must move on to another N, never fail
+ * with "belongs to someone else".
+ */
+const homes = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), "mdind-alloc-race-")));
+const PER_HOME = 4;
+
+const script = `
+import { allocate } from ${JSON.stringify(path.resolve("lib/allocation.ts"))};
+const names = process.argv.slice(1);
+const out = await Promise.allSettled(names.map((n) => allocate(n)));
+process.stdout.write(JSON.stringify(out.map((r) => r.status === "fulfilled" ? { n: r.value.n } : { error: String(r.reason?.message ?? r.reason) })));
+`;
+
+afterAll(async () => {
+  for (const net of await docker().listNetworks()) {
+    const info = await docker().getNetwork(net.Id).inspect().catch(() => null);
+    const label = info?.Labels?.["org.moodle-dind.home"];
+    if (!label || !net.Name.startsWith("mdind-n")) continue;
+    for (const h of homes) {
+      const { createHash } = await import("node:crypto");
+      if (createHash("sha256").update(h).digest("hex").slice(0, 12) === label) await docker().getNetwork(net.Id).remove().catch(() => null);
+    }
+  }
+  for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
+});
+
+describe("allocation across data dirs sharing an engine", () => {
+  it("gives each 172.20.N to one data dir only, and the other moves on", async () => {
+    const file = path.join(homes[0], "alloc.mts");
+    fs.writeFileSync(file, script);
+    const results = await Promise.all(
+      homes.map(async (home, i) => {
+        const names = Array.from({ length: PER_HOME }, (_, k) => `race${i}x${k}`);
+        const { stdout } = await run("npx", ["tsx", "--tsconfig", path.resolve("tsconfig.json"), file, ...names], {
+          cwd: process.cwd(),
+          env: { ...process.env, MDIND_HOME: home, MDIND_PREALLOCATED_NETWORKS: "0" },
+        });
+        return JSON.parse(stdout) as { n?: number; error?: string }[];
+      }),
+    );
+    const all = results.flat();
+    expect(all.filter((r) => r.error), JSON.stringify(all)).toEqual([]);
+    const ns = all.map((r) => r.n);
+    expect(new Set(ns).size).toBe(ns.length);
+    // Every N handed out is backed by a network of the data dir that got it.
+    for (const n of ns) expect(await docker().getNetwork(`mdind-n${n}`).inspect()).toBeTruthy();
+  }, 180_000);
+});
