@@ -178,12 +178,13 @@ async function deployStack(s: ClusterState, inst: ClusterInstance, spec: Instanc
     else await mgr.createService(want as never);
   }
   if (only) return;
-  const existing = await mgr.getService(serviceName(inst.name, "proxy")).inspect().catch(() => null);
-  if (existing) return;
   const configName = `mdind-${inst.name}-proxy-${inst.port}`;
   const cfg = (await mgr.getConfig(configName).inspect().catch(() => null)) as { ID: string } | null;
   const id = cfg?.ID ?? ((await mgr.createConfig({ Name: configName, Data: Buffer.from(proxyConfig(inst.port)).toString("base64"), Labels: managedLabels({ [LABEL.instance]: inst.name }) } as never)) as unknown as { id: string }).id;
-  await mgr.createService(proxySpec(inst.name, inst.n, inst.port, id, configName) as never);
+  const proxy = proxySpec(inst.name, inst.n, inst.port, id, configName);
+  const existing = await mgr.getService(proxy.Name!).inspect().catch(() => null);
+  if (existing) await mgr.getService(proxy.Name!).update({ version: existing.Version.Index, ...proxy } as never);
+  else await mgr.createService(proxy as never);
 }
 
 /** Scale the stack's pinned services to `replicas` (0 stops the instance everywhere). */

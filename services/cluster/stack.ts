@@ -125,6 +125,8 @@ export function proxySpec(name: string, n: number, port: number, configId: strin
         Command: ["nginx", "-c", "/etc/mdind-proxy.conf", "-g", "daemon off;"],
         Labels: managedLabels({ [LABEL.instance]: name, [LABEL.service]: "proxy", [LABEL.n]: String(n) }),
         Configs: [{ File: { Name: "/etc/mdind-proxy.conf", UID: "0", GID: "0", Mode: 0o444 }, ConfigID: configId, ConfigName: configName }],
+        // The nginx image's own health check probes an instance site this proxy does not serve.
+        HealthCheck: { Test: ["NONE"] },
       },
       RestartPolicy: { Condition: "any", Delay: 1e9 },
       Placement: { Constraints: ["node.role==manager"] },
