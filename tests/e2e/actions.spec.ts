@@ -31,8 +31,10 @@ async function siteJson(url = siteUrl): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function opDone() {
+/** The panel shows this operation (not the one before it), and it ends well. */
+async function opDone(label: string | RegExp) {
   const panel = page.getByTestId("op-panel");
+  await expect(panel.getByRole("heading", { level: 2 })).toHaveText(label);
   await expect(panel.getByTestId("op-done").or(panel.getByRole("alert"))).toBeVisible({ timeout: 300_000 });
   await expect(panel.getByTestId("op-done")).toBeVisible();
 }
@@ -88,7 +90,7 @@ test("tabs are a keyboard tablist; snapshot create, then restore behind a confir
   const before = (await siteJson()).moodledata_counter as number;
   await page.getByTestId("snapshot-label").fill("before");
   await page.getByTestId("snapshot-create").click();
-  await opDone();
+  await opDone("snapshot before");
   await expect(page.getByTestId("op-result")).toHaveText("Snapshot saved");
   const row = page.locator("[data-snapshot$='-before']");
   await expect(row).toBeVisible();
@@ -112,7 +114,7 @@ test("tabs are a keyboard tablist; snapshot create, then restore behind a confir
   await expect(dialog).toBeHidden();
   await row.getByRole("button", { name: /^Restore/ }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Restore", exact: true }).click();
-  await opDone();
+  await opDone(/^restore \d{8}T\d{6}Z-before$/);
   await expect(page.getByTestId("op-result")).toContainText("Restored");
   // moodledata is the snapshot's again: the counter continues from where it was then.
   expect((await siteJson()).moodledata_counter).toBe(before + 1);
@@ -125,8 +127,7 @@ test("PHP switch runs as an operation and the site answers on the new PHP", asyn
   await expect(dialog).toBeVisible();
   await dialog.getByTestId("php-to").selectOption("7.4");
   await dialog.getByTestId("php-confirm").click();
-  await expect(page.getByTestId("op-panel")).toContainText("PHP 8.2 → 7.4");
-  await opDone();
+  await opDone("PHP 8.2 → 7.4");
   await expect(page.getByTestId("op-result")).toHaveText("Now on PHP 7.4");
   expect(String((await siteJson()).php)).toMatch(/^7\.4\./);
   await expect(page.getByTestId("php-open")).toHaveText("PHP 7.4");
