@@ -126,7 +126,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     }
     case "recover": {
       const r = await svc.recoverNode(need("a node"), say);
-      out(r, () => r.moved.map((m) => `${m.name} → ${m.to} in ${m.seconds.toFixed(1)} s from the snapshot of ${m.snapshotAt}`).join("\n") || "nothing to recover");
+      out(r, () => [...r.moved.map((m) => `${m.name} → ${m.to} in ${m.seconds.toFixed(1)} s from the snapshot of ${m.snapshotAt}`), ...r.lost.map((l) => `${l.name}: lost ${l.lost}`)].join("\n") || "nothing to recover");
       return 0;
     }
     case "remove": {

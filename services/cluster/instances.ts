@@ -458,13 +458,21 @@ export async function drainNode(node: string, log: (l: string) => void): Promise
 }
 
 /** A lost node (its engine no longer answers): every instance it held, from its latest snapshot. */
-export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[] }> {
+export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
   const s = await requireState();
   const moved: MoveResult[] = [];
+  const lost: { name: string; lost: string }[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
-    moved.push(await moveInstance(inst.name, await pickTarget(await requireState(), node), "snapshot", log));
+    if (!inst.snapshot) {
+      lost.push({ name: inst.name, lost: "everything: it has no snapshot" });
+      log(`${inst.name}: no snapshot, nothing to recover from`);
+      continue;
+    }
+    const m = await moveInstance(inst.name, await pickTarget(await requireState(), node), "snapshot", log);
+    lost.push({ name: inst.name, lost: `every change after ${inst.snapshot.at} (database and moodledata)` });
+    moved.push(m);
   }
-  return { moved };
+  return { moved, lost };
 }
 
 export async function removeClusterInstance(name: string, log: (l: string) => void): Promise<void> {
