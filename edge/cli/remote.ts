@@ -21,6 +21,8 @@ import { download, sayer, uploadStream } from "./transfer";
  * and given to the same callback the local backend uses.
  */
 const KINDS: ErrorKind[] = ["validation", "conflict", "not_found", "unauthorized", "forbidden", "engine", "command", "capacity", "internal"];
+/** An answer without our error body (a proxy, an unknown path) still maps to the exit code its status means. */
+const BY_STATUS: Record<number, ErrorKind> = { 400: "validation", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "validation", 422: "validation", 429: "forbidden", 507: "capacity" };
 
 /** A request body sent as is (a package upload), streamed rather than read into memory. */
 class RawBody {
@@ -63,7 +65,7 @@ export class RemoteBackend implements Backend {
     }
     if (!res.ok) {
       const data = (await res.json().catch(() => null)) as { error?: { kind?: string; message?: string; field?: string; step?: string } } | null;
-      const kind = KINDS.includes(data?.error?.kind as ErrorKind) ? (data!.error!.kind as ErrorKind) : res.status === 429 ? "forbidden" : "internal";
+      const kind = KINDS.includes(data?.error?.kind as ErrorKind) ? (data!.error!.kind as ErrorKind) : (BY_STATUS[res.status] ?? "internal");
       throw new AppError(kind, data?.error?.message ?? `HTTP ${res.status}`, { field: data?.error?.field, step: data?.error?.step });
     }
     return res;

@@ -11,7 +11,8 @@ type Out = (v: unknown, text: () => string) => void;
 
 function dirFile(arg: string | undefined): [string, string] {
   const m = /^([^/]+)\/([^/]+)$/.exec(arg ?? "");
-  if (!m) throw new UsageError("name the file as DIR/FILE, e.g. php-8.2/php.ini (config list shows them)");
+  // "." and ".." would be resolved away in a URL path: refuse them here, the same for both backends.
+  if (!m || [m[1], m[2]].some((s) => s === "." || s === "..")) throw new UsageError("name the file as DIR/FILE, e.g. php-8.2/php.ini (config list shows them)");
   return [m[1], m[2]];
 }
 
