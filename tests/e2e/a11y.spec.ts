@@ -120,8 +120,8 @@ for (const tab of ["overview", "services", "logs", "config", "mail", "terminal"]
   test(`instance page: ${tab} tab`, async () => {
     await page.goto(`/instances/${NAME}`);
     await expect(page.getByRole("heading", { name: NAME })).toBeVisible();
-    await page.getByRole("tab", { name: tab }).click();
-    await expect(page.getByRole("tab", { name: tab })).toHaveAttribute("aria-selected", "true");
+    await page.getByRole("tab", { name: tab, exact: true }).click();
+    await expect(page.getByRole("tab", { name: tab, exact: true })).toHaveAttribute("aria-selected", "true");
     await check(`instance ${tab}`);
   });
 }
