@@ -139,13 +139,15 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
           )}
         </div>
       )}
-      <div className="flex flex-wrap items-center gap-1 border-b border-slate-200 bg-slate-50 px-2 py-1.5 dark:border-slate-800 dark:bg-slate-900" role="tablist">
+      <div className="flex flex-wrap items-center gap-1 border-b border-slate-200 bg-slate-50 px-2 py-1.5 dark:border-slate-800 dark:bg-slate-900">
+        {/* Sessions are toggle buttons, not ARIA tabs: each carries its own close button, and a tab
+            may not hold interactive children (axe: nested-interactive, aria-required-children). */}
+        <div role="group" aria-label="Open terminals" className="flex flex-wrap items-center gap-1">
         {(tabs ?? []).map((t) => (
           <div
             key={t.key}
-            role="tab"
-            aria-selected={t.key === active}
             data-testid="terminal-tab"
+            data-active={t.key === active}
             data-target={t.target.kind === "host" ? "host" : t.target.service}
             className={`group flex items-center gap-1 rounded-md border px-2 py-1 font-mono text-xs ${
               t.key === active
@@ -153,7 +155,7 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
                 : "border-transparent text-slate-600 hover:bg-white dark:text-slate-400 dark:hover:bg-slate-950"
             }`}
           >
-            <button type="button" onClick={() => setActive(t.key)} className="flex items-center gap-1.5">
+            <button type="button" aria-pressed={t.key === active} onClick={() => setActive(t.key)} className="flex items-center gap-1.5">
               <span
                 className={`h-1.5 w-1.5 rounded-full ${
                   statuses[t.key] === "open" ? "bg-emerald-500" : statuses[t.key] === "ended" || statuses[t.key] === "refused" ? "bg-slate-400" : "bg-amber-400"
@@ -172,6 +174,7 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
             </button>
           </div>
         ))}
+        </div>
         <div className="ml-1 flex items-center gap-1">
           {target === "host"
             ? host?.enabled && (
