@@ -108,8 +108,11 @@ export async function claimNetwork(n: number): Promise<boolean> {
   }
 }
 
+/** Remove our mdind-n<N>; one of the same name that another data dir made is left alone. */
 export async function removeNetwork(n: number): Promise<void> {
   try {
+    const info = await docker().getNetwork(networkName(n)).inspect().catch(() => null);
+    if (!info || info.Labels?.[LABEL.home] !== homeId()) return;
     await docker().getNetwork(networkName(n)).remove();
   } catch (e) {
     const code = (e as { statusCode?: number }).statusCode;

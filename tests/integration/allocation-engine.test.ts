@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { docker } from "@/lib/docker";
+import { docker, LABEL } from "@/lib/docker";
+import { removeNetwork } from "@/networks/subnets";
 
 const run = promisify(execFile);
 
@@ -58,4 +59,17 @@ describe("allocation across data dirs sharing an engine", () => {
     // Every N handed out is backed by a network of the data dir that got it.
     for (const n of ns) expect(await docker().getNetwork(`mdind-n${n}`).inspect()).toBeTruthy();
   }, 180_000);
+
+  it("never removes another data dir's network of the same name", async () => {
+    const n = 251;
+    const name = `mdind-n${n}`;
+    await docker().getNetwork(name).remove().catch(() => null);
+    await docker().createNetwork({ Name: name, Labels: { [LABEL.managed]: "true", [LABEL.home]: "someone-else" }, IPAM: { Driver: "default", Config: [{ Subnet: `172.20.${n}.0/24` }] } });
+    try {
+      await removeNetwork(n);
+      expect((await docker().getNetwork(name).inspect()).Name).toBe(name);
+    } finally {
+      await docker().getNetwork(name).remove().catch(() => null);
+    }
+  });
 });
