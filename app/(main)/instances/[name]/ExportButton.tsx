@@ -17,7 +17,8 @@ export default function ExportButton({ name, busy, onStarted, onUpdate }: { name
         const e = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
         throw new Error(e?.error?.message ?? `HTTP ${res.status}`);
       }
-      const total = Number(res.headers.get("content-length") ?? 0);
+      // A compressing proxy may drop content-length; the server also sends the size on its own.
+      const total = Number(res.headers.get("content-length") || res.headers.get("x-mdind-size") || 0);
       const file = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? `${name}.moodle-dind.tar.gz`;
       const reader = res.body.getReader();
       const parts: Uint8Array<ArrayBuffer>[] = [];
@@ -37,7 +38,7 @@ export default function ExportButton({ name, busy, onStarted, onUpdate }: { name
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      onUpdate({ pending: false, result: `Downloaded ${file} (${formatBytes(got)})` });
+      onUpdate({ pending: false, progress: { what: "download", done: got, total: total || got }, result: `Downloaded ${file} (${formatBytes(got)})` });
     } catch (e) {
       onUpdate({ pending: false, error: (e as Error).message });
     }
