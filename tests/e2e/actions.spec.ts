@@ -54,7 +54,7 @@ test("log in and create a fixture instance", async () => {
   await page.goto("/login");
   await page.getByLabel("Password").fill(E2E_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Instances" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Instances", exact: true })).toBeVisible();
   const res = await page.context().request.post("/api/v1/instances?wait=1", {
     data: { name: A, moodle: "fixture", php: "8.2" },
     headers: { "x-mdind-csrf": await csrf() },

@@ -62,7 +62,7 @@ test("1. log in and find the library empty", async () => {
   await page.goto("/login");
   await page.getByLabel("Password").fill(E2E_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Instances" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Instances", exact: true })).toBeVisible();
   await page.getByRole("link", { name: "Moodle", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Moodle builds" })).toBeVisible();
   await expect(page.getByTestId("library-empty")).toBeVisible();

@@ -6,7 +6,7 @@ export async function login(page: Page): Promise<void> {
   await page.goto("/login");
   await page.getByLabel("Password").fill(E2E_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Instances" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Instances", exact: true })).toBeVisible();
 }
 
 async function csrf(page: Page): Promise<string> {

@@ -61,7 +61,7 @@ test("a site on the older build says an upgrade is available", async () => {
   await page.goto("/login");
   await page.getByLabel("Password").fill(E2E_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("heading", { name: "Instances" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Instances", exact: true })).toBeVisible();
   const res = await page.context().request.post("/api/v1/instances?wait=1", {
     headers: { "x-mdind-csrf": await csrf() },
     data: { name: NAME, moodle: ids.old },
