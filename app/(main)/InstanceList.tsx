@@ -23,10 +23,29 @@ export default function InstanceList() {
   // Operations seen ending, for one that ends before its POST has answered with the id.
   const ended = useRef(new Map<string, { state: "done" | "error"; message?: string }>());
 
+  // One failed first load (a busy server, a dropped connection) must not leave the page empty for
+  // good: say so, and try again with a growing pause until the list arrives.
   useEffect(() => {
-    api<{ instances: InstanceView[] }>("/api/v1/instances")
-      .then((r) => setList(r.instances))
-      .catch((e: Error) => setError(e.message));
+    let stopped = false;
+    let delay = 1000;
+    const load = () => {
+      api<{ instances: InstanceView[] }>("/api/v1/instances")
+        .then((r) => {
+          if (stopped) return;
+          setList(r.instances);
+          setError(null);
+        })
+        .catch((e: Error) => {
+          if (stopped) return;
+          setError(`${e.message} (trying again)`);
+          setTimeout(load, delay);
+          delay = Math.min(delay * 2, 10_000);
+        });
+    };
+    load();
+    return () => {
+      stopped = true;
+    };
   }, []);
 
   useEvents({
