@@ -47,7 +47,12 @@ async function page(port: number): Promise<{ site: string; moodledata_counter: n
   return (await res.json()) as { site: string; moodledata_counter: number };
 }
 
-describe.skipIf(!hasImage)("cluster: several DinD hosts in one swarm", () => {
+// An opt-in drill (MDIND_CLUSTER_TEST=1), like the real-Moodle suites: it starts three DinD nodes
+// from the host image and moves instances between them, far beyond CI's budget on 2 cores.
+const wanted = process.env.MDIND_CLUSTER_TEST === "1";
+if (wanted && !hasImage) throw new Error(`MDIND_CLUSTER_TEST=1 needs ${HOST_IMAGE}: run \`bash scripts/up.sh\` once to build it`);
+
+describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
   const rows: Row[] = [];
 
   beforeAll(async () => {
