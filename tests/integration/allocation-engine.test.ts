@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,14 +27,10 @@ process.stdout.write(JSON.stringify(out.map((r) => r.status === "fulfilled" ? { 
 `;
 
 afterAll(async () => {
+  // The home label is homeId() of each data dir: its path's sha256, first 12 hex digits.
+  const ids = new Set(homes.map((h) => createHash("sha256").update(h).digest("hex").slice(0, 12)));
   for (const net of await docker().listNetworks()) {
-    const info = await docker().getNetwork(net.Id).inspect().catch(() => null);
-    const label = info?.Labels?.["org.moodle-dind.home"];
-    if (!label || !net.Name.startsWith("mdind-n")) continue;
-    for (const h of homes) {
-      const { createHash } = await import("node:crypto");
-      if (createHash("sha256").update(h).digest("hex").slice(0, 12) === label) await docker().getNetwork(net.Id).remove().catch(() => null);
-    }
+    if (net.Name.startsWith("mdind-n") && ids.has(net.Labels?.[LABEL.home] ?? "")) await docker().getNetwork(net.Id).remove().catch(() => null);
   }
   for (const h of homes) fs.rmSync(h, { recursive: true, force: true });
 });
