@@ -52,7 +52,8 @@ export function withRegistry<T>(fn: (r: Registry) => Promise<T>): Promise<T> {
  */
 export async function allocate(name: string, extra?: (a: Allocation) => Promise<void>): Promise<Allocation> {
   const s = settings();
-  return withRegistry(async (r) => {
+  return withFileLock(lockFile(), async () => {
+    const r = await readRegistry();
     if (r.instances[name]) throw new ConflictError(`an instance named '${name}' already exists`, "name");
     const usedN = new Set(Object.values(r.instances).map((a) => a.n));
     const engineN = await enginesUsedN();
@@ -85,9 +86,11 @@ export async function allocate(name: string, extra?: (a: Allocation) => Promise<
       const a: Allocation = { name, n: chosen, port, subnet: subnetFor(chosen), state: "creating", pid: process.pid, createdAt: new Date().toISOString() };
       if (extra) await extra(a);
       r.instances[name] = a;
+      await writeRegistry(r);
       return a;
     } catch (e) {
-      // Allocation is one step: a network claimed for a reservation that failed goes with it.
+      // Allocation is one step: a network claimed for a reservation that failed (a full disk
+      // refusing the registry write included) goes with it.
       if (claimed && chosen > settings().preallocatedNetworks) await removeNetwork(chosen).catch(() => undefined);
       throw e;
     }

@@ -101,7 +101,7 @@ function watchHealth(): void {
     h.lastHealth.clear();
   } else if (wanted && !h.healthTimer) {
     let running = false;
-    h.healthTimer = setInterval(() => {
+    const tick = () => {
       if (running) return;
       running = true;
       probeAll()
@@ -111,8 +111,12 @@ function watchHealth(): void {
         .finally(() => {
           running = false;
         });
-    }, WATCH_INTERVAL_MS);
+    };
+    h.healthTimer = setInterval(tick, WATCH_INTERVAL_MS);
     h.healthTimer.unref();
+    // Probe at once: the first round only records each instance's health (no event), so a change
+    // in the first interval after someone starts watching would otherwise never be reported.
+    tick();
   }
 }
 

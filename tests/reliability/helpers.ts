@@ -329,6 +329,12 @@ export async function waitStatus(s: Server, name: string, want: string[], maxMs 
     const r = await s.api("GET", `/api/v1/instances/${name}`);
     last = r.status === 404 ? "gone" : String(r.json?.status ?? r.status);
     if (want.includes(last)) return last;
+    // Gone when we wait for it to run: a create that failed and rolled back. Say why at once.
+    if (last === "gone") {
+      const ops = await s.api("GET", `/api/v1/operations?instance=${encodeURIComponent(name)}`);
+      const failed = (ops.json?.operations as { op: string; status: string; error?: string }[] | undefined)?.find((o) => o.status === "failed");
+      if (failed) throw new Error(`${name}: ${failed.op} failed: ${failed.error}`);
+    }
     await sleep(1000);
   }
   throw new Error(`${name}: still ${last} after ${maxMs} ms (wanted ${want.join("|")})`);

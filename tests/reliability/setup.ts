@@ -42,6 +42,8 @@ export default async function setup(project: TestProject) {
     process.stdout.write(`reliability setup: server and ${SHARED.length} instances in ${((Date.now() - started) / 1000).toFixed(0)} s (${FULL ? "full" : "ci"} profile)\n`);
     project.provide("rel", { base: s.base, token: s.token, password: s.password, home, logFile, shared: SHARED });
   } catch (e) {
+    // CI keeps only the tail of the output: the server's last lines say why the setup failed.
+    if (server) process.stderr.write(`reliability setup failed; the server's last lines:\n${server.lines.slice(-40).join("\n")}\n`);
     if (flush) clearInterval(flush);
     await server?.stop();
     await purgeHome(home);
