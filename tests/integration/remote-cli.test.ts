@@ -27,7 +27,10 @@ const figures: string[] = [];
 let server: ChildProcess;
 let token = "";
 
-const localEnv = { MDIND_HOME: home, MOODLE_DIND_URL: "", MOODLE_DIND_TOKEN: "" };
+// The fixture app cannot run Moodle APIs: blueprint steps go to the stub that speaks the runner's
+// protocol (as in blueprint-fixture.test.ts), on the server and locally alike.
+const STEP_STUB = path.join(ROOT, "tests/fixture-app/admin/cli/blueprint_step_stub.php");
+const localEnv = { MDIND_HOME: home, MOODLE_DIND_URL: "", MOODLE_DIND_TOKEN: "", MDIND_BLUEPRINT_STEP_SCRIPT: STEP_STUB };
 const local = (args: string[]) => cli(args, localEnv);
 async function remote(args: string[]): Promise<CliResult> {
   const t0 = Date.now();
@@ -59,6 +62,7 @@ async function startServer(): Promise<void> {
       MDIND_DEFAULT_MOODLE: "fixture",
       MDIND_NO_PULL: "1",
       MDIND_RECONCILE_ON_START: "report",
+      MDIND_BLUEPRINT_STEP_SCRIPT: STEP_STUB,
       NEXT_TELEMETRY_DISABLED: "1",
     },
   });
