@@ -10,7 +10,7 @@ const nextTs = require("eslint-config-next/typescript");
 const config = [
   {
     ignores: [
-      "node_modules/**", "scripts/lint/node_modules/**", ".next/**", ".moodle-dind/**", "dind/host/build/**",
+      "node_modules/**", "scripts/lint/node_modules/**", ".next/**", ".next-*/**", ".moodle-dind/**", "dind/host/build/**",
       "tests/fixture-app/**", "test-results/**", "playwright-report/**", "next-env.d.ts",
     ],
   },

@@ -29,7 +29,9 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
     options: parseArgsOptions(),
   }) as { values: Values; positionals: string[] };
-  const [cmd, ...args] = positionals;
+  const [typed, ...args] = positionals;
+  // An alias (`delete`) runs as its verb (`remove`) from here on: one name in help, errors and the switch.
+  const cmd = typed === undefined ? undefined : (verb(typed)?.name ?? typed);
   if (!cmd) {
     process.stdout.write(globalUsage());
     return values.help ? 0 : 2;

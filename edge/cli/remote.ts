@@ -87,6 +87,8 @@ export class RemoteBackend implements Backend {
     onEvent: (ev: OpEvent) => void,
     opts: { then?: string; live?: boolean; onHello?: () => void; signal?: AbortSignal } = {},
   ): Promise<void> {
+    // The server started no operation (nothing to do): there is nothing to follow.
+    if (opId === null && opts.then === undefined) return;
     let current: string | null = opId;
     let next = opts.then;
     const ctl = new AbortController();

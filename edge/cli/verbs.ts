@@ -80,6 +80,8 @@ export interface VerbSpec {
   localOnly?: string;
   /** Parsed and helped by its own module (main.ts hands it the rest of the line). */
   delegated?: string;
+  /** Other names users type for this verb (`delete` for `remove`): parsed as the verb itself. */
+  aliases?: readonly string[];
 }
 
 const I = "instance" as const;
@@ -99,7 +101,7 @@ const OWN_VERBS: readonly VerbSpec[] = [
   { name: "start", usage: ["start <name>"], summary: "Start every service of an instance.", options: ["json"], args: [I], examples: ["moodle-dind start demo"] },
   { name: "stop", usage: ["stop <name>"], summary: "Stop an instance; its data stays.", options: ["json"], args: [I], examples: ["moodle-dind stop demo"] },
   { name: "restart", usage: ["restart <name>"], summary: "Restart every service of an instance.", options: ["json"], args: [I], examples: ["moodle-dind restart demo"] },
-  { name: "remove", usage: ["remove <name> --yes"], summary: "Remove an instance and all its data.", options: ["yes", "json"], args: [I], examples: ["moodle-dind remove demo --yes"] },
+  { name: "remove", aliases: ["delete", "rm"], usage: ["remove <name> --yes"], summary: "Remove an instance and all its data (also: delete, rm).", options: ["yes", "json"], args: [I], examples: ["moodle-dind remove demo --yes"] },
   {
     name: "logs",
     usage: ["logs <name> [--service app] [--tail N] [--follow]"],
@@ -220,7 +222,7 @@ export const VERBS: readonly VerbSpec[] = [
 ];
 
 export function verb(name: string): VerbSpec | undefined {
-  return VERBS.find((v) => v.name === name);
+  return VERBS.find((v) => v.name === name || v.aliases?.includes(name));
 }
 
 /** The options a verb accepts: its own and the global ones. */

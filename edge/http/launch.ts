@@ -3,9 +3,10 @@ import { subscribe } from "../../lib/operations";
 /**
  * Start a long operation and answer as soon as it has an id: resolves with the operation id when
  * its "start" event appears, rejects when `fn` fails before that (validation, conflict), so the
- * caller can still answer 422/409. Later failures travel on the operation channel only.
+ * caller can still answer 422/409. Later failures travel on the operation channel only. When `fn`
+ * finishes without starting an operation (nothing to do), it resolves with opId null.
  */
-export function launch<T>(instance: string, fn: () => Promise<T>): Promise<{ opId: string; done: Promise<T> }> {
+export function launch<T>(instance: string, fn: () => Promise<T>): Promise<{ opId: string | null; done: Promise<T> }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let done: Promise<T> | null = null;
@@ -16,6 +17,16 @@ export function launch<T>(instance: string, fn: () => Promise<T>): Promise<{ opI
       resolve({ opId: ev.opId, done: done! });
     });
     done = fn();
+    done.then(
+      () => {
+        off();
+        if (!settled) {
+          settled = true;
+          resolve({ opId: null, done: done! });
+        }
+      },
+      () => undefined,
+    );
     done.catch((e: unknown) => {
       off();
       if (!settled) {

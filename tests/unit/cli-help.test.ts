@@ -75,6 +75,18 @@ describe("CLI help from the verb table", () => {
     for (const o of listed) expect(OPTIONS[o].desc.length, o).toBeGreaterThan(5);
   });
 
+  it("an alias runs as its verb: `delete` and `rm` are `remove`, with remove's help and its --yes guard", async () => {
+    for (const alias of ["delete", "rm"]) {
+      const help = await run([alias, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.out).toContain("usage: moodle-dind remove <name> --yes");
+      await expect(main([alias, "demo"])).rejects.toThrow(/remove deletes the instance and its data: pass --yes/);
+    }
+    // An alias takes no name of its own in the table, and no verb is shadowed by another's alias.
+    const names = VERBS.map((v) => v.name);
+    for (const a of VERBS.flatMap((v) => v.aliases ?? [])) expect(names).not.toContain(a);
+  });
+
   it("the real binary prints a verb's help and exits 0; a stalled main cannot exit 0", () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, "bin", "moodle-dind.mjs"), "snapshot", "--help"], { cwd: ROOT, encoding: "utf8" });
     expect(r.status).toBe(0);
