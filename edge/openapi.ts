@@ -101,6 +101,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/export": {
     get: { summary: "Pack the instance (an export operation: DB dump, code, moodledata, config; no secrets), then stream it as one .tar.gz", params: N, produces: "application/gzip", responses: { 200: "The archive (content-length set)", 404: "No such instance", 409: "Busy" } },
+    post: { summary: "Pack the instance for a browser download (an export operation); 202 with {operation, download}: GET the download path once the operation is done", params: N, query: [{ name: "wait", description: "1 = wait and answer {bytes, download}" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
+  },
+  "/instances/{name}/export/{token}": {
+    get: { summary: "Fetch an archive packed by POST /export, once, within an hour; removed after it is sent", params: ["name", "token"], produces: "application/gzip", responses: { 200: "The archive (content-length set)", 404: "Unknown, already fetched or expired" } },
   },
   "/import": {
     post: {

@@ -176,15 +176,20 @@ test("clone: pick a name, watch the steps, land on the new instance", async () =
   expect((await siteJson(cloneUrl)).app).toBe("moodle-dind fixture");
 });
 
-test("export downloads with progress; import it on the list page as a new instance", async () => {
+test("export packs with its steps shown, then the browser downloads the file; import it on the list page as a new instance", async () => {
   await page.goto(`/instances/${A}`);
   const [download] = await Promise.all([page.waitForEvent("download", { timeout: 300_000 }), page.getByTestId("export").click()]);
-  await expect(page.getByTestId("op-result")).toContainText(`Downloaded ${A}.moodle-dind.tar.gz`);
-  await expect(page.getByTestId("op-progress")).toContainText("100 %");
+  await expect(page.locator('[data-step="database"]')).toHaveAttribute("data-step-status", "done");
   await expect(page.locator('[data-step="archive"]')).toHaveAttribute("data-step-status", "done");
+  await expect(page.getByTestId("op-result")).toContainText(`Packed ${A}.moodle-dind.tar.gz`);
+  expect(download.suggestedFilename()).toBe(`${A}.moodle-dind.tar.gz`);
   const file = path.join(work, download.suggestedFilename());
   await download.saveAs(file);
+  expect(await download.failure()).toBeNull();
   expect(fs.statSync(file).size).toBeGreaterThan(1000);
+  // The packed file is fetched once: the same link again is a 404, and nothing is left on disk.
+  const again = await page.context().request.get(download.url());
+  expect(again.status()).toBe(404);
 
   await page.goto("/");
   await page.getByTestId("import-open").click();

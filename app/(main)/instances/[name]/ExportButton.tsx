@@ -1,46 +1,35 @@
 "use client";
 
-import { csrfToken, formatBytes } from "../../../_lib/api";
-import type { StartOp, UpdateOp } from "./ops";
+import { api } from "../../../_lib/api";
+import type { StartOp } from "./ops";
 
 /**
- * Export: the server packs the archive as an operation (its steps show in the panel, matched by
- * name since a GET answer cannot carry the id first), then the body streams here and the panel
- * counts its bytes against content-length before the browser saves it.
+ * Export in two steps. POST packs the archive as the instance's operation: its steps show in the
+ * panel, and a busy instance or a failed step is a clear error there. When it is done, the browser's
+ * own download manager fetches the packed file: it streams to disk with its own progress and size,
+ * so a multi-GiB site never sits in this page's memory (instances/downloads.ts).
  */
-export default function ExportButton({ name, busy, onStarted, onUpdate }: { name: string; busy: boolean; onStarted: StartOp; onUpdate: UpdateOp }) {
+export default function ExportButton({ name, busy, onStarted }: { name: string; busy: boolean; onStarted: StartOp }) {
   async function run() {
-    onStarted({ id: null, match: "export", label: "export", channel: name, pending: true });
+    const file = `${name}.moodle-dind.tar.gz`;
     try {
-      const res = await fetch(`/api/v1/instances/${name}/export`, { credentials: "same-origin", headers: { "x-mdind-csrf": csrfToken() } });
-      if (!res.ok || !res.body) {
-        const e = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-        throw new Error(e?.error?.message ?? `HTTP ${res.status}`);
-      }
-      // A compressing proxy may drop content-length; the server also sends the size on its own.
-      const total = Number(res.headers.get("content-length") || res.headers.get("x-mdind-size") || 0);
-      const file = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? `${name}.moodle-dind.tar.gz`;
-      const reader = res.body.getReader();
-      const parts: Uint8Array<ArrayBuffer>[] = [];
-      let got = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parts.push(value);
-        got += value.length;
-        onUpdate({ progress: { what: "download", done: got, total } });
-      }
-      const url = URL.createObjectURL(new Blob(parts, { type: "application/gzip" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = file;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      onUpdate({ pending: false, progress: { what: "download", done: got, total: total || got }, result: `Downloaded ${file} (${formatBytes(got)})` });
+      const r = await api<{ operation: string; download: string }>(`/api/v1/instances/${name}/export`, { method: "POST" });
+      onStarted({
+        id: r.operation,
+        label: "export",
+        channel: name,
+        onDone: () => {
+          const a = document.createElement("a");
+          a.href = r.download;
+          a.download = file;
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          return `Packed ${file}: your browser is saving it (its downloads list shows the progress)`;
+        },
+      });
     } catch (e) {
-      onUpdate({ pending: false, error: (e as Error).message });
+      onStarted({ id: null, label: "export", channel: name, error: (e as Error).message });
     }
   }
   return <button type="button" className="btn" data-testid="export" disabled={busy} onClick={run}>Export</button>;

@@ -186,7 +186,7 @@ export default function InstanceDetail({ name }: { name: string }) {
           <button type="button" className="btn" disabled={busy || view.status === "stopped"} onClick={() => act("stop")}>Stop</button>
           <button type="button" className="btn" disabled={busy} onClick={() => act("restart")}>Restart</button>
           <CloneButton name={name} busy={busy} onStarted={startOp} />
-          <ExportButton name={name} busy={busy} onStarted={startOp} onUpdate={updateOp} />
+          <ExportButton name={name} busy={busy} onStarted={startOp} />
           <PhpButton view={view} busy={busy} onStarted={startOp} />
           <UpgradeButton view={view} busy={busy} onStarted={(id, label) => startOp({ id, label, channel: name })} />
           <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirmDelete(true)}>Delete</button>

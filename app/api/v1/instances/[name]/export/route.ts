@@ -3,8 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { route } from "@/edge/http/edge";
+import { launch, wantsWait } from "@/edge/http/launch";
 import { instanceParam } from "@/edge/http/params";
 import { exportInstance } from "@/instances/archive";
+import { exportForDownload, newDownloadToken } from "@/instances/downloads";
 
 /** Download the instance as one .tar.gz (DB dump, code, moodledata, config); no secrets inside. */
 export const GET = route<{ name: string }>(async ({ params }) => {
@@ -18,10 +20,23 @@ export const GET = route<{ name: string }>(async ({ params }) => {
     headers: {
       "content-type": "application/gzip",
       "content-length": String(bytes),
-      // The dashboard counts its download against the size: never let compression drop it.
+      // A client counting its download against the size: never let compression drop it.
       "x-mdind-size": String(bytes),
       "cache-control": "no-store, no-transform",
       "content-disposition": `attachment; filename="${name}.moodle-dind.tar.gz"`,
     },
   });
+});
+
+/**
+ * Pack the instance for a browser download: 202 with the operation id and the one-time download
+ * path, fetched when the operation is done (the dashboard's Export; instances/downloads.ts).
+ */
+export const POST = route<{ name: string }>(async ({ req, params }) => {
+  const name = instanceParam(params);
+  const token = newDownloadToken();
+  const download = `/api/v1/instances/${name}/export/${token}`;
+  const { opId, done } = await launch(name, () => exportForDownload(name, token));
+  if (wantsWait(req)) return { ...(await done), download };
+  return Response.json({ name, operation: opId, download }, { status: 202 });
 });
