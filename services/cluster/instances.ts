@@ -214,8 +214,13 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
+    // A ref'd timer, not AbortSignal.timeout (unref'd): while the published port accepts but the
+    // swarm task is not up yet, fetch's socket alone does not hold the event loop, and the CLI
+    // ended silently (exit 1, no message) mid-wait.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error("no answer in 5 s")), 5000);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: ac.signal });
       const body = await res.text();
       if (res.status === 200) {
         const j = JSON.parse(body) as Record<string, unknown>;
@@ -224,6 +229,8 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
       last = `${res.status} ${body.slice(0, 120)}`;
     } catch (e) {
       last = (e as Error).message;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline) throw new EngineError(`port ${port} did not answer in ${timeoutMs / 1000}s (${last})`);
     await sleep(500);
@@ -256,6 +263,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
       log(`${name}: data copied to ${node}`);
     }
     await deployStack(await requireState(), inst, spec);
+    log(`${name}: stack deployed on ${node}; waiting for 127.0.0.1:${inst.port}`);
     await waitAnswer(inst.port);
   } catch (e) {
     await removeClusterInstance(name, () => undefined).catch(() => undefined);
