@@ -465,9 +465,27 @@ export async function drainNode(node: string, log: (l: string) => void): Promise
   return { node, moved };
 }
 
+/**
+ * Recover only once the swarm itself sees the node down: a node it still counts as ready may be
+ * alive (two copies of an instance writing), and its tasks' addresses stay in the overlay's DNS
+ * (`web`, `db`) until the swarm gives the node up, so a restored copy could be sent to the dead one.
+ */
+async function waitNodeDown(mgr: Engine, node: string, log: (l: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const n = (await listNodes(mgr)).find((x) => x.hostname === node);
+    if (!n) throw new NotFoundError(`no node '${node}' in the swarm`);
+    if (n.state === "down" || n.state === "unknown") return;
+    if (Date.now() > deadline) throw new ConflictError(`${node} is still ${n.state} for the swarm: it is not lost (use drain)`);
+    log(`${node}: the swarm still sees it ${n.state}; waiting for it to be down`);
+    await sleep(5000);
+  }
+}
+
 /** A lost node (its engine no longer answers): every instance it held, from its latest snapshot. */
 export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
   const s = await requireState();
+  await waitNodeDown(await managerEngine(s), node, log);
   const moved: MoveResult[] = [];
   const lost: { name: string; lost: string }[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {

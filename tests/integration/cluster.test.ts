@@ -120,9 +120,13 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
       await sql(worker, r.name, "INSERT INTO mdl_course (fullname) VALUES ('after the snapshot')");
     }
     await docker().getContainer(worker).kill();
-    const out = (await cli(["recover", worker])) as { moved: { name: string; to: string; seconds: number; snapshotAt: string }[] };
-    log(`recover ${worker}: ${out.moved.map((m) => `${m.name} → ${m.to} ${m.seconds.toFixed(1)} s (snapshot ${m.snapshotAt})`).join(", ")}`);
+    const killedAt = Date.now();
+    const out = (await cli(["recover", worker])) as { moved: { name: string; to: string; seconds: number; snapshotAt: string }[]; lost: { name: string; lost: string }[] };
+    log(`recover ${worker} (${((Date.now() - killedAt) / 1000).toFixed(0)} s from the kill): ${out.moved.map((m) => `${m.name} → ${m.to} ${m.seconds.toFixed(1)} s (snapshot ${m.snapshotAt})`).join(", ")}`);
+    for (const l of out.lost) log(`lost: ${l.name}: ${l.lost}`);
     expect(out.moved).toHaveLength(held.length);
+    // The loss is named per instance, with its snapshot's time.
+    for (const m of out.moved) expect(out.lost.find((l) => l.name === m.name)?.lost).toContain(m.snapshotAt);
     for (const m of out.moved) {
       const r = held.find((x) => x.name === m.name)!;
       expect((await page(r.port)).site).toBeTruthy();
