@@ -214,8 +214,13 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
+    // A ref'd timer, not AbortSignal.timeout (unref'd): while the published port accepts but the
+    // swarm task is not up yet, fetch's socket alone does not hold the event loop, and the CLI
+    // ended silently (exit 1, no message) mid-wait.
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error("no answer in 5 s")), 5000);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: ac.signal });
       const body = await res.text();
       if (res.status === 200) {
         const j = JSON.parse(body) as Record<string, unknown>;
@@ -224,6 +229,8 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
       last = `${res.status} ${body.slice(0, 120)}`;
     } catch (e) {
       last = (e as Error).message;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline) throw new EngineError(`port ${port} did not answer in ${timeoutMs / 1000}s (${last})`);
     await sleep(500);
@@ -256,6 +263,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
       log(`${name}: data copied to ${node}`);
     }
     await deployStack(await requireState(), inst, spec);
+    log(`${name}: stack deployed on ${node}; waiting for 127.0.0.1:${inst.port}`);
     await waitAnswer(inst.port);
   } catch (e) {
     await removeClusterInstance(name, () => undefined).catch(() => undefined);
@@ -457,9 +465,27 @@ export async function drainNode(node: string, log: (l: string) => void): Promise
   return { node, moved };
 }
 
+/**
+ * Recover only once the swarm itself sees the node down: a node it still counts as ready may be
+ * alive (two copies of an instance writing), and its tasks' addresses stay in the overlay's DNS
+ * (`web`, `db`) until the swarm gives the node up, so a restored copy could be sent to the dead one.
+ */
+async function waitNodeDown(mgr: Engine, node: string, log: (l: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const n = (await listNodes(mgr)).find((x) => x.hostname === node);
+    if (!n) throw new NotFoundError(`no node '${node}' in the swarm`);
+    if (n.state === "down" || n.state === "unknown") return;
+    if (Date.now() > deadline) throw new ConflictError(`${node} is still ${n.state} for the swarm: it is not lost (use drain)`);
+    log(`${node}: the swarm still sees it ${n.state}; waiting for it to be down`);
+    await sleep(5000);
+  }
+}
+
 /** A lost node (its engine no longer answers): every instance it held, from its latest snapshot. */
 export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
   const s = await requireState();
+  await waitNodeDown(await managerEngine(s), node, log);
   const moved: MoveResult[] = [];
   const lost: { name: string; lost: string }[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
