@@ -4,6 +4,7 @@ import { literalAddress, nonPublicReason } from "../net/public-address";
 import { canonicalJson, isJsonObject, type JsonValue } from "./json";
 import { DEFAULT_POLICY, type BlueprintPolicy } from "./policy";
 import { safeRelativePath } from "./safe-path";
+import { withDeadline } from "../deadline";
 
 /**
  * Resource descriptors, in the Moodle Playground shape: an object with exactly one source key.
@@ -265,9 +266,18 @@ export class ResourceResolver {
  * Only public addresses are reached, on every redirect hop, pinned against DNS rebinding
  * (lib/net/guarded-get.ts); MDIND_BLUEPRINT_ALLOW_HOSTS exempts listed host:port pairs.
  */
-export async function fetchCapped(
+export function fetchCapped(
   url: string,
   opts: { maxBytes: number; timeoutMs: number; net?: NetOptions; where?: string },
+): Promise<Buffer> {
+  // The deadline covers the whole transfer, body included.
+  return withDeadline(opts.timeoutMs, (signal) => fetchCappedWithin(url, opts, signal));
+}
+
+async function fetchCappedWithin(
+  url: string,
+  opts: { maxBytes: number; net?: NetOptions; where?: string },
+  signal: AbortSignal,
 ): Promise<Buffer> {
   const where = opts.where ?? "resource";
   let u: URL;
@@ -279,7 +289,7 @@ export async function fetchCapped(
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new ValidationError(`${where}: only http and https URLs are allowed`);
   let res: GuardedResponse;
   try {
-    res = await guardedGet(u.href, { resolve: opts.net?.resolve, allowHosts: allowedHosts(), signal: AbortSignal.timeout(opts.timeoutMs) });
+    res = await guardedGet(u.href, { resolve: opts.net?.resolve, allowHosts: allowedHosts(), signal });
   } catch (e) {
     if (e instanceof RefusedTargetError) throw new ValidationError(`${where}: refused ${u.origin}${u.pathname}: ${e.message}`);
     if (e instanceof ValidationError) throw e;

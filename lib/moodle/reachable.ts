@@ -1,4 +1,5 @@
 import { downloadBaseUrl } from "./download";
+import { withDeadline } from "../deadline";
 
 /**
  * Whether Moodle's download site answers, so the create form can offer "download X.Y" entries
@@ -15,7 +16,7 @@ export async function downloadsReachable(timeoutMs = 3000): Promise<boolean> {
   let ok = false;
   try {
     const origin = new URL(downloadBaseUrl()).origin;
-    const res = await fetch(origin, { method: "HEAD", redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    const res = await withDeadline(timeoutMs, (signal) => fetch(origin, { method: "HEAD", redirect: "manual", signal }));
     ok = res.status < 500;
   } catch {
     ok = false;

@@ -17,6 +17,7 @@ import type { InstanceSpec } from "../../instances/spec";
 import { SERVICES } from "../../instances/stack";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, type ClusterInstance, type ClusterState } from "./state";
+import { withDeadline } from "../../lib/deadline";
 
 /**
  * Instances of a cluster: created on the node the swarm scheduler picks, run as a swarm stack
@@ -214,14 +215,14 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
-    // A ref'd timer, not AbortSignal.timeout (unref'd): while the published port accepts but the
-    // swarm task is not up yet, fetch's socket alone does not hold the event loop, and the CLI
-    // ended silently (exit 1, no message) mid-wait.
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error("no answer in 5 s")), 5000);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: ac.signal });
-      const body = await res.text();
+      // The deadline holds the event loop (lib/deadline.ts): with AbortSignal.timeout the CLI ended
+      // silently mid-wait while the port accepted but no task answered yet.
+      const res = await withDeadline(5000, async (signal) => {
+        const r = await fetch(`http://127.0.0.1:${port}/`, { signal });
+        return { status: r.status, body: await r.text() };
+      });
+      const body = res.body;
       if (res.status === 200) {
         const j = JSON.parse(body) as Record<string, unknown>;
         if (j.site) return j;
@@ -229,8 +230,6 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
       last = `${res.status} ${body.slice(0, 120)}`;
     } catch (e) {
       last = (e as Error).message;
-    } finally {
-      clearTimeout(timer);
     }
     if (Date.now() > deadline) throw new EngineError(`port ${port} did not answer in ${timeoutMs / 1000}s (${last})`);
     await sleep(500);
