@@ -16,7 +16,11 @@ const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", arg
 try {
   const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base })).newPage();
   const shot = async (name) => {
-    await page.evaluate(() => window.scrollTo(0, 0));
+    // A dev server (`npx tsx server.ts`) draws Next's indicator bubble; it is not part of the product.
+    await page.evaluate(() => {
+      document.querySelectorAll("nextjs-portal").forEach((n) => n.remove());
+      window.scrollTo(0, 0);
+    });
     await page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
     console.log(`${out}/${name}.png`);
   };

@@ -33,6 +33,8 @@ export interface Backend {
   /** Instance names only (completion calls this on every TAB, so locally it reads the registry, not the engine). */
   names(): Promise<string[]>;
   info(name: string, showPassword: boolean): Promise<unknown>;
+  /** "Open as admin": a one-time login URL (instances/login.ts). */
+  loginLink(name: string): Promise<{ url: string; expiresAt: string }>;
   action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView>;
   remove(name: string, onEvent: (ev: OpEvent) => void): Promise<void>;
   logs(name: string, service: string, opts: { tail?: number; follow?: boolean }, out: Writable): Promise<void>;

@@ -20,6 +20,7 @@ import { switchPhp } from "../../instances/php";
 import { upgradeInstance } from "../../instances/upgrade/upgrade";
 import type { UpgradeInput } from "../../instances/upgrade/plan";
 import { setProfile } from "../../instances/profile";
+import { createLoginLink } from "../../instances/login";
 import { applyBlueprint, applyBlueprintAfterCreate, prepareBlueprint, type ApplyOptions, type ApplyResult, type BlueprintInput } from "../../instances/blueprint";
 import { listConfigFiles, readConfigFile, writeConfigFile } from "../../instances/configfiles";
 import { deleteMailbox, listMail, readMail, validateBox, validateMailId } from "../../lib/mail/store";
@@ -79,6 +80,11 @@ export class LocalBackend implements Backend {
     if (!showPassword) return info;
     const s = await readSecrets(name);
     return { ...info, admin: { username: s.adminUser, password: s.adminPassword } };
+  }
+
+  async loginLink(name: string) {
+    await ping();
+    return createLoginLink(validateName(name));
   }
 
   async action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void) {

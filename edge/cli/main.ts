@@ -107,6 +107,11 @@ export async function main(argv: string[]): Promise<number> {
       out(info, () => JSON.stringify(info, null, 2));
       return 0;
     }
+    case "login-link": {
+      const link = await backend.loginLink(need("a name"));
+      out(link, () => link.url);
+      return 0;
+    }
     case "start":
     case "stop":
     case "restart": {

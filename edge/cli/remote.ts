@@ -187,6 +187,10 @@ export class RemoteBackend implements Backend {
     return { ...info, admin: { username: s.adminUser, password: s.adminPassword } };
   }
 
+  loginLink(name: string): Promise<{ url: string; expiresAt: string }> {
+    return this.json("POST", `/instances/${encodeURIComponent(name)}/login-link`, {});
+  }
+
   async action(name: string, action: "start" | "stop" | "restart", onEvent: (ev: OpEvent) => void): Promise<InstanceView> {
     const r = await this.json<{ operation: string }>("POST", `/instances/${encodeURIComponent(name)}/actions/${action}`, {});
     await this.follow(name, r.operation, onEvent);

@@ -55,6 +55,19 @@ describe("one-time admin login link", () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it("the CLI's login-link prints a link that works once, and its --json form the expiry", async () => {
+    const r = await cli(["login-link", NAME, "--json"], { MDIND_HOME: home });
+    expect(r.code).toBe(0);
+    const { url, expiresAt } = JSON.parse(r.stdout) as { url: string; expiresAt: string };
+    expect(Date.parse(expiresAt)).toBeGreaterThan(Date.now());
+    expect((await get(url)).status).toBe(303);
+    expect((await get(url)).status).toBe(403);
+    const plain = await cli(["login-link", NAME], { MDIND_HOME: home });
+    expect(plain.stdout.trim()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mdind-login\.php\?t=[A-Za-z0-9_-]{43}$/);
+    expect((await get(plain.stdout.trim())).status).toBe(303);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it("refuses malformed and unknown tokens", async () => {
     const { url } = await createLoginLink(NAME);
     const base = url.slice(0, url.indexOf("?"));

@@ -16,7 +16,8 @@ import { Jar, moodleLogin, request } from "../helpers/moodle";
  * Run one at a time on a loaded machine: `-t "4.1"` or `-t "clone"`. Step times are printed.
  */
 const packages = process.env.MOODLE_UPGRADE_PACKAGES;
-const home = tempHome("mdind-upgrade-real-");
+// Only when the cases run: a skipped file left an empty temp folder behind on every run.
+const home = packages ? tempHome("mdind-upgrade-real-") : "";
 const env = { MDIND_HOME: home, MDIND_MOODLE_SOURCES: path.join(home, "no-sources") };
 const sfx = process.pid.toString(36).slice(-4);
 const made = new Set<string>();
