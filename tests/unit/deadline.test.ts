@@ -41,7 +41,17 @@ describe("withDeadline", () => {
     expect(await withDeadline(60_000, async () => 7)).toBe(7);
   });
 
-  it("keeps a short-lived process alive until the deadline, so it reports the timeout", async () => {
+  it("keeps a short-lived process alive until the deadline and rejects even when fn ignores the signal", async () => {
+    // Nothing but the deadline is pending here: with an unref'd timer the process would exit at once, silently.
+    const r = await child(
+      `import { withDeadline } from "./lib/deadline";
+       withDeadline(1500, () => new Promise(() => undefined))
+         .then(() => console.log("SETTLED"), (e) => console.log("TIMED-OUT " + e.message));`,
+    );
+    expect(r.out).toContain("TIMED-OUT no answer within 1500 ms");
+  }, 30_000);
+
+  it("a fetch to a server that accepts and never answers times out in a child process too", async () => {
     const r = await child(
       `import { withDeadline } from "./lib/deadline";
        withDeadline(1500, (signal) => fetch("http://127.0.0.1:${port}/", { signal }))
