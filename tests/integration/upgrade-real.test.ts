@@ -7,13 +7,14 @@ import { Jar, moodleLogin, request } from "../helpers/moodle";
 
 /**
  * Issue #14's real upgrades, run when MOODLE_UPGRADE_PACKAGES names a folder holding real
- * moodle-4.1.tgz, moodle-4.5.tgz and moodle-5.0.tgz (CI has none: the fixture builds in
+ * moodle-4.1.tgz, moodle-4.5.tgz, moodle-5.0.tgz and moodle-5.1.tgz (CI has none: the fixture builds in
  * upgrade.test.ts cover the mechanism there). Each site gets a course, users and an uploaded file
  * from a blueprint before the upgrade; afterwards all three are there and the admin logs in
  * through the site's own form on its published 127.0.0.1 port.
  *   - 4.1 → 4.5 in place, which switches PHP 7.4 → 8.2;
+ *   - 4.5 → 5.1 in place, which moves the web root to public/;
  *   - 4.5 → 5.0 with --clone: the clone is upgraded, the source stays on 4.5 and keeps serving.
- * Run one at a time on a loaded machine: `-t "4.1"` or `-t "clone"`. Step times are printed.
+ * Run one at a time on a loaded machine: `-t "4.1"`, `-t "5.1 in place"` or `-t "clone"`. Step times are printed.
  */
 const packages = process.env.MOODLE_UPGRADE_PACKAGES;
 // Only when the cases run: a skipped file left an empty temp folder behind on every run.
@@ -138,6 +139,20 @@ describe.runIf(packages)("real Moodle upgrades (MOODLE_UPGRADE_PACKAGES)", () =>
     expect(fs.existsSync(path.join(home, "instances", name, "config", "php-7.4"))).toBe(true);
     expect(fs.existsSync(path.join(home, "instances", name, "config", "php-8.2"))).toBe(true);
     expect(await expectKept(name)).toMatch(/^4\.5\./);
+  }, LONG);
+
+  it("4.5 → 5.1 in place moves the web root to public/ and keeps course, users and the uploaded file", async () => {
+    const name = `upr51-${sfx}`;
+    await addBuilds("4.5", "5.1");
+    await createWithBlueprint(name, ["--moodle", "4.5", "--db", "postgres:15"]);
+    expect(await expectKept(name)).toMatch(/^4\.5\./);
+
+    const view = await run(["upgrade", name, "--to", "5.1"], `upgrade ${name} 4.5 → 5.1`);
+    expect(view).toMatchObject({ name, moodle: "5.1", status: "running" });
+    expect(view.release).toMatch(/^5\.1/);
+    const rec = JSON.parse(fs.readFileSync(path.join(home, "instances", name, "instance.json"), "utf8"));
+    expect(rec.source.publicDir).toBe(true);
+    expect(await expectKept(name)).toMatch(/^5\.1/);
   }, LONG);
 
   it("4.5 → 5.0 with --clone upgrades the clone; the source stays on 4.5 and keeps serving", async () => {
