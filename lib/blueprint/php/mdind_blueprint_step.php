@@ -1129,18 +1129,37 @@ function mdind_add_module(array $a): array {
     if ($idnumber !== null) {
         $options['idnumber'] = $idnumber;
     }
-    $generator = new testing_data_generator();
-    $instance = $generator->create_module($module, (object) $record, $options);
+    $cmid = mdind_create_module($module, $record, $options, $intro);
     if ($later) {
         $fs = get_file_storage();
-        $ctx = context_module::instance($instance->cmid);
+        $ctx = context_module::instance($cmid);
         foreach ($later as $f) {
             $fs->create_file_from_pathname(['contextid' => $ctx->id, 'component' => 'mod_' . $module, 'filearea' => $f['filearea'],
                 'itemid' => $f['itemid'], 'filepath' => $f['filepath'], 'filename' => $f['filename']], $f['path']);
         }
     }
     $label = $name ?? ($module === 'label' ? 'label' : $record['name']);
-    return [true, "added {$module} '{$label}' to {$course->shortname} section {$section} (cmid {$instance->cmid})"];
+    return [true, "added {$module} '{$label}' to {$course->shortname} section {$section} (cmid {$cmid})"];
+}
+
+/**
+ * The course module id of a new $module instance. Through the module's test generator when it has
+ * one (its defaults for the module's own fields); else, as many third-party modules ship none,
+ * through Moodle's own create_module() with the defaults the generator would have set.
+ */
+function mdind_create_module(string $module, array $record, array $options, string $intro): int {
+    if (is_readable(core_component::get_component_directory('mod_' . $module) . '/tests/generator/lib.php')) {
+        $generator = new testing_data_generator();
+        return (int) $generator->create_module($module, (object) $record, $options)->cmid;
+    }
+    $info = (object) array_merge(['visibleoncoursepage' => 1, 'groupmode' => 0, 'groupingid' => 0, 'availability' => null,
+        'completion' => 0, 'completionview' => 0, 'completionexpected' => 0, 'completionpassgrade' => 0], $record);
+    $info->modulename = $module;
+    $info->section = $options['section'];
+    $info->visible = $options['visible'];
+    $info->cmidnumber = $options['idnumber'] ?? '';
+    $info->introeditor = ['text' => $intro, 'format' => FORMAT_HTML, 'itemid' => file_get_unused_draft_itemid()];
+    return (int) create_module($info)->coursemodule;
 }
 
 function mdind_purge_caches(): array {
