@@ -57,16 +57,21 @@ export default function InstanceDetail({ name }: { name: string }) {
   }, [name]);
   useEffect(load, [load]);
 
-  const startOp = useCallback((o: PanelOp) => {
-    adopted.current = null;
-    setError(null);
-    setOpEvents([]);
-    setOp(o);
+  // The panel's operation as of now, not as of the last render: the first events of a fast step
+  // (a 0.1 s check) can arrive between startOp and the re-render that would show them.
+  const opRef = useRef<PanelOp | null>(null);
+  // Recent op events of the channels this page hears, so an operation adopted by id after its first
+  // events arrived (they can come before the POST that started it answers) still shows every step.
+  const recent = useRef<OpEventLite[]>([]);
+
+  const updateOp = useCallback((patch: Partial<PanelOp>) => {
+    if (opRef.current) opRef.current = { ...opRef.current, ...patch };
+    setOp(opRef.current);
   }, []);
-  const updateOp = useCallback((patch: Partial<PanelOp>) => setOp((cur) => (cur ? { ...cur, ...patch } : cur)), []);
 
   /** An op event of the panel's operation (adopting a matched one by name), and its end. */
   function onOpEvent(ev: OpEventLite) {
+    const op = opRef.current;
     if (!op || ev.instance !== op.channel) return;
     const id = op.id ?? adopted.current;
     if (id === null) {
@@ -86,19 +91,38 @@ export default function InstanceDetail({ name }: { name: string }) {
     }
   }
 
+  function heard(ev: OpEventLite) {
+    recent.current = [...recent.current.slice(-199), ev];
+    onOpEvent(ev);
+  }
+
+  function startOp(o: PanelOp) {
+    adopted.current = null;
+    opRef.current = o;
+    setError(null);
+    setOpEvents([]);
+    setOp(o);
+    if (o.id) for (const ev of recent.current.filter((e) => e.instance === o.channel && e.opId === o.id)) onOpEvent(ev);
+  }
+
+  function dismissOp() {
+    opRef.current = null;
+    setOp(null);
+  }
+
   useEvents(
     {
       status: (d) => {
         const s = d as { view: InstanceView | null };
         if (s.view) setView((cur) => ({ ...(cur ?? {}), ...s.view! }));
       },
-      op: (d) => onOpEvent(d as OpEventLite),
+      op: (d) => heard(d as OpEventLite),
     },
     `?instance=${name}`,
   );
   // A clone's steps run on the new name's channel.
   const elsewhere = op !== null && op.channel !== name;
-  useEvents({ op: (d) => onOpEvent(d as OpEventLite) }, `?instance=${op?.channel ?? name}`, elsewhere);
+  useEvents({ op: (d) => heard(d as OpEventLite) }, `?instance=${op?.channel ?? name}`, elsewhere);
 
   async function act(action: "start" | "stop" | "restart", services?: string[]) {
     setError(null);
@@ -194,7 +218,7 @@ export default function InstanceDetail({ name }: { name: string }) {
       </div>
 
       {error && <ErrorNote>{error}</ErrorNote>}
-      {op && <OpPanel op={op} events={opEvents} running={opRunning} onDismiss={() => setOp(null)} />}
+      {op && <OpPanel op={op} events={opEvents} running={opRunning} onDismiss={dismissOp} />}
 
       <div className="border-b border-slate-200 dark:border-slate-800">
         <div className="-mb-px flex gap-1" role="tablist" aria-label={`${name} sections`} onKeyDown={onTabKey}>
