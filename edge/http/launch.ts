@@ -8,32 +8,24 @@ import { subscribe } from "../../lib/operations";
  */
 export function launch<T>(instance: string, fn: () => Promise<T>): Promise<{ opId: string | null; done: Promise<T> }> {
   return new Promise((resolve, reject) => {
-    let settled = false;
     let done: Promise<T> | null = null;
     const off = subscribe(instance, (ev) => {
-      if (ev.type !== "start" || settled) return;
-      settled = true;
+      if (ev.type !== "start") return;
       off();
       resolve({ opId: ev.opId, done: done! });
     });
     done = fn();
+    // A promise settles once: after "start" resolved it, these change nothing.
     done.then(
       () => {
         off();
-        if (!settled) {
-          settled = true;
-          resolve({ opId: null, done: done! });
-        }
+        resolve({ opId: null, done: done! });
       },
-      () => undefined,
-    );
-    done.catch((e: unknown) => {
-      off();
-      if (!settled) {
-        settled = true;
+      (e: unknown) => {
+        off();
         reject(e);
-      }
-    });
+      },
+    );
   });
 }
 

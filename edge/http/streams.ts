@@ -1,4 +1,5 @@
-import type { Readable } from "node:stream";
+import fs from "node:fs";
+import { Readable } from "node:stream";
 
 /**
  * A Node text stream as a web ReadableStream of whole lines, optionally keeping only lines that
@@ -107,6 +108,25 @@ export function sseStream(
       "Cache-Control": "no-store, no-transform",
       Connection: "keep-alive",
       "X-Accel-Buffering": "no",
+    },
+  });
+}
+
+/**
+ * An export archive on disk as a download: streamed from the file (never read whole), with its
+ * size and no compression on the way (clients count progress against it). `closed` runs once the
+ * stream closes, sent or broken off, to remove what was packed for this one answer.
+ */
+export function archiveResponse(file: string, opts: { bytes: number; filename: string; closed: () => void; headers?: Record<string, string> }): Response {
+  const stream = fs.createReadStream(file);
+  stream.on("close", opts.closed);
+  return new Response(Readable.toWeb(stream) as ReadableStream, {
+    headers: {
+      "content-type": "application/gzip",
+      "content-length": String(opts.bytes),
+      "cache-control": "no-store, no-transform",
+      "content-disposition": `attachment; filename="${opts.filename}"`,
+      ...opts.headers,
     },
   });
 }

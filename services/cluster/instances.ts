@@ -216,18 +216,16 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   let last = "";
   for (;;) {
     try {
-      // The deadline holds the event loop (lib/deadline.ts): with AbortSignal.timeout the CLI ended
-      // silently mid-wait while the port accepted but no task answered yet.
-      const res = await withDeadline(5000, async (signal) => {
+      // One deadline for headers and body, on a timer that holds the event loop (lib/deadline.ts).
+      const { status, body } = await withDeadline(5000, async (signal) => {
         const r = await fetch(`http://127.0.0.1:${port}/`, { signal });
         return { status: r.status, body: await r.text() };
       });
-      const body = res.body;
-      if (res.status === 200) {
+      if (status === 200) {
         const j = JSON.parse(body) as Record<string, unknown>;
         if (j.site) return j;
       }
-      last = `${res.status} ${body.slice(0, 120)}`;
+      last = `${status} ${body.slice(0, 120)}`;
     } catch (e) {
       last = (e as Error).message;
     }

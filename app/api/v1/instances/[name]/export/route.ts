@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { route } from "@/edge/http/edge";
 import { launch, wantsWait } from "@/edge/http/launch";
 import { instanceParam } from "@/edge/http/params";
+import { archiveResponse } from "@/edge/http/streams";
 import { exportInstance } from "@/instances/archive";
 import { exportForDownload, newDownloadToken } from "@/instances/downloads";
 
@@ -14,17 +14,12 @@ export const GET = route<{ name: string }>(async ({ params }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-dl-"));
   const file = path.join(dir, `${name}.moodle-dind.tar.gz`);
   const { bytes } = await exportInstance(name, file);
-  const stream = fs.createReadStream(file);
-  stream.on("close", () => fs.rmSync(dir, { recursive: true, force: true }));
-  return new Response(Readable.toWeb(stream) as ReadableStream, {
-    headers: {
-      "content-type": "application/gzip",
-      "content-length": String(bytes),
-      // A client counting its download against the size: never let compression drop it.
-      "x-mdind-size": String(bytes),
-      "cache-control": "no-store, no-transform",
-      "content-disposition": `attachment; filename="${name}.moodle-dind.tar.gz"`,
-    },
+  return archiveResponse(file, {
+    bytes,
+    filename: `${name}.moodle-dind.tar.gz`,
+    closed: () => fs.rmSync(dir, { recursive: true, force: true }),
+    // A client counting its download against the size: never let compression drop it.
+    headers: { "x-mdind-size": String(bytes) },
   });
 });
 
