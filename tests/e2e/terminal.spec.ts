@@ -187,6 +187,7 @@ test("a multi-line paste runs (paste event and the Paste button)", async ({ page
     ta.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
   });
   // Bash's bracketed paste holds a multi-line paste for review; Enter runs it (and is harmless otherwise).
+  await expect.poll(() => screen(page)).toContain("echo Q$((7*8))");
   await page.keyboard.press("Enter");
   await expect.poll(() => screen(page)).toMatch(/^P42\s*$/m);
   await expect.poll(() => screen(page)).toMatch(/^Q56\s*$/m);
@@ -195,6 +196,10 @@ test("a multi-line paste runs (paste event and the Paste button)", async ({ page
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await page.evaluate(() => navigator.clipboard.writeText("echo R$((8*9))\necho S$((9*9))\n"));
   await page.getByTestId("terminal-paste").click();
+  // Focus is back in the terminal at once, so the next key goes to the shell, not to the button.
+  expect(await page.evaluate(() => document.activeElement?.classList.contains("xterm-helper-textarea"))).toBe(true);
+  // Like a user: see the pasted lines held at the prompt, then press Enter.
+  await expect.poll(() => screen(page)).toContain("echo S$((9*9))");
   await page.keyboard.press("Enter");
   await expect.poll(() => screen(page)).toMatch(/^R72\s*$/m);
   await expect.poll(() => screen(page)).toMatch(/^S81\s*$/m);

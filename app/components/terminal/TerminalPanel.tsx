@@ -78,6 +78,8 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
   }
   const [host, setHost] = useState<HostPolicy | null>(null);
   const [statuses, setStatuses] = useState<Record<string, string>>({});
+  // Set when the browser refuses the clipboard API (no permission, or not a secure context).
+  const [clipNote, setClipNote] = useState<string | null>(null);
   const handles = useRef<Record<string, TerminalHandle | null>>({});
 
   const open = useCallback(
@@ -197,7 +199,12 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
               ))}
         </div>
         <div className="ml-auto flex items-center gap-1">
-          <button type="button" className="btn px-2 py-0.5 text-xs" title="Copy the selection (Ctrl+Shift+C)" onClick={() => void activeHandle()?.copy().catch(() => undefined)}>
+          {clipNote && (
+            <span role="status" className="text-xs text-amber-700 dark:text-amber-400" data-testid="terminal-clipboard-note">
+              {clipNote}
+            </span>
+          )}
+          <button type="button" className="btn px-2 py-0.5 text-xs" title="Copy the selection (Ctrl+Shift+C)" onClick={() => void activeHandle()?.copy().then(() => setClipNote(null), () => setClipNote("The browser refused the clipboard: select and press Ctrl+Shift+C."))}>
             Copy
           </button>
           <button
@@ -205,7 +212,7 @@ export function TerminalPanel({ instance, target }: { instance?: string; target?
             className="btn px-2 py-0.5 text-xs"
             data-testid="terminal-paste"
             title="Paste from the clipboard (Ctrl+Shift+V, or right-click → Paste)"
-            onClick={() => void activeHandle()?.paste().catch(() => undefined)}
+            onClick={() => void activeHandle()?.paste().then(() => setClipNote(null), () => setClipNote("The browser refused the clipboard: press Ctrl+Shift+V in the terminal."))}
           >
             Paste
           </button>

@@ -81,16 +81,18 @@ export default function TerminalView({
       if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "close" }));
       sessionStorage.removeItem(storageKey(tabKey));
     },
+    // Focus goes back to the terminal at once, before the clipboard answers: a key pressed while
+    // readText() is pending would otherwise land on the button (Enter would click Paste again).
     async copy() {
       const sel = termRef.current?.getSelection();
-      if (sel) await navigator.clipboard.writeText(sel);
       termRef.current?.focus();
+      if (sel) await navigator.clipboard.writeText(sel);
     },
     async paste() {
+      termRef.current?.focus();
       const text = await navigator.clipboard.readText();
       // term.paste() applies bracketed paste when the shell asked for it, like a typed paste.
       if (text) termRef.current?.paste(text);
-      termRef.current?.focus();
     },
     focus() {
       termRef.current?.focus();
