@@ -69,7 +69,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
     },
   },
   "/instances/{name}": {
-    get: { summary: "One instance, with cron's last run", params: N, responses: { 200: "OK", 404: "No such instance" } },
+    get: { summary: "One instance, with cron's last run (cron) and its cadence (cronCadence: minute, or idle = every idleMinutes)", params: N, responses: { 200: "OK", 404: "No such instance" } },
     delete: { summary: "Remove an instance and its data (operation)", params: N, query: [{ name: "wait", description: "1 = wait" }], responses: { 202: "Operation started", 404: "No such instance", 409: "Busy" } },
   },
   "/instances/{name}/actions/{action}": {

@@ -38,6 +38,7 @@ const FILE_STEPS = new Set(["mkdir", "rmdir", "deleteFile", "writeFile", "writeF
 import { validateName } from "../lib/names";
 import { containerName } from "./stack";
 import { dataDir, instanceDir, readRecord, type InstanceRecord } from "./store";
+import { wakeCron } from "./cron";
 import { appRoot } from "./source";
 import { siteRequest, type SiteRequest } from "./blueprint-request";
 import { BlueprintWorkDir, chownTreeWww, openPluginDir, sameTree, WORK_DIR } from "./blueprint-work";
@@ -291,6 +292,8 @@ async function runInOperation(
         },
       },
     );
+    // Steps may have queued adhoc tasks (course restores, emails): cron picks them up within a minute.
+    await wakeCron(rec.name);
     const failed = result.steps.filter((s) => s.status === "failed").length;
     const summary: ApplyResult = { name: rec.name, status: result.status, hash: result.hash, changed: result.changed, steps: result.steps, warnings: parsed.warnings };
     await writeFileAtomic(

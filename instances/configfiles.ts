@@ -8,6 +8,7 @@ import { writeFileAtomic } from "../lib/lock";
 import { imageRef } from "../lib/images/catalog";
 import { instanceDir, readRecord } from "./store";
 import type { Service } from "./stack";
+import { CRON_CONF, checkCronConf } from "./cron";
 
 /**
  * The config editor's back end: only regular files directly inside an instance's config/<svc>-<ver>/
@@ -36,8 +37,10 @@ function serviceOf(dir: string): Service {
 }
 
 /** Which services read a config folder, so the UI can offer to restart them. */
-export function restartFor(dir: string): Service[] {
+export function restartFor(dir: string, file = ""): Service[] {
   const kind = dir.split("-")[0];
+  // The cron loop reads cron.conf at every tick.
+  if (kind === "php" && file === CRON_CONF) return [];
   if (kind === "php") return ["app", "cron"];
   return [serviceOf(dir)];
 }
@@ -47,6 +50,7 @@ function validatorName(dir: string, file: string): string | null {
   if (kind === "nginx" && file.endsWith(".conf")) return "nginx -t";
   if (kind === "apache" && file.endsWith(".conf")) return "apache2 -t";
   if (kind === "php" && file === "fpm.conf") return "php-fpm -t";
+  if (kind === "php" && file === CRON_CONF) return "cron.conf parser";
   if (kind === "php" && file.endsWith(".ini")) return "php ini parser";
   return null;
 }
@@ -161,6 +165,7 @@ function demux(buf: Buffer): string {
 async function validate(name: string, dir: string, file: string, content: string): Promise<ValidationResult> {
   const validator = validatorName(dir, file);
   if (!validator) return { validator: null, ok: true, output: "" };
+  if (file === CRON_CONF) return { validator, ...checkCronConf(content) };
   const rec = await readRecord(name);
   // A copy of the folder with the new file in it, under the data home so the engine can bind it.
   const tmp = path.join(paths.state(), "tmp", `check-${randomBytes(6).toString("hex")}`);
@@ -213,5 +218,5 @@ export async function writeConfigFile(
   }
   const st = await fs.stat(abs);
   await writeFileAtomic(abs, content, st.mode & 0o777);
-  return { saved: true, validated: v.validator !== null, validator: v.validator, output: v.output, restartSuggested: restartFor(dir) };
+  return { saved: true, validated: v.validator !== null, validator: v.validator, output: v.output, restartSuggested: restartFor(dir, file) };
 }

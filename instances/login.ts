@@ -8,6 +8,7 @@ import { openDirInside, openFileIn, removeIn, type PinnedDir } from "../lib/nofo
 import { LOGIN_ENTRY_PATH, LOGIN_ENTRY_URL } from "./login-entry";
 import { containerName } from "./stack";
 import { configDir, dataDir, readRecord } from "./store";
+import { wakeCron } from "./cron";
 
 /**
  * "Open as admin": a one-time link into the site. A random 256-bit token goes to the caller only;
@@ -26,6 +27,7 @@ export async function createLoginLink(name: string): Promise<{ url: string; expi
   validateName(name);
   const rec = await readRecord(name);
   await requireEntry(name, rec.spec.web.server, rec.spec.web.version);
+  await wakeCron(name);
   const token = randomBytes(32).toString("base64url");
   const hash = createHash("sha256").update(token).digest("hex");
   const expires = Math.floor(Date.now() / 1000) + LOGIN_LINK_TTL_S;

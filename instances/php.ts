@@ -8,6 +8,7 @@ import { ensureImages } from "../lib/images/build";
 import { branchInfo, PHP_VERSIONS, type InstanceSpec, type PhpVersion } from "./spec";
 import { validateName } from "../lib/names";
 import { fpmConf, phpIni } from "./render";
+import { CRON_CONF, cronConf } from "./cron";
 import { containerSpecs, containerName } from "./stack";
 import { configDir, logsDir, readRecord, readSecrets, updateRecord, instanceDir, type InstanceRecord } from "./store";
 import { renderContext, startServices } from "./lifecycle";
@@ -53,6 +54,7 @@ export async function preparePhpConfig(rec: InstanceRecord, spec: InstanceSpec, 
   const ctx = renderContext(spec, rec.n, rec.port, publicDir, secrets.dbPassword);
   if (!fss.existsSync(path.join(dir, "php.ini"))) await fs.writeFile(path.join(dir, "php.ini"), phpIni(ctx));
   if (!fss.existsSync(path.join(dir, "fpm.conf"))) await fs.writeFile(path.join(dir, "fpm.conf"), fpmConf(ctx));
+  if (!fss.existsSync(path.join(dir, CRON_CONF))) await fs.writeFile(path.join(dir, CRON_CONF), cronConf(name));
   for (const l of [logsDir(name, "php", spec.php), logsDir(name, "cron", spec.php)]) {
     await fs.mkdir(l, { recursive: true });
     await fs.chmod(l, 0o1777);

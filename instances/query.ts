@@ -3,11 +3,10 @@ import { LABEL, listManagedContainers } from "../lib/docker";
 
 import { isBusy } from "../lib/operations";
 import { libraryBuildsSync, upgradeCandidates } from "../lib/moodle/newer";
-import { readJson } from "../lib/lock";
-import path from "node:path";
 import { SERVICES, type Service } from "./stack";
 import { withHealth } from "./health";
-import { listRecords, logsDir, readRecord, type InstanceRecord } from "./store";
+import { listRecords, readRecord, type InstanceRecord } from "./store";
+import { cronState, type CronState } from "./cron";
 
 /**
  * Read side: the record merged with what the engine says right now. One listContainers call
@@ -103,10 +102,10 @@ export async function listInstances(): Promise<InstanceView[]> {
   return withHealth(records.map((r) => toView(r, containers)), containers);
 }
 
-export async function instanceInfo(name: string): Promise<InstanceView & { cron: unknown }> {
+export async function instanceInfo(name: string): Promise<InstanceView & { cron: CronState["last"]; cronCadence: CronState["cadence"] }> {
   const rec = await readRecord(name);
   const containers = await managedContainers(name);
   const [view] = await withHealth([toView(rec, containers)], containers);
-  const cron = await readJson(path.join(logsDir(name, "cron", rec.spec.php), "last-run.json"), null).catch(() => null);
-  return { ...view, cron };
+  const { last, cadence } = await cronState(name, rec.spec.php);
+  return { ...view, cron: last, cronCadence: cadence };
 }

@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import type { InstanceSpec } from "./spec";
 import { LOGIN_ENTRY_PATH, LOGIN_ENTRY_URL } from "./login-entry";
+import { CRON_CONF, cronConf } from "./cron";
 
 /**
  * Pure renderers for every file an instance's services read. They are written once at create
@@ -312,6 +313,7 @@ export function renderAll(ctx: RenderContext): { dir: string; file: string; cont
   const out = [
     { dir: `php-${spec.php}`, file: "php.ini", content: phpIni(ctx) },
     { dir: `php-${spec.php}`, file: "fpm.conf", content: fpmConf(ctx) },
+    { dir: `php-${spec.php}`, file: CRON_CONF, content: cronConf(spec.name) },
   ];
   if (spec.db.engine === "postgres") out.push({ dir: `postgres-${spec.db.version}`, file: "postgresql.conf", content: postgresConf(ctx) });
   else out.push({ dir: `mariadb-${spec.db.version}`, file: "my.cnf", content: mariadbConf(ctx) });

@@ -3,10 +3,11 @@
  * bundle never imports lib/ or instances/ code, yet the UI and the API cannot drift apart.
  */
 import type { InstanceView as ApiInstanceView } from "../../instances/query";
+import type { CronState } from "../../instances/cron";
 
 export type { ServiceStatus } from "../../instances/query";
-/** The list returns the view; the detail endpoint adds the cron heartbeat. */
-export type InstanceView = ApiInstanceView & { cron?: unknown };
+/** The list returns the view; the detail endpoint adds the cron heartbeat and cadence. */
+export type InstanceView = ApiInstanceView & { cron?: CronState["last"]; cronCadence?: CronState["cadence"] };
 
 export interface InstanceStats {
   instance: string;

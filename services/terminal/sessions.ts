@@ -3,6 +3,7 @@ import type { WebSocket } from "ws";
 import { audit } from "./audit";
 import { openShell, type Shell } from "./shells";
 import { clampSize, sameTarget, targetLabel, type TerminalTarget } from "./target";
+import { wakeCron } from "../../instances/cron";
 
 /**
  * Terminal sessions outlive a single WebSocket: a tab that reloads or loses its network for a
@@ -136,6 +137,8 @@ export async function startSession(who: Who, target: TerminalTarget, cols: numbe
   // Count the shell we are opening, so concurrent opens cannot all squeeze under the cap.
   reg.pending.set(who.user, (reg.pending.get(who.user) ?? 0) + 1);
   let shell: Shell;
+  // Someone works on the site from a shell: its cron goes back to every minute.
+  if (target.kind === "container") void wakeCron(target.instance);
   try {
     shell = await openShell(target, cols, rows);
   } finally {

@@ -170,6 +170,42 @@ describe("php image", () => {
     expect((await c.logs({ stdout: true, stderr: true })).toString()).toContain("ran as www-data");
     expect((await exec(c, ["cat", "/var/log/moodle-dind-cron/cron.log"])).out).toMatch(/exit=3 .*skipped=false/);
   });
+
+  it("runs cron once per idle_minutes while nobody uses the site, and every minute again once someone does", async () => {
+    // First tick in ~10 s; idle_minutes = 3: an idle site would run again only on the fourth tick.
+    const offset = (new Date().getUTCSeconds() + 10) % 60;
+    const c = await start({
+      Image: ref(),
+      Cmd: ["cron"],
+      Env: ["CRON_SCRIPT=/tmp/cron.php", `CRON_OFFSET=${offset}`],
+      HostConfig: { NetworkMode: "none" },
+    });
+    const setup = await exec(c, [
+      "bash",
+      "-c",
+      [
+        "printf '<?php exit(0);' >/tmp/cron.php",
+        "mkdir -p /var/www/moodledata/sessions",
+        "touch -d '1 hour ago' /var/www/moodledata/sessions/sess_old /var/www/moodledata/sessions",
+        // The file is user-edited: a hostile line is never run, and the last idle_minutes line wins.
+        "printf '%s\\n' '# test' 'idle_minutes = $(touch /tmp/pwned)' 'idle_minutes = 3' >/etc/moodle-dind/php/cron.conf",
+      ].join(" && "),
+    ]);
+    expect(setup.code, setup.out).toBe(0);
+    const runs = async () => (await exec(c, ["bash", "-c", "cat /var/log/moodle-dind-cron/cron.log 2>/dev/null | wc -l"])).out.trim();
+    const cadence = async () => (await exec(c, ["cat", "/var/log/moodle-dind-cron/cadence.json"])).out;
+    const tick1 = Date.now() + 12_000;
+    await expect.poll(runs, { timeout: 30_000, interval: 1000 }).toBe("1");
+    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "idle", idleMinutes: 3 });
+    // The second tick (60 s after the first) comes and goes without a run.
+    await new Promise((r) => setTimeout(r, Math.max(0, tick1 + 60_000 + 8_000 - Date.now())));
+    expect(await runs()).toBe("1");
+    // A page view writes a session file: the third tick runs (idle, it would not), and the cadence says so.
+    await exec(c, ["touch", "/var/www/moodledata/sessions/sess_new"]);
+    await expect.poll(runs, { timeout: 70_000, interval: 1000 }).toBe("2");
+    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "minute", idleMinutes: 3 });
+    expect((await exec(c, ["bash", "-c", "test -e /tmp/pwned && echo PWNED || echo clean"])).out.trim()).toBe("clean");
+  });
 });
 
 describe("postgres image", () => {

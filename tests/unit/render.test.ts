@@ -12,7 +12,7 @@ function ctx(over: Partial<RenderContext> = {}, input: Record<string, unknown> =
 describe("config rendering", () => {
   it("writes version-named folders for the chosen services", () => {
     const dirs = renderAll(ctx()).map((f) => `${f.dir}/${f.file}`);
-    expect(dirs).toEqual(["php-8.2/php.ini", "php-8.2/fpm.conf", "postgres-15/postgresql.conf", "nginx-1.22/site.conf"]);
+    expect(dirs).toEqual(["php-8.2/php.ini", "php-8.2/fpm.conf", "php-8.2/cron.conf", "postgres-15/postgresql.conf", "nginx-1.22/site.conf"]);
     const maria = renderAll(ctx({}, { db: "mariadb:10.11", web: "apache" })).map((f) => `${f.dir}/${f.file}`);
     expect(maria).toContain("mariadb-10.11/my.cnf");
     expect(maria).toContain("apache-2.4/site.conf");

@@ -31,7 +31,7 @@ const TABS = ["overview", "services", "snapshots", "logs", "config", "mail", "te
 type Tab = (typeof TABS)[number];
 
 export default function InstanceDetail({ name }: { name: string }) {
-  const [view, setView] = useState<(InstanceView & { cron?: unknown }) | null>(null);
+  const [view, setView] = useState<InstanceView | null>(null);
   const [gone, setGone] = useState(false);
   const [error, setError] = useState<string | null>(null);
   // The tab named in the URL's hash, read once. The server renders "overview"; that cannot clash
@@ -289,11 +289,12 @@ function Row({ k, children }: { k: string; children: React.ReactNode }) {
   );
 }
 
-function Overview({ view, busy, onProfile }: { view: InstanceView & { cron?: unknown }; busy: boolean; onProfile: (p: "dev" | "prod") => void }) {
+function Overview({ view, busy, onProfile }: { view: InstanceView; busy: boolean; onProfile: (p: "dev" | "prod") => void }) {
   const [secret, setSecret] = useState<{ adminUser: string; adminPassword: string } | null>(null);
   const [err, setErr] = useState<string | null>(null);
-  const cron = view.cron as { start?: string; exitCode?: number; durationMs?: number; skipped?: boolean } | null | undefined;
+  const cron = view.cron;
   const cronAt = cron?.start;
+  const cadence = view.cronCadence;
   return (
     <div className="grid gap-5 lg:grid-cols-2">
       <div className="card p-5">
@@ -316,6 +317,15 @@ function Overview({ view, busy, onProfile }: { view: InstanceView & { cron?: unk
           <Row k="Cron last run">
             {cronAt ? <Mono>{new Date(cronAt).toLocaleString()}{cron?.exitCode !== undefined ? ` · exit ${cron.exitCode}` : ""}{cron?.durationMs !== undefined ? ` · ${(cron.durationMs / 1000).toFixed(1)} s` : ""}</Mono> : <span className="text-slate-500">not yet</span>}
           </Row>
+          {cadence && (
+            <Row k="Cron cadence">
+              <span data-testid="cron-cadence" title="Set idle_minutes in the php folder's cron.conf (Config tab); 0 = every minute, always">
+                {cadence.cadence === "idle"
+                  ? `every ${cadence.idleMinutes} min while idle (since ${new Date(cadence.since).toLocaleTimeString()})`
+                  : cadence.idleMinutes > 0 ? `every minute while in use (idle after ${cadence.idleMinutes} min)` : "every minute"}
+              </span>
+            </Row>
+          )}
         </dl>
       </div>
       <div className="card p-5">
