@@ -10,6 +10,7 @@ const LINKS = [
   { href: "/moodle", label: "Moodle" },
   { href: "/images", label: "Images" },
   { href: "/host", label: "Host" },
+  { href: "/nodes", label: "Nodes" },
   { href: "/settings", label: "Settings" },
 ];
 

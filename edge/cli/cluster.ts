@@ -11,7 +11,8 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
 
   init [--advertise ADDR]              make this host's engine the swarm manager; prints the join command
   join --token T --manager HOST[:2377] [--advertise ADDR]   join this host to a manager's swarm
-  nodes [--json]                       the swarm's nodes (state, availability, CPU, memory)
+  nodes [--json]                       the swarm's nodes (state, availability, CPU, memory; with a
+                                       cluster started here also their instances, CPU, memory and disk in use)
   drain NODE | activate NODE           drain moves this node's instances to others (live copy)
   up --nodes N [--ports MIN-MAX]       N DinD host containers on this machine in one swarm
   down                                 remove them (containers, volumes, network, snapshots)
@@ -84,6 +85,12 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case "nodes": {
+      // A cluster started here: the Nodes view's data (instances and usage per node); else the swarm's list.
+      const o = await svc.clusterOverview();
+      if (o.cluster) {
+        out(o.nodes, () => overviewTable(o.nodes));
+        return 0;
+      }
       const nodes = await listNodes(await target(svc));
       out(nodes, () => nodeTable(nodes));
       return 0;
@@ -147,5 +154,17 @@ async function target(svc: typeof import("../../services/cluster")): Promise<Eng
 function nodeTable(nodes: NodeView[]): string {
   return nodes
     .map((n) => `${n.hostname.padEnd(16)} ${n.role.padEnd(8)} ${n.availability.padEnd(7)} ${n.state.padEnd(6)} ${n.addr.padEnd(15)} ${n.cpus} CPU ${(n.memoryBytes / 2 ** 30).toFixed(1)} GiB${n.leader ? " leader" : ""}`)
+    .join("\n");
+}
+
+function overviewTable(nodes: import("../../services/cluster").NodeOverview[]): string {
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  return nodes
+    .map((n) => {
+      const u = n.usage;
+      const use = u ? `cpu ${u.cpuPercent.toFixed(1)} %, mem ${gib(u.memBytes)}/${gib(n.memoryBytes)}, disk ${u.disk ? `${gib(u.disk.usedBytes)}/${gib(u.disk.totalBytes)}` : "?"}` : (n.error ?? "");
+      const inst = n.instances.map((i) => `${i.name}:${i.port}${i.webHere ? "" : "(data)"}`).join(" ") || "no instances";
+      return `${nodeTable([n])}\n    ${use}\n    ${inst}`;
+    })
     .join("\n");
 }

@@ -1,4 +1,5 @@
 /** The cluster service: local nodes (`cluster up`), instances as swarm stacks, moves and snapshots. */
 export { clusterUp, clusterDown } from "./local";
 export { clusterManagerEngine } from "./state";
+export { clusterOverview, type ClusterOverview, type NodeOverview } from "./overview";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";

@@ -191,3 +191,15 @@ test("7. without a session, pages and the API are refused", async ({ browser }) 
   expect(noCsrf.status()).toBe(403);
   await anon.close();
 });
+
+test("8. the Nodes view: a host on its own says so, and the API answers the same", async () => {
+  await page.getByRole("link", { name: "Nodes", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Nodes", exact: true })).toBeVisible();
+  await expect(page.getByTestId("no-cluster")).toContainText("moodle-dind cluster up --nodes 3");
+  const r = await page.context().request.get("/api/v1/cluster");
+  expect(r.status()).toBe(200);
+  expect(await r.json()).toEqual({ cluster: null, nodes: [] });
+  const anon = await page.context().browser()!.newContext();
+  expect((await anon.request.get("/api/v1/cluster")).status()).toBe(401);
+  await anon.close();
+});

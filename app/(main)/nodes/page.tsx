@@ -1,0 +1,7 @@
+import NodesView from "./NodesView";
+
+export const metadata = { title: "Nodes · Moodle DinD" };
+
+export default function NodesPage() {
+  return <NodesView />;
+}

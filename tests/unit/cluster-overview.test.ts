@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { parseDf, usageOf } from "../../services/cluster/overview";
+
+/** The Nodes view's figures from a node engine's raw answers. */
+describe("cluster overview figures", () => {
+  it("computes CPU % of one core and memory without page cache, as docker stats does", () => {
+    const s = {
+      cpu_stats: { cpu_usage: { total_usage: 3_000_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2 },
+      precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 10_000_000_000 },
+      memory_stats: { usage: 300 * 2 ** 20, stats: { inactive_file: 100 * 2 ** 20 } },
+    };
+    const u = usageOf(s);
+    expect(u.cpuPercent).toBeCloseTo(20, 5);
+    expect(u.memBytes).toBe(200 * 2 ** 20);
+  });
+
+  it("reads 0 for a first sample with no previous one, and never negative memory", () => {
+    const u = usageOf({
+      cpu_stats: { cpu_usage: { total_usage: 5 }, system_cpu_usage: 0 },
+      precpu_stats: { cpu_usage: { total_usage: 0 } },
+      memory_stats: { usage: 10, stats: { total_inactive_file: 50 } },
+    });
+    expect(u).toEqual({ cpuPercent: 0, memBytes: 0 });
+  });
+
+  it("parses df -P -B1 and refuses what is not its output", () => {
+    const out = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 270549716992 57982107648 198734315520 23% /var/www/moodledata\n";
+    expect(parseDf(out)).toEqual({ usedBytes: 57982107648, totalBytes: 270549716992 });
+    expect(parseDf("")).toBeNull();
+    expect(parseDf("df: /x: No such file or directory")).toBeNull();
+    expect(parseDf("a b c d\nfs x y z w m")).toBeNull();
+  });
+});
