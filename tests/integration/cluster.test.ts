@@ -37,6 +37,7 @@ async function cli(args: string[]): Promise<unknown> {
 }
 
 type Row = { name: string; node: string; port: number; running: boolean };
+type NodeOverview = import("../../services/cluster").NodeOverview;
 const hasImage = await docker().getImage(HOST_IMAGE).inspect().then(() => true, () => false);
 
 /** SQL in the instance's database, through the node's engine (docker exec inside the node container). */
@@ -86,6 +87,24 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     for (const r of rows) expect((await page(r.port)).site).toBeTruthy();
   }, COUNT * PER_INSTANCE_MS);
 
+  it("the Nodes view: each node with the instances it runs, and its CPU, memory and disk", async () => {
+    const nodes = (await cli(["nodes"])) as NodeOverview[];
+    log(`nodes: ${nodes.map((n) => `${n.hostname} ${n.instances.length} inst, ${n.usage ? `${n.usage.cpuPercent.toFixed(1)} % cpu, ${(n.usage.memBytes / 2 ** 20).toFixed(0)} MiB, ${n.usage.containersRunning} containers, disk ${n.usage.disk ? "ok" : "?"}` : n.error}`).join("; ")}`);
+    expect(nodes).toHaveLength(3);
+    for (const n of nodes) {
+      expect(n.state).toBe("ready");
+      expect(n.error).toBeNull();
+      const here = rows.filter((r) => r.node === n.hostname).map((r) => r.name).sort();
+      expect(n.instances.filter((i) => i.webHere).map((i) => i.name).sort()).toEqual(here);
+      // db, app, web and cron of each instance run on the node holding its data.
+      expect(n.usage!.containersRunning).toBeGreaterThanOrEqual(here.length * 4);
+      if (here.length) {
+        expect(n.usage!.memBytes).toBeGreaterThan(here.length * 10 * 2 ** 20);
+        expect(n.usage!.disk!.totalBytes).toBeGreaterThan(n.usage!.disk!.usedBytes);
+      }
+    }
+  });
+
   it("drain: the node's instances answer again elsewhere with their data", async () => {
     const victim = rows.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`) ?? rows[0].node;
     const moving = rows.filter((r) => r.node === victim);
@@ -125,6 +144,14 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     log(`recover ${worker} (${((Date.now() - killedAt) / 1000).toFixed(0)} s from the kill): ${out.moved.map((m) => `${m.name} → ${m.to} ${m.seconds.toFixed(1)} s (snapshot ${m.snapshotAt})`).join(", ")}`);
     for (const l of out.lost) log(`lost: ${l.name}: ${l.lost}`);
     expect(out.moved).toHaveLength(held.length);
+    // The lost node is shown as such, and does not hold up the view of the others.
+    const t0 = Date.now();
+    const nodes = (await cli(["nodes"])) as NodeOverview[];
+    const dead = nodes.find((n) => n.hostname === worker)!;
+    log(`nodes after the kill (${((Date.now() - t0) / 1000).toFixed(1)} s): ${worker} ${dead.state}: ${dead.error}`);
+    expect(dead.state).not.toBe("ready");
+    expect(dead.error).toMatch(/node is/);
+    expect(nodes.filter((n) => n.hostname !== worker).every((n) => n.usage !== null)).toBe(true);
     // The loss is named per instance, with its snapshot's time.
     for (const m of out.moved) expect(out.lost.find((l) => l.name === m.name)?.lost).toContain(m.snapshotAt);
     for (const m of out.moved) {
