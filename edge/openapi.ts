@@ -215,6 +215,17 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/metrics": { get: { summary: "Prometheus scrape endpoint (a bearer token suits scrapers)", produces: "text/plain" } },
   "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
+  "/cluster/instances/{name}/logs": {
+    get: {
+      summary: "A cluster instance's log files, read on the node holding its data (over mutual TLS): {node, files} without file; {node, path, text} with it",
+      params: N,
+      query: [
+        { name: "file", description: "a path from the list, e.g. nginx-1.22/access.log" },
+        { name: "lines", description: "last lines, 1..5000 (default 200)", schema: { type: "integer", minimum: 1, maximum: 5000 } },
+      ],
+      responses: { 200: "OK", 400: "Not a listed path", 404: "No such cluster instance or file" },
+    },
+  },
   "/cluster": { get: { summary: "The cluster started here (cluster: null when none): each swarm node's state, availability, role, the instances whose data or web task it holds, and its CPU, memory and disk read from its engine over mutual TLS (error names a node that did not answer)" } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
   "/reconcile": { post: { summary: "Repair registry, folders and engine after a crash (?dryRun=1 reports only)", query: [{ name: "dryRun", description: "1 = report only" }] } },

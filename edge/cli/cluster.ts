@@ -21,6 +21,7 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   start NAME                           deploy NAME's stack again on the node holding its data
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
   recover NODE                         a lost node's instances, from their latest snapshots
+  logs NAME [FILE] [--lines N]         NAME's log files on its node; with FILE (from the list) its last lines
 `;
 
 const say = (l: string) => process.stderr.write(`cluster: ${l}\n`);
@@ -40,10 +41,11 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       node: { type: "string" },
       to: { type: "string" },
       "from-snapshot": { type: "boolean" },
+      lines: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
-  const [verb, arg] = positionals;
+  const [verb, arg, arg2] = positionals;
   if (!verb || values.help) {
     process.stdout.write(USAGE);
     return verb ? 0 : 2;
@@ -134,6 +136,16 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     case "recover": {
       const r = await svc.recoverNode(need("a node"), say);
       out(r, () => [...r.moved.map((m) => `${m.name} → ${m.to} in ${m.seconds.toFixed(1)} s from the snapshot of ${m.snapshotAt}`), ...r.lost.map((l) => `${l.name}: lost ${l.lost}`)].join("\n") || "nothing to recover");
+      return 0;
+    }
+    case "logs": {
+      if (arg2) {
+        const r = await svc.clusterLogTail(need("a name"), arg2, values.lines ? Number.parseInt(values.lines, 10) : 200);
+        out(r, () => r.text.replace(/\n$/, ""));
+      } else {
+        const r = await svc.clusterLogFiles(need("a name"));
+        out(r, () => `on ${r.node}:\n${r.files.map((f) => `${f.path.padEnd(32)} ${f.service.padEnd(5)} ${f.size} B`).join("\n") || "no log files"}`);
+      }
       return 0;
     }
     case "remove": {

@@ -28,6 +28,12 @@ export const logsQuerySchema = z.object({
   file: z.string().max(200).regex(/^[a-z]+-[0-9.]+\/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "a path from the log file list").optional(),
 });
 
+/** GET /cluster/instances/{name}/logs: without `file`, the list; with it, that file's last `lines`. */
+export const clusterLogsQuerySchema = z.object({
+  file: z.string().max(200).regex(/^[a-z]+-[0-9.]+\/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "a path from the log file list").optional(),
+  lines: z.coerce.number().int().catch(200).transform((n) => Math.max(1, Math.min(n, 5000))),
+});
+
 /** POST /instances: the create input plus an optional blueprint (JSON text). */
 export const createBodySchema = createInputSchema.extend({ blueprint: z.string().max(1024 * 1024).optional() }).strict();
 

@@ -2,4 +2,5 @@
 export { clusterUp, clusterDown } from "./local";
 export { clusterManagerEngine } from "./state";
 export { clusterOverview, type ClusterOverview, type NodeOverview } from "./overview";
+export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";

@@ -105,6 +105,21 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     }
   });
 
+  it("logs of an instance on another node, read over that node's engine", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const list = (await cli(["logs", r.name])) as { node: string; files: { service: string; path: string; size: number }[] };
+    log(`logs ${r.name} on ${list.node}: ${list.files.map((f) => `${f.path} ${f.size} B`).join(", ")}`);
+    expect(list.node).toBe(r.node);
+    const access = list.files.find((f) => f.service === "web" && f.path.endsWith("/access.log"));
+    expect(access, JSON.stringify(list.files)).toBeTruthy();
+    expect(list.files.some((f) => f.service === "cron")).toBe(true);
+    const tail = (await cli(["logs", r.name, access!.path, "--lines", "5"])) as { text: string };
+    // The test's own page loads went through the manager's proxy to this node's web.
+    expect(tail.text).toMatch(/"GET \/ HTTP/);
+    expect(tail.text.trim().split("\n").length).toBeLessThanOrEqual(5);
+    await expect(cli(["logs", r.name, "../../../etc/passwd"])).rejects.toThrow();
+  });
+
   it("drain: the node's instances answer again elsewhere with their data", async () => {
     const victim = rows.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`) ?? rows[0].node;
     const moving = rows.filter((r) => r.node === victim);

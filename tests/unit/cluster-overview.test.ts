@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseDf, usageOf } from "../../services/cluster/overview";
+import { clusterLogTail } from "../../services/cluster/logs";
+import { clusterLogsQuerySchema } from "../../edge/http/schemas";
 
 /** The Nodes view's figures from a node engine's raw answers. */
 describe("cluster overview figures", () => {
@@ -29,5 +31,22 @@ describe("cluster overview figures", () => {
     expect(parseDf("")).toBeNull();
     expect(parseDf("df: /x: No such file or directory")).toBeNull();
     expect(parseDf("a b c d\nfs x y z w m")).toBeNull();
+  });
+});
+
+describe("cluster logs input", () => {
+  it.each(["../../etc/passwd", "nginx-1.22/../../x", "/etc/passwd", "nginx-1.22/.hidden", "nginx-1.22/a b", "nginx-1.22/$(id)", "x/y/z", "NGINX-1.22/access.log", ""])(
+    "refuses %j before reaching any node",
+    async (bad) => {
+      await expect(clusterLogTail("site1", bad, 10)).rejects.toMatchObject({ name: "ValidationError" });
+      expect(clusterLogsQuerySchema.safeParse({ file: bad }).success).toBe(false);
+    },
+  );
+
+  it("clamps lines", () => {
+    expect(clusterLogsQuerySchema.parse({ lines: "999999" }).lines).toBe(5000);
+    expect(clusterLogsQuerySchema.parse({ lines: "-4" }).lines).toBe(1);
+    expect(clusterLogsQuerySchema.parse({ lines: "abc" }).lines).toBe(200);
+    expect(clusterLogsQuerySchema.parse({ file: "nginx-1.22/access.log" }).file).toBe("nginx-1.22/access.log");
   });
 });
