@@ -50,6 +50,40 @@ const TEMPLATE_SKIP = ["sessions", "temp", "lock", "trashdir"];
 /** The page whose first request builds the caches a login page needs. */
 const WARM_PATH = "/login/index.php";
 
+/**
+ * Moodle's install queues ad-hoc tasks; in 5.x build_installed_themes_task compiles every theme's
+ * CSS (about 20 s of CPU on a quiet machine, minutes on a busy one). Run before the snapshot, they
+ * are done once for every child of the template instead of once in each child's first cron: at 100
+ * children that was 100 such runs at once (measured: 343 s for that one task, load 60). Cron is not
+ * running yet (it starts after the template), so nothing else claims them. Best effort: a failure
+ * only leaves them queued for the children's cron, as before.
+ */
+async function runQueuedAdhocTasks(name: string, log: (l: string) => void): Promise<void> {
+  if (!fss.existsSync(path.join(dataDir(name, "code"), "admin", "cli", "adhoc_task.php"))) return;
+  const t0 = Date.now();
+  try {
+    await execIn(containerName(name, "app"), ["php", "admin/cli/adhoc_task.php", "--execute"], {
+      user: "www-data", workdir: "/var/www/moodle", what: "admin/cli/adhoc_task.php --execute", timeoutMs: 900_000,
+    });
+    log(`queued ad-hoc tasks run once for the template in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    log(`queued ad-hoc tasks not run (${(e as Error).message.split("\n")[0]}); each child's cron will run them`);
+  }
+}
+
+/**
+ * The source's sessions folder, empty: a child nobody has visited yet then reads as idle to its
+ * cron loop (no recent session file), not as a site keeping sessions elsewhere (instances/cron.ts).
+ */
+async function keepEmptySessions(name: string, destData: string): Promise<void> {
+  const st = await fs.lstat(path.join(dataDir(name, "moodledata"), "sessions")).catch(() => null);
+  if (!st?.isDirectory()) return;
+  const dest = path.join(destData, "sessions");
+  await fs.mkdir(dest);
+  await fs.chown(dest, st.uid, st.gid);
+  await fs.chmod(dest, st.mode & 0o7777);
+}
+
 /** Snapshot a freshly installed instance as the template for its combination (once). */
 export async function makeTemplate(name: string, key: string, log: (l: string) => void): Promise<void> {
   await withFileLock(path.join(paths.cache(), "templates", `${key}.lock`), async () => {
@@ -58,6 +92,7 @@ export async function makeTemplate(name: string, key: string, log: (l: string) =
     const dir = templateDir(key);
     const tmp = `${dir}.partial`;
     await fs.rm(tmp, { recursive: true, force: true });
+    await runQueuedAdhocTasks(name, log);
     const warm = Date.now();
     const code = await httpStatusOf(rec.port, WARM_PATH, 120_000).catch(() => 0);
     log(`caches warmed by ${WARM_PATH} (${code || "no answer"}) in ${Date.now() - warm} ms`);
@@ -75,6 +110,7 @@ export async function makeTemplate(name: string, key: string, log: (l: string) =
       });
     }
     await copyTree(dataDir(name, "moodledata"), path.join(tmp, "moodledata"), TEMPLATE_SKIP);
+    await keepEmptySessions(name, path.join(tmp, "moodledata"));
     await writeFileAtomic(path.join(tmp, "meta.json"), JSON.stringify({ key, from: name, createdAt: new Date().toISOString(), release: rec.source.release }, null, 2));
     await fs.writeFile(path.join(tmp, ".complete"), "");
     await fs.rm(dir, { recursive: true, force: true });
