@@ -168,7 +168,9 @@ export async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) =>
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
+      // After Ctrl+C no new item starts (the clean-up's own pool still runs): a create pool left
+      // going would keep making instances the clean-up never sees.
+      while (next < items.length && (!interrupted || cleaningUp)) {
         const i = next++;
         out[i] = await fn(items[i], i);
       }
@@ -213,7 +215,9 @@ const cleanups: (() => Promise<unknown>)[] = [];
 export function onCleanup(fn: () => Promise<unknown>): void {
   cleanups.push(fn);
 }
+let cleaningUp = false;
 export async function cleanup(): Promise<void> {
+  cleaningUp = true;
   while (cleanups.length) await cleanups.pop()!().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
 }
 let interrupted = false;
