@@ -57,7 +57,7 @@ test("new instance form", async () => {
   await check("new instance");
 });
 
-for (const [path, heading] of [["/images", "Images"], ["/host", "Host"], ["/moodle", /Moodle/], ["/settings", "Settings"]] as const) {
+for (const [path, heading] of [["/images", "Images"], ["/host", "Host"], ["/moodle", /Moodle/], ["/settings", "Settings"], ["/nodes", "Nodes"]] as const) {
   test(`${path} page`, async () => {
     await page.goto(path);
     await expect(page.getByRole("heading", { name: heading, level: 1 })).toBeVisible();
