@@ -314,7 +314,8 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
   it("refuses hostile bundles with a clear message and writes nothing outside the allowed folders", async () => {
     const before = stubLog().length;
     const codeBefore = listTree(codeDir());
-    const dataBefore = listTree(moodledata()).filter((f) => f !== "blueprint-steps.log");
+    // The stub's log and the dashboard's cron wake mark (set after every apply) are the product's own files.
+    const dataBefore = listTree(moodledata()).filter((f) => f !== "blueprint-steps.log" && f !== ".mdind-cron-wake");
     const blueprintJson = JSON.stringify({ steps: [{ step: "setConfig", name: "x", value: "1" }] });
 
     // A bundle ZIP with a zip-slip entry: refused while reading its directory, before any step runs.
@@ -362,7 +363,7 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
 
     expect(stubLog().length).toBe(before);
     expect(listTree(codeDir())).toEqual(codeBefore);
-    expect(listTree(moodledata()).filter((f) => f !== "blueprint-steps.log")).toEqual(dataBefore);
+    expect(listTree(moodledata()).filter((f) => f !== "blueprint-steps.log" && f !== ".mdind-cron-wake")).toEqual(dataBefore);
     expect(fs.existsSync(path.join(codeDir(), "public", "local", "evil"))).toBe(false);
     const localDir = path.join(codeDir(), "public", "local");
     if (fs.existsSync(localDir)) expect(fs.readdirSync(localDir).filter((f) => f.startsWith(".mdind-staging"))).toEqual([]);
