@@ -1,4 +1,5 @@
 import { execOn, taskContainer } from "../../lib/cluster/engine-io";
+import type { Engine } from "../../lib/cluster/swarm";
 import { NotFoundError, ValidationError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
 import { SERVICES, type Service } from "../../instances/stack";
@@ -25,7 +26,7 @@ export const CLUSTER_LOG_MAX_LINES = 5000;
 
 interface Folder { service: Service; container: string; dir: string; target: string }
 
-async function logFolders(name: string): Promise<{ folders: Folder[]; node: string }> {
+async function logFolders(name: string): Promise<{ folders: Folder[]; node: string; engine: Engine }> {
   validateName(name);
   const s = await requireState();
   const inst = s.instances[name];
@@ -46,13 +47,11 @@ async function logFolders(name: string): Promise<{ folders: Folder[]; node: stri
       folders.push({ service, container: id, dir, target: m.Destination });
     }
   }
-  return { folders, node: inst.node };
+  return { folders, node: inst.node, engine };
 }
 
 export async function clusterLogFiles(name: string): Promise<{ node: string; files: ClusterLogFile[] }> {
-  const { folders, node } = await logFolders(name);
-  const s = await requireState();
-  const engine = await nodeEngine(s, node);
+  const { folders, node, engine } = await logFolders(name);
   const files: ClusterLogFile[] = [];
   for (const f of folders) {
     const r = await execOn(engine, f.container, ["find", f.target, "-maxdepth", "1", "-type", "f", "-printf", "%f\\t%s\\n"], { check: false });
@@ -70,11 +69,10 @@ export async function clusterLogTail(name: string, rel: string, lines: number): 
   const [dir, file, ...rest] = rel.split("/");
   if (rest.length || !DIR_RE.test(dir ?? "") || !FILE_RE.test(file ?? "")) throw new ValidationError("file: a path from the log file list, like nginx-1.22/access.log", "file");
   const n = Math.max(1, Math.min(Math.trunc(lines) || 200, CLUSTER_LOG_MAX_LINES));
-  const { folders, node } = await logFolders(name);
+  const { folders, node, engine } = await logFolders(name);
   const f = folders.find((x) => x.dir === dir);
   if (!f) throw new NotFoundError(`no log folder ${dir} for ${name}`);
-  const s = await requireState();
-  const r = await execOn(await nodeEngine(s, node), f.container, ["tail", "-n", String(n), "--", `${f.target}/${file}`], { check: false });
+  const r = await execOn(engine, f.container, ["tail", "-n", String(n), "--", `${f.target}/${file}`], { check: false });
   if (r.exitCode !== 0) throw new NotFoundError(`no log file ${rel}: ${r.stderr.trim().slice(0, 200)}`);
   return { node, path: rel, text: r.stdout.toString() };
 }
