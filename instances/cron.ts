@@ -7,7 +7,8 @@ import { dataDir, logsDir } from "./store";
  * An instance's cron cadence. The cron container (dind/images/php/mdind-php) runs Moodle's cron
  * every minute while the site is in use and once every `idle_minutes` while nobody uses it: on an
  * idle real Moodle 5.1 site, cron and its queries are most of the idle CPU (docs/performance.md).
- * "In use" means a Moodle session file written, or the wake mark below touched, within that window.
+ * "In use" means a signed-in user's Moodle session written, or the wake mark below touched, within
+ * that window; anonymous visits (a login page opened, a link checker) leave an idle site idle.
  * The setting lives in config/php-X/cron.conf, read by the loop at every tick (no restart).
  */
 export const CRON_IDLE_DEFAULT = 10;
@@ -19,10 +20,10 @@ const WAKE = ".mdind-cron-wake";
 export function cronConf(name: string, idleMinutes = CRON_IDLE_DEFAULT): string {
   return `# moodle-dind cron for ${name}. Read by the cron container every minute: edits apply without a restart.
 #
-# Cron runs every minute while the site is in use: a Moodle page was served (a session file was
-# written) or someone worked on it from the dashboard (terminal, blueprint, login link) in the
-# last idle_minutes. While nobody does, it runs once every idle_minutes, which saves most of an
-# idle site's CPU. 0 = every minute, always. At most ${CRON_IDLE_MAX}.
+# Cron runs every minute while the site is in use: a signed-in user loaded a page, or someone
+# worked on it from the dashboard (terminal, blueprint, login link), in the last idle_minutes.
+# While nobody does, it runs once every idle_minutes, which saves most of an idle site's CPU;
+# anonymous visits do not count. 0 = every minute, always. At most ${CRON_IDLE_MAX}.
 idle_minutes = ${idleMinutes}
 `;
 }

@@ -171,41 +171,57 @@ describe("php image", () => {
     expect((await exec(c, ["cat", "/var/log/moodle-dind-cron/cron.log"])).out).toMatch(/exit=3 .*skipped=false/);
   });
 
-  it("runs cron once per idle_minutes while nobody uses the site, and every minute again once someone does", async () => {
-    // First tick in ~10 s; idle_minutes = 3: an idle site would run again only on the fourth tick.
+  it("tells a signed-in user's session from an anonymous one, and never runs cron.conf", async () => {
+    const c = await start({ Image: ref(), Cmd: ["sleep", "600"], HostConfig: { NetworkMode: "none" } });
+    const state = async () => (await exec(c, ["mdind-php", "cron-active"])).out.trim();
+    const sh = async (cmd: string) => expect((await exec(c, ["bash", "-c", cmd])).code).toBe(0);
+    // No sessions folder (database or Redis sessions): no way to tell, so every minute.
+    expect(await state()).toBe("minute");
+    await sh("mkdir -p /var/www/moodledata/sessions && touch -d '1 hour ago' /var/www/moodledata/sessions/sess_old");
+    expect(await state()).toBe("idle");
+    // What Moodle writes for a visitor who has not signed in (id 0), then for a signed-in user.
+    await sh(`printf '%s' 'USER|O:8:"stdClass":6:{s:2:"id";i:0;s:10:"mnethostid";s:1:"1";}' >/var/www/moodledata/sessions/sess_anon`);
+    expect(await state()).toBe("idle");
+    await sh(`printf '%s' 'USER|O:8:"stdClass":52:{s:2:"id";s:1:"2";s:4:"auth";s:6:"manual";}' >/var/www/moodledata/sessions/sess_user`);
+    expect(await state()).toBe("minute");
+    await sh("touch -d '1 hour ago' /var/www/moodledata/sessions/sess_user");
+    expect(await state()).toBe("idle");
+    // The dashboard's wake mark (terminal, blueprint, login link).
+    await sh("touch /var/www/moodledata/.mdind-cron-wake");
+    expect(await state()).toBe("minute");
+    await sh("rm /var/www/moodledata/.mdind-cron-wake");
+    // The file is user-edited: a hostile line is never run, and the last idle_minutes line wins.
+    await sh(`printf '%s\\n' '# test' 'idle_minutes = $(touch /tmp/pwned)' 'idle_minutes = 0' >/etc/moodle-dind/php/cron.conf`);
+    expect(await state()).toBe("minute");
+    expect((await exec(c, ["bash", "-c", "test -e /tmp/pwned && echo PWNED || echo clean"])).out.trim()).toBe("clean");
+  });
+
+  it("does not run cron at once when an idle site starts, and runs the next tick once a signed-in user comes", async () => {
+    // First tick in ~10 s. idle_minutes = 1440: whatever the offset, an idle site's first run after
+    // a start is at least 24 minutes away, so only a signed-in user can make the third tick run.
     const offset = (new Date().getUTCSeconds() + 10) % 60;
     const c = await start({
       Image: ref(),
-      Cmd: ["cron"],
+      Cmd: ["bash", "-c", "mkdir -p /var/www/moodledata/sessions /etc/moodle-dind/php && touch -d '1 hour ago' /var/www/moodledata/sessions/sess_old && printf 'idle_minutes = 1440\\n' >/etc/moodle-dind/php/cron.conf && exec mdind-php cron"],
       Env: ["CRON_SCRIPT=/tmp/cron.php", `CRON_OFFSET=${offset}`],
       HostConfig: { NetworkMode: "none" },
     });
-    const setup = await exec(c, [
-      "bash",
-      "-c",
-      [
-        "printf '<?php exit(0);' >/tmp/cron.php",
-        "mkdir -p /var/www/moodledata/sessions",
-        "touch -d '1 hour ago' /var/www/moodledata/sessions/sess_old /var/www/moodledata/sessions",
-        // The file is user-edited: a hostile line is never run, and the last idle_minutes line wins.
-        "printf '%s\\n' '# test' 'idle_minutes = $(touch /tmp/pwned)' 'idle_minutes = 3' >/etc/moodle-dind/php/cron.conf",
-      ].join(" && "),
-    ]);
-    expect(setup.code, setup.out).toBe(0);
+    expect((await exec(c, ["bash", "-c", "printf '<?php exit(0);' >/tmp/cron.php"])).code).toBe(0);
     const runs = async () => (await exec(c, ["bash", "-c", "cat /var/log/moodle-dind-cron/cron.log 2>/dev/null | wc -l"])).out.trim();
-    const cadence = async () => (await exec(c, ["cat", "/var/log/moodle-dind-cron/cadence.json"])).out;
-    // A slow container start can push the first tick a minute later: wait for it, then time from it.
-    await expect.poll(runs, { timeout: 90_000, interval: 1000 }).toBe("1");
-    const tick1 = Date.parse((JSON.parse((await exec(c, ["cat", "/var/log/moodle-dind-cron/last-run.json"])).out) as { start: string }).start);
-    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "idle", idleMinutes: 3 });
-    // The second tick (60 s after the first) comes and goes without a run.
+    const cadence = async () => (await exec(c, ["bash", "-c", "cat /var/log/moodle-dind-cron/cadence.json 2>/dev/null"])).out;
+    // A slow container start can push the first tick a minute later: wait for its cadence, then time from it.
+    await expect.poll(cadence, { timeout: 90_000, interval: 1000 }).toContain('"idle"');
+    const tick1 = Date.now();
+    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "idle", idleMinutes: 1440 });
+    expect(await runs()).toBe("0");
+    // An anonymous visit before the second tick: still idle, no run.
+    await exec(c, ["bash", "-c", `printf '%s' 'USER|O:8:"stdClass":6:{s:2:"id";i:0;}' >/var/www/moodledata/sessions/sess_anon`]);
     await new Promise((r) => setTimeout(r, Math.max(0, tick1 + 60_000 + 8_000 - Date.now())));
-    expect(await runs()).toBe("1");
-    // A page view writes a session file: the third tick runs (idle, it would not), and the cadence says so.
-    await exec(c, ["touch", "/var/www/moodledata/sessions/sess_new"]);
-    await expect.poll(runs, { timeout: Math.max(5_000, tick1 + 135_000 - Date.now()), interval: 1000 }).toBe("2");
-    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "minute", idleMinutes: 3 });
-    expect((await exec(c, ["bash", "-c", "test -e /tmp/pwned && echo PWNED || echo clean"])).out.trim()).toBe("clean");
+    expect(await runs()).toBe("0");
+    // A signed-in user: the third tick runs, and the cadence says so.
+    await exec(c, ["bash", "-c", `printf '%s' 'USER|O:8:"stdClass":9:{s:2:"id";s:1:"2";}' >/var/www/moodledata/sessions/sess_user`]);
+    await expect.poll(runs, { timeout: Math.max(5_000, tick1 + 135_000 - Date.now()), interval: 1000 }).toBe("1");
+    expect(JSON.parse(await cadence())).toMatchObject({ cadence: "minute", idleMinutes: 1440 });
   });
 });
 
