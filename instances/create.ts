@@ -20,7 +20,7 @@ import {
   dataDir, instanceDir, makeSkeleton, randomSecret, readRecord, readSecrets, removeFolder, updateRecord, writeRecord,
   writeSecrets, type InstanceRecord,
 } from "./store";
-import { hasTemplate, makeTemplate, personalize, restoreTemplateData, restoreTemplateDb, templateKey } from "./templates";
+import { hasTemplate, makeTemplate, personalize, restoreTemplateData, restoreTemplateDb, templateKey, whileMakingTemplate } from "./templates";
 
 /**
  * Where a new instance's site comes from, when it is not a fresh install: a live instance of this
@@ -96,8 +96,18 @@ export async function createInstance(
         }
       });
       const b: Build = { op, name, spec, source, alloc, dbPassword, seed, tkey, log: (l) => op.log(l) };
-      if (!seed && spec.install && spec.template && hasTemplate(tkey)) await fromTemplate(b);
-      else await freshOrSeeded(b);
+      const templated = !seed && spec.install && spec.template;
+      if (templated && hasTemplate(tkey)) await fromTemplate(b);
+      else if (!templated) await freshOrSeeded(b);
+      else {
+        // No template yet: install and make it, unless another create already is; then use that.
+        const installed = await whileMakingTemplate(tkey, b.log, async () => {
+          if (hasTemplate(tkey)) return false;
+          await freshOrSeeded(b);
+          return true;
+        });
+        if (!installed) await fromTemplate(b);
+      }
       await setAllocationState(name, "ready");
       ready = await updateRecord(name, { state: "ready" });
     } catch (e) {

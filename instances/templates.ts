@@ -4,7 +4,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { paths } from "../lib/config";
 import { docker } from "../lib/docker";
-import { engineError } from "../lib/errors";
+import { ConflictError, engineError } from "../lib/errors";
 import { withFileLock, writeFileAtomic } from "../lib/lock";
 import { openDirInside, openFileIn, removeIn } from "../lib/nofollow";
 import { run } from "../lib/proc";
@@ -82,6 +82,32 @@ async function keepEmptySessions(name: string, destData: string): Promise<void> 
   await fs.mkdir(dest);
   await fs.chown(dest, st.uid, st.gid);
   await fs.chmod(dest, st.mode & 0o7777);
+}
+
+/** The longest a create waits for another create's install to leave the template it needs. */
+const BUILD_WAIT_MS = 20 * 60_000;
+
+/**
+ * Runs `install` (a fresh install that will leave the template `key`) while no other create is
+ * making that same template, in this process or another (CLI beside the dashboard). Several creates
+ * of a build with no template yet would otherwise each run a full install at once (2+ minutes each
+ * on 2 cores, contending); the later ones wait and then use the template. `install` re-checks
+ * hasTemplate itself: it returns false when the template appeared meanwhile.
+ */
+export async function whileMakingTemplate(key: string, log: (l: string) => void, install: () => Promise<boolean>): Promise<boolean> {
+  const lock = path.join(paths.cache(), "templates", `${key}.build.lock`);
+  const deadline = Date.now() + BUILD_WAIT_MS;
+  let told = false;
+  for (;;) {
+    try {
+      return await withFileLock(lock, install, { wait: false });
+    } catch (e) {
+      if (!(e instanceof ConflictError) || Date.now() > deadline) throw e;
+      if (!told) log("another create is installing this Moodle build: waiting for its template instead of installing it a second time");
+      told = true;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 /** Snapshot a freshly installed instance as the template for its combination (once). */
