@@ -91,12 +91,14 @@ export interface AttachedExec {
 export async function execAttach(
   container: string,
   cmd: string[],
-  opts: { tty: boolean; user?: string; workdir?: string; env?: string[] },
+  opts: { tty: boolean; user?: string; workdir?: string; env?: string[]; engine?: Docker },
 ): Promise<AttachedExec> {
+  // Another node's engine (mutual TLS) for an instance of a cluster; this host's otherwise.
+  const engine = opts.engine ?? docker();
   let exec: Docker.Exec;
   let stream: Duplex;
   try {
-    exec = await docker().getContainer(container).exec({
+    exec = await engine.getContainer(container).exec({
       Cmd: cmd,
       User: opts.user,
       WorkingDir: opts.workdir,
@@ -115,7 +117,7 @@ export async function execAttach(
     stream,
     tty: opts.tty,
     resize: (cols, rows) => ex.resize({ w: cols, h: rows }).then(() => undefined),
-    demux: (stdout, stderr) => docker().modem.demuxStream(stream, stdout, stderr),
+    demux: (stdout, stderr) => engine.modem.demuxStream(stream, stdout, stderr),
     exitCode: async () => {
       for (let i = 0; i < 20; i++) {
         try {

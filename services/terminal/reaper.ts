@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import { execIn } from "../../lib/exec";
+import { execOn } from "../../lib/cluster/engine-io";
+import type { Engine } from "../../lib/cluster/swarm";
 
 /**
  * Ending a terminal must end everything it started (moby #9098: closing `docker exec` leaves the
@@ -99,14 +101,15 @@ exit 1
  * The reaper runs as the shell's own user: containers run without CAP_SYS_PTRACE, so root there
  * cannot read another user's /proc/<pid>/environ, while the same user can (and may signal it).
  */
-export async function reapContainer(container: string, marker: string, user?: string): Promise<{ ok: boolean; detail: string }> {
+export async function reapContainer(container: string, marker: string, user?: string, engine?: Engine): Promise<{ ok: boolean; detail: string }> {
   if (!MARKER_RE.test(marker)) throw new Error("bad terminal marker");
-  const r = await execIn(container, ["sh", "-c", REAPER_SCRIPT, "mdind-reaper", marker], {
-    user,
-    check: false,
-    what: "terminal reaper",
-    timeoutMs: 30_000,
-  });
+  const argv = ["sh", "-c", REAPER_SCRIPT, "mdind-reaper", marker];
+  if (engine) {
+    // A container on another node of a cluster, through that node's engine.
+    const r = await execOn(engine, container, argv, { user, check: false, what: "terminal reaper" });
+    return { ok: r.exitCode === 0, detail: (r.stdout.toString() + r.stderr).trim() };
+  }
+  const r = await execIn(container, argv, { user, check: false, what: "terminal reaper", timeoutMs: 30_000 });
   return { ok: r.exitCode === 0, detail: (r.stdout + r.stderr).trim() };
 }
 

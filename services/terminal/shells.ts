@@ -6,6 +6,8 @@ import { serviceShellDefaults } from "../../instances/access";
 import { readRecord, readSecrets } from "../../instances/store";
 import { openHostShell } from "./host-shell";
 import { launcherArgv } from "./launcher";
+import { clusterShellTarget } from "../cluster/terminal";
+import type { Engine } from "../../lib/cluster/swarm";
 import { ownerToken } from "./owner";
 import { MARKER_ENV, newMarker, reapContainer } from "./reaper";
 import type { TerminalTarget } from "./target";
@@ -64,6 +66,11 @@ async function containerPlan(instance: string, service: Service): Promise<ExecPl
 }
 
 export async function openContainerShell(instance: string, service: Service, cols: number, rows: number): Promise<Shell> {
+  const remote = await clusterShellTarget(instance, service);
+  if (remote) {
+    // An instance of a cluster started here: its task container, through its node's engine.
+    return openExecShell(remote.container, { cmd: ["sh", "-c", LOGIN_SHELL], ...serviceShellDefaults(service), env: [...BASE_ENV] }, cols, rows, remote.engine);
+  }
   const name = containerName(instance, service);
   const c = docker().getContainer(name);
   let running = false;
@@ -80,9 +87,10 @@ export async function openContainerShell(instance: string, service: Service, col
  * An interactive exec of `plan` in a running container, under the launcher, with a fresh marker
  * in its environment; `end()` runs the reaper.
  */
-export async function openExecShell(name: string, plan: ExecPlan, cols: number, rows: number): Promise<Shell> {
+export async function openExecShell(name: string, plan: ExecPlan, cols: number, rows: number, engine?: Engine): Promise<Shell> {
   const marker = newMarker();
   const ex = await execAttach(name, launcherArgv(marker, ownerToken(), plan.cmd), {
+    engine,
     tty: true,
     user: plan.user,
     workdir: plan.workdir,
@@ -126,7 +134,7 @@ export async function openExecShell(name: string, plan: ExecPlan, cols: number, 
     end: () => {
       ended ??= (async () => {
         // Kill inside the container first, then drop our end of the stream.
-        const r = await reapContainer(name, marker, plan.user).catch((e: unknown) => ({
+        const r = await reapContainer(name, marker, plan.user, engine).catch((e: unknown) => ({
           ok: false,
           detail: e instanceof Error ? e.message : String(e),
         }));

@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { authenticateHeaders, checkOrigin, type Principal } from "../auth";
 import { isAppError } from "../../lib/errors";
 import { readRecord } from "../../instances/store";
+import { isClusterInstance } from "../cluster/terminal";
 import { audit } from "./audit";
 import { CLOSE, TerminalRefusal, attach, endAllSessions, endSession, findSession, startSession, type Who } from "./sessions";
 import { hostShellPolicy, parseTerminalQuery, targetLabel, type TerminalRequest } from "./target";
@@ -88,7 +89,7 @@ async function accept(req: IncomingMessage, socket: Duplex, head: Buffer) {
     }
   } else {
     try {
-      await readRecord(target.instance);
+      if (!(await isClusterInstance(target.instance))) await readRecord(target.instance);
     } catch {
       void audit("terminal_refused", { user: who.user, address: who.address, status: 404, target: targetLabel(target), message: "no such instance" });
       return refuse(socket, 404, `no instance named '${target.instance}'`);

@@ -120,6 +120,36 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     await expect(cli(["logs", r.name, "../../../etc/passwd"])).rejects.toThrow();
   });
 
+  it("a web terminal into an instance on another node, over that node's engine, ended by the reaper", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    // The dashboard's own code path (services/terminal), in a process that reads this cluster's home.
+    const script = `
+      const { openContainerShell } = await import("./services/terminal/shells.ts");
+      const sh = await openContainerShell(${JSON.stringify(r.name)}, "app", 120, 30);
+      let out = "";
+      sh.onData((d) => (out += d.toString()));
+      sh.write("echo \\"$((6*7))\\" >/tmp/mdind-term-probe; echo MARK-$((6*7)) $(id -un) $(pwd)\\n");
+      const until = Date.now() + 60000;
+      while (!/MARK-42 \\S+ \\S+/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
+      const end = await sh.end();
+      console.log(JSON.stringify({ out: out.slice(-4000), end, containment: sh.containment }));
+      process.exit(0);`;
+    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
+    const res = JSON.parse(p.stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string }; containment: string };
+    const m = /MARK-42 (\S+) (\S+)/.exec(res.out);
+    expect(m, res.out).toBeTruthy();
+    const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
+    // The shell ran in that node's app task container (the file it wrote is there), as the app
+    // service's shell user in the code folder.
+    const probe = await execIn(r.node, ["docker", "exec", ids.stdout.trim().split("\n")[0], "cat", "/tmp/mdind-term-probe"]);
+    expect(probe.stdout.trim()).toBe("42");
+    expect(m![1]).toBe("www-data");
+    expect(m![2]).toBe("/var/www/moodle");
+    expect(res.containment).toBe("launcher");
+    expect(res.end.ok, res.end.detail).toBe(true);
+    log(`terminal ${r.name} on ${r.node}: ran as ${m![1]} in ${m![2]}; reaper: ${res.end.detail.slice(0, 120)}`);
+  });
+
   it("drain: the node's instances answer again elsewhere with their data", async () => {
     const victim = rows.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`) ?? rows[0].node;
     const moving = rows.filter((r) => r.node === victim);

@@ -5,6 +5,7 @@ import { api, formatBytes } from "../../_lib/api";
 import type { ClusterOverview, NodeOverview } from "../../_lib/types";
 import { ErrorNote, Mono } from "../../_components/ui";
 import ClusterLogs from "./ClusterLogs";
+import ClusterTerminal from "./ClusterTerminal";
 
 /** Refreshed while the page is open; each refresh reads every node's engine once. */
 const REFRESH_MS = 15_000;
@@ -12,6 +13,7 @@ const REFRESH_MS = 15_000;
 function NodeCard({ n }: { n: NodeOverview }) {
   const u = n.usage;
   const [logsOf, setLogsOf] = useState<string | null>(null);
+  const [termOf, setTermOf] = useState<string | null>(null);
   const bad = n.state !== "ready";
   return (
     <div className="card space-y-3 p-5" data-testid="node-card" data-node={n.hostname}>
@@ -31,6 +33,7 @@ function NodeCard({ n }: { n: NodeOverview }) {
       </dl>
       {n.error && <ErrorNote>{n.error}</ErrorNote>}
       {logsOf && <ClusterLogs name={logsOf} onClose={() => setLogsOf(null)} />}
+      {termOf && <ClusterTerminal name={termOf} node={n.hostname} onClose={() => setTermOf(null)} />}
       <div>
         <h3 className="mb-1 text-sm font-medium">Instances ({n.instances.length})</h3>
         {n.instances.length === 0 ? (
@@ -43,9 +46,14 @@ function NodeCard({ n }: { n: NodeOverview }) {
                 <span className="text-slate-500">
                   :{i.port} · {i.running ? (i.webHere ? "running here" : "data here, web elsewhere") : "not running"}
                   {!i.webHere || !i.running ? null : (
-                    <button type="button" className="btn ml-2 px-2 py-0 text-xs" onClick={() => setLogsOf(i.name)}>
-                      Logs
-                    </button>
+                    <>
+                      <button type="button" className="btn ml-2 px-2 py-0 text-xs" onClick={() => setLogsOf(i.name)}>
+                        Logs
+                      </button>
+                      <button type="button" className="btn ml-1 px-2 py-0 text-xs" onClick={() => setTermOf(i.name)}>
+                        Terminal
+                      </button>
+                    </>
                   )}
                 </span>
               </li>

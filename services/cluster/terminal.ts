@@ -1,0 +1,29 @@
+import { taskContainer } from "../../lib/cluster/engine-io";
+import type { Engine } from "../../lib/cluster/swarm";
+import { AppError } from "../../lib/errors";
+import type { Service } from "../../instances/stack";
+import { serviceName } from "./stack";
+import { nodeEngine, readState } from "./state";
+
+/**
+ * Where a web terminal for an instance of a cluster started here runs: the running task container
+ * of its service, on the node that holds its data (every service is constrained there), reached
+ * through that node's engine over mutual TLS. Null when no cluster here has that instance, so the
+ * caller falls back to a local instance. The shell then runs under the same launcher and reaper as
+ * a local one (services/terminal), with the exec going to that engine.
+ */
+export async function clusterShellTarget(name: string, service: Service): Promise<{ engine: Engine; container: string; node: string } | null> {
+  const s = await readState().catch(() => null);
+  const inst = s?.instances[name];
+  if (!s || !inst) return null;
+  const engine = await nodeEngine(s, inst.node);
+  const container = await taskContainer(engine, serviceName(name, service));
+  if (!container) throw new AppError("conflict", `${name}'s ${service} is not running on ${inst.node}; start the instance first`);
+  return { engine, container, node: inst.node };
+}
+
+/** True when a cluster started here has an instance of that name (for checks before a terminal opens). */
+export async function isClusterInstance(name: string): Promise<boolean> {
+  const s = await readState().catch(() => null);
+  return Boolean(s?.instances[name]);
+}
