@@ -18,10 +18,12 @@ export interface NodeUsage {
   containersRunning: number;
   /** The filesystem holding instance data on that node (df in one of its instance containers). */
   disk: { usedBytes: number; totalBytes: number } | null;
+  /** Per instance with containers on this node: the sum over its db, app, web and cron tasks. */
+  byInstance: Record<string, { cpuPercent: number; memBytes: number }>;
 }
 
 export interface NodeOverview extends NodeView {
-  instances: { name: string; port: number; running: boolean; webHere: boolean }[];
+  instances: { name: string; port: number; running: boolean; webHere: boolean; cpuPercent: number | null; memBytes: number | null }[];
   usage: NodeUsage | null;
   error: string | null;
 }
@@ -58,6 +60,24 @@ export function parseDf(out: string): { usedBytes: number; totalBytes: number } 
   return Number.isFinite(total) && Number.isFinite(used) && total > 0 ? { usedBytes: used, totalBytes: total } : null;
 }
 
+/** The instance a swarm task container belongs to, from its service name (mdind-<name>_<svc>). */
+export function instanceOfTask(serviceName: string | undefined): string | null {
+  return /^mdind-([a-z0-9][a-z0-9-]*)_(db|app|web|cron)$/.exec(serviceName ?? "")?.[1] ?? null;
+}
+
+/** Sums per instance, for the containers that are task containers of an instance's services. */
+export function sumByInstance(running: { Labels?: Record<string, string> }[], stats: { cpuPercent: number; memBytes: number }[]): NodeUsage["byInstance"] {
+  const out: NodeUsage["byInstance"] = {};
+  running.forEach((c, i) => {
+    const name = instanceOfTask(c.Labels?.["com.docker.swarm.service.name"]);
+    if (!name) return;
+    const t = (out[name] ??= { cpuPercent: 0, memBytes: 0 });
+    t.cpuPercent += stats[i].cpuPercent;
+    t.memBytes += stats[i].memBytes;
+  });
+  return out;
+}
+
 async function nodeUsage(engine: Engine): Promise<NodeUsage> {
   const running = (await engine.listContainers({ filters: { status: ["running"] } })) as Docker.ContainerInfo[];
   const stats = await Promise.all(
@@ -81,6 +101,7 @@ async function nodeUsage(engine: Engine): Promise<NodeUsage> {
     memBytes: stats.reduce((a, s) => a + s.memBytes, 0),
     containersRunning: running.length,
     disk,
+    byInstance: sumByInstance(running, stats),
   };
 }
 
@@ -91,9 +112,6 @@ export async function clusterOverview(): Promise<ClusterOverview> {
   const [nodes, instances] = await Promise.all([listNodes(mgr), listClusterInstances()]);
   const out = await Promise.all(
     nodes.map(async (n): Promise<NodeOverview> => {
-      const mine = instances
-        .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
-        .map((i) => ({ name: i.name, port: i.port, running: i.running, webHere: i.webNode === n.hostname }));
       let usage: NodeUsage | null = null;
       let error: string | null = null;
       if (n.state !== "ready") error = `node is ${n.state}`;
@@ -104,6 +122,12 @@ export async function clusterOverview(): Promise<ClusterOverview> {
           error = `its engine: ${(e as Error).message}`;
         }
       }
+      const mine = instances
+        .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
+        .map((i) => {
+          const u = usage?.byInstance[i.name];
+          return { name: i.name, port: i.port, running: i.running, webHere: i.webNode === n.hostname, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
+        });
       return { ...n, instances: mine, usage, error };
     }),
   );

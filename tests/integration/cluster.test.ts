@@ -96,6 +96,8 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
       expect(n.error).toBeNull();
       const here = rows.filter((r) => r.node === n.hostname).map((r) => r.name).sort();
       expect(n.instances.filter((i) => i.webHere).map((i) => i.name).sort()).toEqual(here);
+      // Each instance's own figures, summed over its tasks on this node.
+      for (const i of n.instances.filter((x) => x.webHere)) expect(i.memBytes ?? 0, i.name).toBeGreaterThan(5 * 2 ** 20);
       // db, app, web and cron of each instance run on the node holding its data.
       expect(n.usage!.containersRunning).toBeGreaterThanOrEqual(here.length * 4);
       if (here.length) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDf, usageOf } from "../../services/cluster/overview";
+import { instanceOfTask, parseDf, sumByInstance, usageOf } from "../../services/cluster/overview";
 import { clusterLogTail } from "../../services/cluster/logs";
 import { clusterLogsQuerySchema } from "../../edge/http/schemas";
 
@@ -31,6 +31,23 @@ describe("cluster overview figures", () => {
     expect(parseDf("")).toBeNull();
     expect(parseDf("df: /x: No such file or directory")).toBeNull();
     expect(parseDf("a b c d\nfs x y z w m")).toBeNull();
+  });
+});
+
+describe("cluster overview per instance", () => {
+  it("names the instance of a task container from its service name, and nothing else", () => {
+    expect(instanceOfTask("mdind-cl1_db")).toBe("cl1");
+    expect(instanceOfTask("mdind-my-site-2_cron")).toBe("my-site-2");
+    for (const bad of [undefined, "", "mdind-cl1", "mdind-cl1_shell", "other-cl1_app", "mdind-_app", "mdind-CL1_app", "mdind-a b_app"]) {
+      expect(instanceOfTask(bad), String(bad)).toBeNull();
+    }
+  });
+
+  it("sums CPU and memory over an instance's four tasks, leaving other containers out", () => {
+    const svc = (n: string) => ({ Labels: { "com.docker.swarm.service.name": n } });
+    const running = [svc("mdind-a_db"), svc("mdind-a_app"), svc("mdind-b_web"), { Labels: {} }, svc("mdind-a_cron")];
+    const stats = [1, 2, 4, 8, 16].map((x) => ({ cpuPercent: x, memBytes: x * 1000 }));
+    expect(sumByInstance(running, stats)).toEqual({ a: { cpuPercent: 19, memBytes: 19000 }, b: { cpuPercent: 4, memBytes: 4000 } });
   });
 });
 

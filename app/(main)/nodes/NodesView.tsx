@@ -45,6 +45,7 @@ function NodeCard({ n }: { n: NodeOverview }) {
                 <Mono>{i.name}</Mono>
                 <span className="text-slate-500">
                   :{i.port} · {i.running ? (i.webHere ? "running here" : "data here, web elsewhere") : "not running"}
+                  {i.memBytes !== null && i.cpuPercent !== null ? ` · ${i.cpuPercent.toFixed(1)} % · ${formatBytes(i.memBytes)}` : null}
                   {!i.webHere || !i.running ? null : (
                     <>
                       <button type="button" className="btn ml-2 px-2 py-0 text-xs" onClick={() => setLogsOf(i.name)}>
