@@ -20,6 +20,7 @@ import {
   dataDir, instanceDir, makeSkeleton, randomSecret, readRecord, readSecrets, removeFolder, updateRecord, writeRecord,
   writeSecrets, type InstanceRecord,
 } from "./store";
+import { wakeCron } from "./cron";
 import { hasTemplate, makeTemplate, personalize, restoreTemplateData, restoreTemplateDb, templateKey, whileMakingTemplate } from "./templates";
 
 /**
@@ -217,6 +218,9 @@ async function freshOrSeeded(b: Build): Promise<void> {
     await op.step("install", () => installSite(name, log));
     if (spec.template && !hasTemplate(b.tkey)) await op.step("template", () => makeTemplate(name, b.tkey, log));
   }
-  // Cron last: a run during the install or the site reset would cache a half-made site.
+  // Cron last: a run during the install or the site reset would cache a half-made site. A fresh
+  // install or a copied site has ad-hoc tasks queued (a template's children do not): the wake mark
+  // runs them within a minute instead of at the idle site's first run, up to idle_minutes later.
+  if (spec.install || seed) await wakeCron(name);
   await startServices(name, ["cron"]);
 }

@@ -4,8 +4,8 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { paths } from "../lib/config";
 import { docker } from "../lib/docker";
-import { ConflictError, engineError } from "../lib/errors";
-import { withFileLock, writeFileAtomic } from "../lib/lock";
+import { engineError } from "../lib/errors";
+import { LockBusyError, withFileLock, writeFileAtomic } from "../lib/lock";
 import { openDirInside, openFileIn, removeIn } from "../lib/nofollow";
 import { run } from "../lib/proc";
 import { execIn } from "../lib/exec";
@@ -99,10 +99,14 @@ export async function whileMakingTemplate(key: string, log: (l: string) => void,
   const deadline = Date.now() + BUILD_WAIT_MS;
   let told = false;
   for (;;) {
+    let entered = false;
     try {
-      return await withFileLock(lock, install, { wait: false });
+      // Held for a whole install (minutes, on a loaded machine): a late mtime refresh must not let
+      // a second create take it as stale.
+      return await withFileLock(lock, () => ((entered = true), install()), { wait: false, stale: 120_000 });
     } catch (e) {
-      if (!(e instanceof ConflictError) || Date.now() > deadline) throw e;
+      // Only "someone else holds it" means wait; any error from the install itself is the create's.
+      if (entered || !(e instanceof LockBusyError) || Date.now() > deadline) throw e;
       if (!told) log("another create is installing this Moodle build: waiting for its template instead of installing it a second time");
       told = true;
       await new Promise((r) => setTimeout(r, 2000));

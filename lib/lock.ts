@@ -10,7 +10,16 @@ import { ConflictError } from "./errors";
  */
 const chains = new Map<string, Promise<unknown>>();
 
-export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
+/** Another process holds the lock (only with `wait: false`, or after the retries ran out). */
+export class LockBusyError extends ConflictError {}
+
+/**
+ * `stale`: how long a holder may miss its mtime refresh (every 5 s) before others may take the lock;
+ * raise it for locks held for minutes on a busy machine. A lock found compromised (another process
+ * took it as stale) is reported as a warning instead of proper-lockfile's default, which throws
+ * from a timer and would end the whole process.
+ */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: { wait?: boolean; stale?: number } = {}): Promise<T> {
   const prev = chains.get(file) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((r) => (release = r));
@@ -24,12 +33,13 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, opts: 
     try {
       unlock = await lockfile.lock(file, {
         realpath: false,
-        stale: 15_000,
+        stale: opts.stale ?? 15_000,
         update: 5_000,
         retries: opts.wait === false ? 0 : { retries: 200, minTimeout: 25, maxTimeout: 250 },
+        onCompromised: (err) => process.emitWarning(`lock ${path.basename(file)} was compromised: ${err.message}`),
       });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new ConflictError(`${path.basename(file)} is locked by another process`);
+      if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new LockBusyError(`${path.basename(file)} is locked by another process`);
       throw e;
     }
     try {

@@ -8,6 +8,7 @@ import { cloneInstance } from "../archive";
 import { startServices } from "../lifecycle";
 import { preparePhpConfig, replacePhpContainers } from "../php";
 import { waitReady } from "../ready";
+import { wakeCron } from "../cron";
 import { restoreSnapshotIn } from "../snapshots";
 import { dataDir, readRecord, type InstanceRecord } from "../store";
 import { planUpgrade, upgradeInputSchema, type UpgradeInput, type UpgradePlan } from "./plan";
@@ -53,6 +54,9 @@ export async function upgradeInstance(name: string, raw: unknown, hooks: { onOpe
       await op.step("maintenance-off", () => moodleCli(target, "maintenance.php", ["--disable"], log));
       await op.step("ready", async () => {
         // Cron last, as after a create: a run during the upgrade would meet a half-upgraded site.
+        // The upgrade queued ad-hoc tasks (theme builds and more): the wake mark runs them within
+        // a minute instead of at the idle site's next run.
+        await wakeCron(target);
         await startServices(target, ["cron"]);
         await waitReady(target, plan.spec, plan.rec.port, ["app", "web"], log);
         await loginAnswers(plan.rec.port, log);

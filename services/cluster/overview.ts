@@ -67,7 +67,8 @@ export function instanceOfTask(serviceName: string | undefined): string | null {
 
 /** Sums per instance, for the containers that are task containers of an instance's services. */
 export function sumByInstance(running: { Labels?: Record<string, string> }[], stats: { cpuPercent: number; memBytes: number }[]): NodeUsage["byInstance"] {
-  const out: NodeUsage["byInstance"] = {};
+  // No prototype: an instance may be named "constructor".
+  const out: NodeUsage["byInstance"] = Object.create(null) as NodeUsage["byInstance"];
   running.forEach((c, i) => {
     const name = instanceOfTask(c.Labels?.["com.docker.swarm.service.name"]);
     if (!name) return;
@@ -125,7 +126,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
       const mine = instances
         .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
         .map((i) => {
-          const u = usage?.byInstance[i.name];
+          const u = usage && Object.hasOwn(usage.byInstance, i.name) ? usage.byInstance[i.name] : undefined;
           return { name: i.name, port: i.port, running: i.running, webHere: i.webNode === n.hostname, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
         });
       return { ...n, instances: mine, usage, error };

@@ -4,15 +4,20 @@ import { AppError } from "../../lib/errors";
 import type { Service } from "../../instances/stack";
 import { serviceName } from "./stack";
 import { nodeEngine, readState } from "./state";
+import { readRecord } from "../../instances/store";
+
+const hasLocalRecord = (name: string) => readRecord(name).then(() => true, () => false);
 
 /**
  * Where a web terminal for an instance of a cluster started here runs: the running task container
  * of its service, on the node that holds its data (every service is constrained there), reached
  * through that node's engine over mutual TLS. Null when no cluster here has that instance, so the
- * caller falls back to a local instance. The shell then runs under the same launcher and reaper as
+ * caller falls back to a local instance (which also wins when both have the name). The shell then runs under the same launcher and reaper as
  * a local one (services/terminal), with the exec going to that engine.
  */
 export async function clusterShellTarget(name: string, service: Service): Promise<{ engine: Engine; container: string; node: string } | null> {
+  // A local instance of the same name is the one its page means.
+  if (await hasLocalRecord(name)) return null;
   const s = await readState().catch(() => null);
   const inst = s?.instances[name];
   if (!s || !inst) return null;

@@ -106,8 +106,15 @@ export async function reapContainer(container: string, marker: string, user?: st
   const argv = ["sh", "-c", REAPER_SCRIPT, "mdind-reaper", marker];
   if (engine) {
     // A container on another node of a cluster, through that node's engine.
-    const r = await execOn(engine, container, argv, { user, check: false, what: "terminal reaper" });
-    return { ok: r.exitCode === 0, detail: (r.stdout.toString() + r.stderr).trim() };
+    // Bounded like the local one: a node that stopped answering must not hold up a shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the node did not answer within 30 s")), 30_000)));
+    try {
+      const r = await Promise.race([execOn(engine, container, argv, { user, check: false, what: "terminal reaper" }), late]);
+      return { ok: r.exitCode === 0, detail: (r.stdout.toString() + r.stderr).trim() };
+    } finally {
+      clearTimeout(timer);
+    }
   }
   const r = await execIn(container, argv, { user, check: false, what: "terminal reaper", timeoutMs: 30_000 });
   return { ok: r.exitCode === 0, detail: (r.stdout + r.stderr).trim() };

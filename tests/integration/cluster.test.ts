@@ -132,13 +132,13 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
       sh.onData((d) => (out += d.toString()));
       sh.write("echo \\"$((6*7))\\" >/tmp/mdind-term-probe; echo MARK-$((6*7)) $(id -un) $(pwd)\\n");
       const until = Date.now() + 60000;
-      while (!/MARK-42 \\S+ \\S+/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
+      while (!/MARK-42 \\S+ \\S+\\r?\\n/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
       const end = await sh.end();
       console.log(JSON.stringify({ out: out.slice(-4000), end, containment: sh.containment }));
       process.exit(0);`;
     const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
     const res = JSON.parse(p.stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string }; containment: string };
-    const m = /MARK-42 (\S+) (\S+)/.exec(res.out);
+    const m = /MARK-42 (\S+) (\S+)\r?\n/.exec(res.out);
     expect(m, res.out).toBeTruthy();
     const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
     // The shell ran in that node's app task container (the file it wrote is there), as the app

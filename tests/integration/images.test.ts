@@ -191,7 +191,7 @@ describe("php image", () => {
     expect(await state()).toBe("minute");
     await sh("rm /var/www/moodledata/.mdind-cron-wake");
     // The file is user-edited: a hostile line is never run, and the last idle_minutes line wins.
-    await sh(`printf '%s\\n' '# test' 'idle_minutes = $(touch /tmp/pwned)' 'idle_minutes = 0' >/etc/moodle-dind/php/cron.conf`);
+    await sh(`printf '%s\\n' '# test' 'idle_minutes = 5' 'idle_minutes = $(touch /tmp/pwned)' 'idle_minutes = 0' >/etc/moodle-dind/php/cron.conf`);
     expect(await state()).toBe("minute");
     expect((await exec(c, ["bash", "-c", "test -e /tmp/pwned && echo PWNED || echo clean"])).out.trim()).toBe("clean");
   });

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConflictError } from "../../lib/errors";
 
 /**
  * Several creates of a Moodle build with no template yet: one installs and makes the template, the
@@ -14,7 +15,8 @@ let t: typeof import("../../instances/templates");
 beforeAll(async () => {
   process.env.MDIND_HOME = home;
   t = await import("../../instances/templates");
-});
+}, 60_000);
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 const complete = (key: string) => {
   fs.mkdirSync(t.templateDir(key), { recursive: true });
@@ -49,19 +51,32 @@ describe("whileMakingTemplate", () => {
     const release = await lockfile.lock(lock, { realpath: false, stale: 15_000, update: 5_000 });
     const logs: string[] = [];
     let ran = 0;
-    const started = Date.now();
     const waiting = t.whileMakingTemplate(key, (l) => logs.push(l), async () => {
       ran++;
       return !t.hasTemplate(key);
     });
     await new Promise((r) => setTimeout(r, 2500));
+    // Still waiting: it has not run its own install while the other holds the lock.
+    expect(ran).toBe(0);
     complete(key);
     await release();
     expect(await waiting).toBe(false);
     expect(ran).toBe(1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/another create is installing/);
+  });
+
+  it("an install's own conflict (an engine 409) fails the create at once, never read as a busy lock", async () => {
+    let runs = 0;
+    const started = Date.now();
+    await expect(
+      t.whileMakingTemplate("5.1-dddd-postgres-15", () => undefined, async () => {
+        runs++;
+        throw new ConflictError("container already exists");
+      }),
+    ).rejects.toThrow("container already exists");
+    expect(runs).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it("installs itself when the other create failed and left no template", async () => {
