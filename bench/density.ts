@@ -19,14 +19,15 @@ import {
   benchHome, cleanup, countExecs, createWithRetry, engineCpuTicks, envInt, header, mib, onCleanup, pool, probe, procStat, sampleContainers, sleep, table, until200,
   type ContainerSample,
 } from "./lib/common";
+import { FPM_IDLE_TIMEOUT_S } from "../instances/render";
 import { STOCK_CRON_CMD, STOCK_FPM, STOCK_PHP_INI, stockHealthcheck, stockPostgres, swapConfig } from "./lib/stock";
 
 const K = envInt("BENCH_K", 10, 1, 100);
 const IDLE_S = envInt("BENCH_IDLE_SECONDS", 120, 10, 600);
-// php-fpm ondemand workers exit after 20 s idle; 70 s also lets every instance's cron run once.
+// php-fpm ondemand workers exit after FPM_IDLE_TIMEOUT_S (120 s) idle: settle past that.
 // With real Moodle, cron drops to once per idle_minutes (cron.conf, default 10) only after that long
 // without use: BENCH_SETTLE_SECONDS=660 measures idle sites rather than sites just used.
-const SETTLE_S = envInt("BENCH_SETTLE_SECONDS", 70, 25, 1800);
+const SETTLE_S = envInt("BENCH_SETTLE_SECONDS", FPM_IDLE_TIMEOUT_S + 30, 25, 1800);
 const CREATE_C = envInt("BENCH_CREATE_CONCURRENCY", 2, 1, 8);
 const START_C = envInt("BENCH_START_CONCURRENCY", 4, 1, 16);
 const home = benchHome("density");
@@ -120,7 +121,7 @@ async function main() {
   for (const n of [...names, stockName]) await probe(n === stockName ? stockPort : ports.get(n)!, page);
   const hot = byInstance(await sampleContainers());
 
-  log(`settling ${SETTLE_S} s (fpm idle timeout 20 s, one cron run)`);
+  log(`settling ${SETTLE_S} s (fpm idle timeout ${FPM_IDLE_TIMEOUT_S} s)`);
   await sleep(SETTLE_S * 1000);
   const idleSamples = await sampleContainers();
   const idle = byInstance(idleSamples);

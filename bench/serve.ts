@@ -12,6 +12,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { benchHome, cleanup, createWithRetry, envInt, header, mib, onCleanup, probe, run, sampleContainers, sleep, table } from "./lib/common";
 import { STOCK_FPM, STOCK_PHP_INI } from "./lib/stock";
+import { FPM_IDLE_TIMEOUT_S } from "../instances/render";
 
 const DURATION = envInt("BENCH_DURATION", 15, 5, 60);
 const CONNS = envInt("BENCH_CONNECTIONS", 8, 1, 32);
@@ -165,9 +166,9 @@ async function main() {
   for (let r = 0; r < ROUNDS; r++) for (const cfg of r % 2 === 0 ? order : [...order].reverse()) await measure(cfg);
   await applyConfig("tuned dev");
   // Idle memory of this instance after heavy use: ondemand workers gone, OPcache's shared memory stays.
-  log("waiting 25 s for php-fpm ondemand workers to exit (idle timeout 20 s), then sampling memory");
+  log(`waiting ${FPM_IDLE_TIMEOUT_S + 5} s for php-fpm ondemand workers to exit (idle timeout ${FPM_IDLE_TIMEOUT_S} s), then sampling memory`);
   await probe(port, pages[0].path, 120_000);
-  await sleep(25_000);
+  await sleep((FPM_IDLE_TIMEOUT_S + 5) * 1000);
   const mem = (await sampleContainers()).filter((x) => x.instance === name);
   const memLine = `idle memory after use (cron stopped): ${mem.map((x) => `${x.service} ${mib(x.memBytes)}`).join(", ")}, total ${mib(mem.reduce((a, x) => a + x.memBytes, 0))} MiB`;
 

@@ -87,6 +87,16 @@ export function autoResetsPersistentLinks(ini: string): boolean {
   return on;
 }
 
+/**
+ * How long an ondemand worker stays after its last request. php-fpm 8.2 sends an idle worker SIGQUIT,
+ * SIGKILLs it if it is still there at the next 1 s maintenance pass, and respawns a worker that died
+ * by a signal (fpm_process_ctl.c, fpm_children.c). On a loaded machine a worker takes seconds to
+ * exit, so every instance then cycles a fresh worker once per timeout forever: at 100 real sites and
+ * a 20 s timeout that loop was ~5 kills a second and 0.4 of a core (bench density, docs/performance.md).
+ * A longer timeout divides that by six, and keeps a used site's worker warm for two minutes.
+ */
+export const FPM_IDLE_TIMEOUT_S = 120;
+
 export function fpmConf(ctx: RenderContext): string {
   const children = Math.max(2, Math.min(8, os.cpus().length * 2));
   return `; moodle-dind php-fpm for ${ctx.spec.name}. ondemand: no idle workers, so an idle instance costs little.
@@ -100,7 +110,7 @@ group = www-data
 listen = 0.0.0.0:9000
 pm = ondemand
 pm.max_children = ${children}
-pm.process_idle_timeout = 20s
+pm.process_idle_timeout = ${FPM_IDLE_TIMEOUT_S}s
 pm.max_requests = 1000
 clear_env = no
 catch_workers_output = yes
@@ -278,7 +288,7 @@ $CFG->prefix    = 'mdl_';
 $CFG->dboptions = array(
     // PostgreSQL: php-fpm workers keep their connection. A new one costs a backend fork, SCRAM
     // and cold catalog caches, ~16 of the ~44 ms a login page took (measured, docs/performance.md).
-    // Workers exit after 20 s idle, so an idle instance holds no connection. A link the database
+    // Workers exit after FPM_IDLE_TIMEOUT_S idle, so an idle instance holds no connection. A link the database
     // dropped (it restarted) is checked and reconnected before reuse: php.ini's pgsql.auto_reset_persistent.
     'dbpersist' => ${pg ? 1 : 0},
     'dbport' => ${pg ? 5432 : 3306},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { autoResetsPersistentLinks, moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
+import { autoResetsPersistentLinks, fpmConf, FPM_IDLE_TIMEOUT_S, moodleConfig, nginxSite, phpIni, phpString, renderAll, apacheSite, type RenderContext } from "../../instances/render";
 import { parseCreateInput, resolveSpec } from "../../instances/spec";
 
 function ctx(over: Partial<RenderContext> = {}, input: Record<string, unknown> = {}): RenderContext {
@@ -24,6 +24,12 @@ describe("config rendering", () => {
     expect(ini).toMatch(/opcache.enable = 1/);
     expect(ini).toMatch(/opcache.validate_timestamps = 1/);
     expect(phpIni(ctx({}, { profile: "prod" }))).toMatch(/opcache.validate_timestamps = 0/);
+  });
+  it("keeps ondemand workers long enough that a loaded machine does not cycle them (php-fpm's SIGKILL respawn loop)", () => {
+    const conf = fpmConf(ctx());
+    expect(conf).toMatch(/^pm = ondemand$/m);
+    expect(FPM_IDLE_TIMEOUT_S).toBeGreaterThanOrEqual(60);
+    expect(conf).toContain(`pm.process_idle_timeout = ${FPM_IDLE_TIMEOUT_S}s`);
   });
   it("serves public/ on 5.1 with r.php routing, path info and the published port", () => {
     const site = nginxSite(ctx());
