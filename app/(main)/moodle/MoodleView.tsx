@@ -101,14 +101,21 @@ export default function MoodleView() {
   // operation id. The library runs one operation at a time, so the one that has started and not
   // ended on its channel is this upload's: adopt it and show its steps live.
   const early = useRef<OpEventLite[]>([]);
+  const adopted = useRef<string | null>(null);
   const adopt = (ev: OpEventLite) => {
     if (early.current.some((e) => e.seq === ev.seq)) return; // a reconnect replays what we have
     early.current.push(ev);
-    const ended = new Set(early.current.filter((e) => e.type === "done" || e.type === "error").map((e) => e.opId));
-    const running = early.current.find((e) => e.type === "start" && e.op === "upload" && !ended.has(e.opId));
-    if (!running) return;
-    setOp({ id: running.opId, label: transfer ? transfer.label.replace(/^Uploaded /, "Adding ") : "Adding the package" });
-    setEvents(early.current.filter((e) => e.opId === running.opId));
+    if (!adopted.current) {
+      const ended = new Set(early.current.filter((e) => e.type === "done" || e.type === "error").map((e) => e.opId));
+      const running = early.current.find((e) => e.type === "start" && e.op === "upload" && !ended.has(e.opId));
+      if (!running) return;
+      adopted.current = running.opId;
+      setOp({ id: running.opId, label: transfer ? transfer.label.replace(/^Uploaded /, "Adding ") : "Adding the package" });
+    }
+    // The adopted op's later events, its end included, can arrive here too (before this render's
+    // handler knows the op): a small package ends within the same burst.
+    setEvents(early.current.filter((e) => e.opId === adopted.current));
+    if ((ev.type === "done" || ev.type === "error") && ev.opId === adopted.current) load();
   };
   useEvents(
     {
@@ -137,6 +144,7 @@ export default function MoodleView() {
     setEvents([]);
     setOp(null);
     early.current = [];
+    adopted.current = null;
     try {
       const r = await upload(file, setTransfer);
       const id = r.operation;
