@@ -12,8 +12,9 @@ const hasLocalRecord = (name: string) => readRecord(name).then(() => true, () =>
  * Where a web terminal for an instance of a cluster started here runs: the running task container
  * of its service, on the node that holds its data (every service is constrained there), reached
  * through that node's engine over mutual TLS. Null when no cluster here has that instance, so the
- * caller falls back to a local instance (which also wins when both have the name). The shell then runs under the same launcher and reaper as
- * a local one (services/terminal), with the exec going to that engine.
+ * caller falls back to a local instance (which also wins when both have the name). The shell then
+ * runs under the same launcher and reaper as a local one (services/terminal), with the exec going
+ * to that engine.
  */
 export async function clusterShellTarget(name: string, service: Service): Promise<{ engine: Engine; container: string; node: string } | null> {
   // A local instance of the same name is the one its page means.

@@ -50,11 +50,13 @@ export interface ExecPlan {
   env: string[];
 }
 
+/** The service's login shell, as its shell user in its work folder. */
+const loginPlan = (service: Service): ExecPlan => ({ cmd: ["sh", "-c", LOGIN_SHELL], ...serviceShellDefaults(service), env: [...BASE_ENV] });
+
 async function containerPlan(instance: string, service: Service): Promise<ExecPlan> {
   const rec = await readRecord(instance);
-  const defaults = serviceShellDefaults(service);
   const env = [...BASE_ENV];
-  if (service !== "db") return { cmd: ["sh", "-c", LOGIN_SHELL], ...defaults, env };
+  if (service !== "db") return loginPlan(service);
   const secrets = await readSecrets(instance);
   if (rec.spec.db.engine === "postgres") {
     return {
@@ -69,7 +71,7 @@ export async function openContainerShell(instance: string, service: Service, col
   const remote = await clusterShellTarget(instance, service);
   if (remote) {
     // An instance of a cluster started here: its task container, through its node's engine.
-    return openExecShell(remote.container, { cmd: ["sh", "-c", LOGIN_SHELL], ...serviceShellDefaults(service), env: [...BASE_ENV] }, cols, rows, remote.engine);
+    return openExecShell(remote.container, loginPlan(service), cols, rows, remote.engine);
   }
   const name = containerName(instance, service);
   const c = docker().getContainer(name);
