@@ -314,8 +314,10 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
   it("refuses hostile bundles with a clear message and writes nothing outside the allowed folders", async () => {
     const before = stubLog().length;
     const codeBefore = listTree(codeDir());
-    // The stub's log and the dashboard's cron wake mark (set after every apply) are the product's own files.
-    const dataBefore = listTree(moodledata()).filter((f) => f !== "blueprint-steps.log" && f !== ".mdind-cron-wake");
+    // The stub's log, the dashboard's cron wake mark (set after every apply) and what the fixture's cron
+    // writes when that mark wakes it are the product's own files, not anything a bundle wrote.
+    const own = new Set(["blueprint-steps.log", ".mdind-cron-wake", "cron-runs.log", "cron-heartbeat.json"]);
+    const dataBefore = listTree(moodledata()).filter((f) => !own.has(f));
     const blueprintJson = JSON.stringify({ steps: [{ step: "setConfig", name: "x", value: "1" }] });
 
     // A bundle ZIP with a zip-slip entry: refused while reading its directory, before any step runs.
@@ -363,7 +365,7 @@ describe("blueprints on a fixture instance (runner plumbing)", () => {
 
     expect(stubLog().length).toBe(before);
     expect(listTree(codeDir())).toEqual(codeBefore);
-    expect(listTree(moodledata()).filter((f) => f !== "blueprint-steps.log" && f !== ".mdind-cron-wake")).toEqual(dataBefore);
+    expect(listTree(moodledata()).filter((f) => !own.has(f))).toEqual(dataBefore);
     expect(fs.existsSync(path.join(codeDir(), "public", "local", "evil"))).toBe(false);
     const localDir = path.join(codeDir(), "public", "local");
     if (fs.existsSync(localDir)) expect(fs.readdirSync(localDir).filter((f) => f.startsWith(".mdind-staging"))).toEqual([]);
