@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { paths } from "../lib/config";
 import { docker } from "../lib/docker";
 import { engineError } from "../lib/errors";
-import { LockBusyError, withFileLock, writeFileAtomic } from "../lib/lock";
+import { LockBusyError, lockBusyHere, withFileLock, writeFileAtomic } from "../lib/lock";
 import { openDirInside, openFileIn, removeIn } from "../lib/nofollow";
 import { run } from "../lib/proc";
 import { execIn } from "../lib/exec";
@@ -98,8 +98,14 @@ export async function whileMakingTemplate(key: string, log: (l: string) => void,
   const lock = path.join(paths.cache(), "templates", `${key}.build.lock`);
   const deadline = Date.now() + BUILD_WAIT_MS;
   let told = false;
+  const tell = () => {
+    if (!told) log("another create is installing this Moodle build: waiting for its template instead of installing it a second time");
+    told = true;
+  };
   for (;;) {
     let entered = false;
+    // A create in this process queues on the lock's in-process chain without a LockBusyError: say so too.
+    if (lockBusyHere(lock)) tell();
     try {
       // Held for a whole install (minutes, on a loaded machine): a late mtime refresh must not let
       // a second create take it as stale.
@@ -107,8 +113,7 @@ export async function whileMakingTemplate(key: string, log: (l: string) => void,
     } catch (e) {
       // Only "someone else holds it" means wait; any error from the install itself is the create's.
       if (entered || !(e instanceof LockBusyError) || Date.now() > deadline) throw e;
-      if (!told) log("another create is installing this Moodle build: waiting for its template instead of installing it a second time");
-      told = true;
+      tell();
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

@@ -13,6 +13,9 @@ const chains = new Map<string, Promise<unknown>>();
 /** Another process holds the lock (only with `wait: false`, or after the retries ran out). */
 export class LockBusyError extends ConflictError {}
 
+/** True while a withFileLock call of this process holds or waits for that lock file. */
+export const lockBusyHere = (file: string): boolean => chains.has(file);
+
 /**
  * `stale`: how long a holder may miss its mtime refresh (every 5 s) before others may take the lock;
  * raise it for locks held for minutes on a busy machine. A lock found compromised (another process

@@ -3,6 +3,7 @@ import { execOn } from "../../lib/cluster/engine-io";
 import { listNodes, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { withDeadline } from "../../lib/deadline";
 import { listClusterInstances } from "./instances";
+import { instanceOfTask } from "./stack";
 import { managerEngine, nodeEngine, readState } from "./state";
 
 /**
@@ -58,11 +59,6 @@ export function parseDf(out: string): { usedBytes: number; totalBytes: number } 
   const total = Number(line[1]);
   const used = Number(line[2]);
   return Number.isFinite(total) && Number.isFinite(used) && total > 0 ? { usedBytes: used, totalBytes: total } : null;
-}
-
-/** The instance a swarm task container belongs to, from its service name (mdind-<name>_<svc>). */
-export function instanceOfTask(serviceName: string | undefined): string | null {
-  return /^mdind-([a-z0-9][a-z0-9-]*)_(db|app|web|cron)$/.exec(serviceName ?? "")?.[1] ?? null;
 }
 
 /** Sums per instance, for the containers that are task containers of an instance's services. */

@@ -19,6 +19,11 @@ export const NODE_HOME = "/var/lib/moodle-dind";
 export const NODE_APP = "/opt/moodle-dind";
 export const stackName = (name: string) => `mdind-${name}`;
 export const serviceName = (name: string, service: string) => `${stackName(name)}_${service}`;
+/** The inverse of serviceName for an instance's own four services: the instance a task belongs to. */
+export function instanceOfTask(service: string | undefined): string | null {
+  const m = /^mdind-([a-z0-9][a-z0-9-]*)_([a-z]+)$/.exec(service ?? "");
+  return m && (SERVICES as readonly string[]).includes(m[2]) ? m[1] : null;
+}
 export const overlayName = (n: number) => `mdind-ov${n}`;
 export const STACK_SERVICES = [...SERVICES, "proxy"] as const;
 

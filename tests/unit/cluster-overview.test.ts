@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { instanceOfTask, parseDf, sumByInstance, usageOf } from "../../services/cluster/overview";
+import { parseDf, sumByInstance, usageOf } from "../../services/cluster/overview";
+import { instanceOfTask } from "../../services/cluster/stack";
 import { clusterLogTail } from "../../services/cluster/logs";
 import { clusterLogsQuerySchema } from "../../edge/http/schemas";
 

@@ -38,9 +38,14 @@ describe("whileMakingTemplate", () => {
       order.push(`${who}: template made`);
       return true;
     };
-    const [a, b] = await Promise.all([t.whileMakingTemplate(key, () => undefined, install("a")), t.whileMakingTemplate(key, () => undefined, install("b"))]);
+    const logs: Record<string, string[]> = { a: [], b: [] };
+    const [a, b] = await Promise.all(["a", "b"].map((who) => t.whileMakingTemplate(key, (l) => logs[who].push(l), install(who))));
     expect([a, b]).toEqual([true, false]);
     expect(order).toEqual(["a: installing", "a: template made", "b: template"]);
+    // The one that waited says so in its progress; the one that installed does not.
+    expect(logs.a).toEqual([]);
+    expect(logs.b).toHaveLength(1);
+    expect(logs.b[0]).toMatch(/another create is installing/);
   });
 
   it("across processes: waits while another holds the build lock, says so once, then uses its template", async () => {
