@@ -82,6 +82,12 @@ test("3. open its URL and see the app page", async () => {
   await site.goto(siteUrl);
   await expect(site.locator("body")).toContainText("moodle-dind fixture");
   await site.close();
+  // Cron's last run is a file, not an engine event: the open overview shows a newer run without a
+  // reload (the fixture has no sessions folder, so its cron runs every minute).
+  const lastRun = page.getByTestId("cron-last-run");
+  const before = await lastRun.innerText();
+  await expect(lastRun).not.toHaveText(before, { timeout: 150_000 });
+  await expect(lastRun).toContainText("exit 0");
 });
 
 test("4. read its logs", async () => {

@@ -27,6 +27,7 @@ const TerminalPanel = dynamic(
   { ssr: false, loading: () => <div className="skeleton h-80 w-full" /> },
 );
 
+const CRON_REFRESH_MS = 60_000;
 const TABS = ["overview", "services", "snapshots", "logs", "config", "mail", "terminal"] as const;
 type Tab = (typeof TABS)[number];
 
@@ -56,6 +57,21 @@ export default function InstanceDetail({ name }: { name: string }) {
       .catch((e: ApiError) => (e.status === 404 ? setGone(true) : setError(e.message)));
   }, [name]);
   useEffect(load, [load]);
+
+  // Cron's last run and cadence are files the cron container writes, not engine events, so no
+  // status push carries them: while the overview of a running instance is on screen, read them
+  // again once a minute (cron's own unit) and when the tab comes back into view.
+  const running = view?.status === "running";
+  useEffect(() => {
+    if (tab !== "overview" || !running) return;
+    const again = () => document.visibilityState === "visible" && load();
+    const t = setInterval(again, CRON_REFRESH_MS);
+    document.addEventListener("visibilitychange", again);
+    return () => {
+      clearInterval(t);
+      document.removeEventListener("visibilitychange", again);
+    };
+  }, [tab, running, load]);
 
   // The panel's operation as of now, not as of the last render: the first events of a fast step
   // (a 0.1 s check) can arrive between startOp and the re-render that would show them.
@@ -315,7 +331,9 @@ function Overview({ view, busy, onProfile }: { view: InstanceView; busy: boolean
             <a href={`/api/v1/instances/${view.name}/dbadmin`} target="_blank" rel="noreferrer" className="text-indigo-700 hover:underline dark:text-indigo-300">Open Adminer ↗</a>
           </Row>
           <Row k="Cron last run">
-            {cronAt ? <Mono>{new Date(cronAt).toLocaleString()}{cron?.exitCode !== undefined ? ` · exit ${cron.exitCode}` : ""}{cron?.durationMs !== undefined ? ` · ${(cron.durationMs / 1000).toFixed(1)} s` : ""}</Mono> : <span className="text-slate-500">not yet</span>}
+            <span data-testid="cron-last-run">
+              {cronAt ? <Mono>{new Date(cronAt).toLocaleString()}{cron?.exitCode !== undefined ? ` · exit ${cron.exitCode}` : ""}{cron?.durationMs !== undefined ? ` · ${(cron.durationMs / 1000).toFixed(1)} s` : ""}</Mono> : <span className="text-slate-500">not yet</span>}
+            </span>
           </Row>
           {cadence && (
             <Row k="Cron cadence">
