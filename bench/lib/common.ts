@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import http from "node:http";
 import { execFileSync, spawn } from "node:child_process";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -168,14 +169,16 @@ export async function pool<T, R>(items: T[], n: number, fn: (x: T, i: number) =>
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      // After Ctrl+C no new item starts (the clean-up's own pool still runs): a create pool left
-      // going would keep making instances the clean-up never sees.
-      while (next < items.length && (!interrupted || cleaningUp)) {
+      // After Ctrl+C no new item starts, except in the clean-up's own pools: a create or start pool
+      // left going would keep making instances the clean-up never sees.
+      while (next < items.length && (!interrupted || inCleanup.getStore() === true)) {
         const i = next++;
         out[i] = await fn(items[i], i);
       }
     }),
   );
+  // Stopped by Ctrl+C: the bench's next step (another create) must not run after the clean-up.
+  if (next < items.length) throw new Error("interrupted");
   return out;
 }
 
@@ -215,10 +218,13 @@ const cleanups: (() => Promise<unknown>)[] = [];
 export function onCleanup(fn: () => Promise<unknown>): void {
   cleanups.push(fn);
 }
-let cleaningUp = false;
+/** Set inside the clean-up's callbacks, so only their pools carry on after Ctrl+C. */
+const inCleanup = new AsyncLocalStorage<boolean>();
 export async function cleanup(): Promise<void> {
-  cleaningUp = true;
-  while (cleanups.length) await cleanups.pop()!().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+  while (cleanups.length) {
+    const fn = cleanups.pop()!;
+    await inCleanup.run(true, fn).catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+  }
 }
 let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
