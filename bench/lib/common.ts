@@ -220,11 +220,16 @@ export function onCleanup(fn: () => Promise<unknown>): void {
 }
 /** Set inside the clean-up's callbacks, so only their pools carry on after Ctrl+C. */
 const inCleanup = new AsyncLocalStorage<boolean>();
-export async function cleanup(): Promise<void> {
-  while (cleanups.length) {
-    const fn = cleanups.pop()!;
-    await inCleanup.run(true, fn).catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
-  }
+let cleaning: Promise<void> | null = null;
+/** One clean-up per process: a second caller (the signal handler, then main's own end) waits for the first. */
+export function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      const fn = cleanups.pop()!;
+      await inCleanup.run(true, fn).catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+    }
+  })();
+  return cleaning;
 }
 let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

@@ -64,14 +64,18 @@ export default function InstanceDetail({ name }: { name: string }) {
   const running = view?.status === "running";
   useEffect(() => {
     if (tab !== "overview" || !running) return;
-    const again = () => document.visibilityState === "visible" && load();
+    // A failed background read (a dashboard restart, a network blip) is not the user's error to see:
+    // the next one, or a status push, brings the page up to date.
+    const again = () => {
+      if (document.visibilityState === "visible") api<InstanceView>(`/api/v1/instances/${name}`).then(setView, () => undefined);
+    };
     const t = setInterval(again, CRON_REFRESH_MS);
     document.addEventListener("visibilitychange", again);
     return () => {
       clearInterval(t);
       document.removeEventListener("visibilitychange", again);
     };
-  }, [tab, running, load]);
+  }, [tab, running, name]);
 
   // The panel's operation as of now, not as of the last render: the first events of a fast step
   // (a 0.1 s check) can arrive between startOp and the re-render that would show them.
