@@ -102,12 +102,15 @@ export default function MoodleView() {
   // ended on its channel is this upload's: adopt it and show its steps live.
   const early = useRef<OpEventLite[]>([]);
   const adopted = useRef<string | null>(null);
+  // Operations the channel had before this upload: the stream replays their events first (a start,
+  // then its end), and an earlier upload's start must never be taken for this one's.
+  const known = useRef<Set<string>>(new Set());
   const adopt = (ev: OpEventLite) => {
     if (early.current.some((e) => e.seq === ev.seq)) return; // a reconnect replays what we have
     early.current.push(ev);
     if (!adopted.current) {
       const ended = new Set(early.current.filter((e) => e.type === "done" || e.type === "error").map((e) => e.opId));
-      const running = early.current.find((e) => e.type === "start" && e.op === "upload" && !ended.has(e.opId));
+      const running = early.current.find((e) => e.type === "start" && e.op === "upload" && !ended.has(e.opId) && !known.current.has(e.opId));
       if (!running) return;
       adopted.current = running.opId;
       setOp({ id: running.opId, label: transfer ? transfer.label.replace(/^Uploaded /, "Adding ") : "Adding the package" });
@@ -146,8 +149,17 @@ export default function MoodleView() {
     early.current = [];
     adopted.current = null;
     try {
+      const before = await api<{ operations: { id: string }[] }>(`/api/v1/operations?instance=${CHANNEL}`).catch(() => ({ operations: [] }));
+      known.current = new Set(before.operations.map((o) => o.id));
       const r = await upload(file, setTransfer);
       const id = r.operation;
+      if (id && adopted.current !== id) {
+        // The answer names the operation: show its own events, whatever was adopted before.
+        adopted.current = id;
+        const mine = early.current.filter((e) => e.opId === id);
+        setEvents(mine);
+        if (mine.some((e) => e.type === "done" || e.type === "error")) load();
+      }
       if (id) setOp((cur) => (cur?.id === id ? cur : { id, label: `Adding ${file.name}` }));
       else load();
     } catch (e) {
