@@ -11,7 +11,9 @@ import { dataDir, logsDir } from "./store";
  * that window; anonymous visits (a login page opened, a link checker) leave an idle site idle.
  * The setting lives in config/php-X/cron.conf, read by the loop at every tick (no restart).
  */
-export const CRON_IDLE_DEFAULT = 10;
+// 30: at 10, 100 idle real 5.1 sites still spent 0.73 % of a core each, most of it in cron runs
+// (docs/performance.md); a signed-in user keeps their site on per-minute cron for 30 minutes.
+export const CRON_IDLE_DEFAULT = 30;
 export const CRON_IDLE_MAX = 1440;
 export const CRON_CONF = "cron.conf";
 /** In moodledata, which the cron container reads; written by the dashboard when someone works on the site. */

@@ -54,10 +54,10 @@ export interface ExecPlan {
 const loginPlan = (service: Service): ExecPlan => ({ cmd: ["sh", "-c", LOGIN_SHELL], ...serviceShellDefaults(service), env: [...BASE_ENV] });
 
 async function containerPlan(instance: string, service: Service): Promise<ExecPlan> {
-  const rec = await readRecord(instance);
-  const env = [...BASE_ENV];
   if (service !== "db") return loginPlan(service);
+  const rec = await readRecord(instance);
   const secrets = await readSecrets(instance);
+  const env = [...BASE_ENV];
   if (rec.spec.db.engine === "postgres") {
     return {
       cmd: ["sh", "-c", PSQL],

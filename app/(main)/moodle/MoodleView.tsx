@@ -117,8 +117,12 @@ export default function MoodleView() {
     }
     // The adopted op's later events, its end included, can arrive here too (before this render's
     // handler knows the op): a small package ends within the same burst.
+    showAdopted((ev.type === "done" || ev.type === "error") && ev.opId === adopted.current);
+  };
+  /** Shows the adopted operation's events heard so far, and reloads the library if it has ended. */
+  const showAdopted = (ended: boolean) => {
     setEvents(early.current.filter((e) => e.opId === adopted.current));
-    if ((ev.type === "done" || ev.type === "error") && ev.opId === adopted.current) load();
+    if (ended) load();
   };
   useEvents(
     {
@@ -156,9 +160,7 @@ export default function MoodleView() {
       if (id && adopted.current !== id) {
         // The answer names the operation: show its own events, whatever was adopted before.
         adopted.current = id;
-        const mine = early.current.filter((e) => e.opId === id);
-        setEvents(mine);
-        if (mine.some((e) => e.type === "done" || e.type === "error")) load();
+        showAdopted(early.current.some((e) => e.opId === id && (e.type === "done" || e.type === "error")));
       }
       if (id) setOp((cur) => (cur?.id === id ? cur : { id, label: `Adding ${file.name}` }));
       else load();

@@ -51,12 +51,20 @@ export default function InstanceDetail({ name }: { name: string }) {
   // The id adopted for a matched operation, at once: its next event may come before a re-render.
   const adopted = useRef<string | null>(null);
 
-  const load = useCallback(() => {
-    api<InstanceView>(`/api/v1/instances/${name}`)
-      .then((v) => setView(v))
-      .catch((e: ApiError) => (e.status === 404 ? setGone(true) : setError(e.message)));
-  }, [name]);
-  useEffect(load, [load]);
+  /** Reads the instance view; a `background` read keeps its failure to itself (see below). */
+  const load = useCallback(
+    (background = false) => {
+      api<InstanceView>(`/api/v1/instances/${name}`)
+        .then((v) => setView(v))
+        .catch((e: ApiError) => {
+          if (background) return;
+          if (e.status === 404) setGone(true);
+          else setError(e.message);
+        });
+    },
+    [name],
+  );
+  useEffect(() => load(), [load]);
 
   // Cron's last run and cadence are files the cron container writes, not engine events, so no
   // status push carries them: while the overview of a running instance is on screen, read them
@@ -67,7 +75,7 @@ export default function InstanceDetail({ name }: { name: string }) {
     // A failed background read (a dashboard restart, a network blip) is not the user's error to see:
     // the next one, or a status push, brings the page up to date.
     const again = () => {
-      if (document.visibilityState === "visible") api<InstanceView>(`/api/v1/instances/${name}`).then(setView, () => undefined);
+      if (document.visibilityState === "visible") load(true);
     };
     const t = setInterval(again, CRON_REFRESH_MS);
     document.addEventListener("visibilitychange", again);
@@ -75,7 +83,7 @@ export default function InstanceDetail({ name }: { name: string }) {
       clearInterval(t);
       document.removeEventListener("visibilitychange", again);
     };
-  }, [tab, running, name]);
+  }, [tab, running, load]);
 
   // The panel's operation as of now, not as of the last render: the first events of a fast step
   // (a 0.1 s check) can arrive between startOp and the re-render that would show them.
