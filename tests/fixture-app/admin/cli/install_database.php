@@ -26,9 +26,5 @@ foreach (['version' => sprintf('%.2f', $version), 'release' => $release, 'fullna
           'adminpasshash' => password_hash($opts['adminpass'] ?? '', PASSWORD_DEFAULT), 'adminemail' => $opts['adminemail'] ?? ''] as $k => $v) {
     $ins->execute([$k, $v]);
 }
-// Real Moodle keeps file sessions in moodledata/sessions (made by its first page view; a template's
-// warm-up makes it): with the folder, the cron loop can tell an idle site from a used one, as it
-// does for real Moodle, instead of running every minute because sessions might live elsewhere.
-@mkdir($CFG->dataroot . '/sessions', 02777, true);
 echo "-->System\n";
 echo "Installation completed successfully.\n";
