@@ -83,7 +83,13 @@ test("3. open its URL and see the app page", async () => {
   await expect(site.locator("body")).toContainText("moodle-dind fixture");
   await site.close();
   // Cron's last run is a file, not an engine event: the open overview shows a newer run without a
-  // reload (the fixture has no sessions folder, so its cron runs every minute).
+  // reload. The site may be idle (a template's child nobody signed in to): cron.conf's documented
+  // knob puts it on every minute.
+  const put = await page.context().request.put(`/api/v1/instances/${NAME}/config/php-8.2/cron.conf`, {
+    data: { content: "idle_minutes = 0\n" },
+    headers: { "x-mdind-csrf": await csrf() },
+  });
+  expect(put.status()).toBe(200);
   const lastRun = page.getByTestId("cron-last-run");
   const before = await lastRun.innerText();
   // Up to a minute to the next run, and up to a minute until the page reads it again.
