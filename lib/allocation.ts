@@ -2,7 +2,7 @@ import path from "node:path";
 import { settings, paths } from "./config";
 import { ConflictError, AppError } from "./errors";
 import { readJson, withFileLock, writeFileAtomic } from "./lock";
-import { claimNetwork, enginesUsedN, networkIdle, pickN, removeNetwork, subnetFor } from "../networks/subnets";
+import { claimNetwork, enginesUsedN, networkIdle, pickN, reclaimAbandoned, removeNetwork, subnetFor } from "../networks/subnets";
 import { enginePublishedPorts, hostPortFree, pickPort } from "../networks/ports";
 
 /**
@@ -63,10 +63,12 @@ export async function allocate(name: string, extra?: (a: Allocation) => Promise<
       n = pickN(usedN);
       if (n === null) break;
       const net = engineN.get(n);
-      // Our own pre-created or left-over mdind-n<N> with nothing attached is free; anything else is
-      // taken. A free N is claimed on the engine at once: another data dir sharing the engine (a
-      // test run beside a dashboard) may be picking the same N right now.
-      if (net === undefined && (await claimNetwork(n))) {
+      // Our own pre-created or left-over mdind-n<N> with nothing attached is free, and so is one a
+      // removed data dir left behind (reclaimed here); anything else is taken. A free N is claimed
+      // on the engine at once: another data dir sharing the engine (a test run beside a dashboard)
+      // may be picking the same N right now.
+      const free = net === undefined || (net.abandoned && (await reclaimAbandoned(n)));
+      if (free && (await claimNetwork(n))) {
         claimed = true;
         break;
       }

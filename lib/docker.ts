@@ -14,6 +14,8 @@ export const LABEL = {
   version: "org.moodle-dind.version",
   /** Which data dir (MDIND_HOME) owns a resource: two homes may share one engine (tests, dev). */
   home: "org.moodle-dind.home",
+  /** The data dir's path, on networks: one whose folder is gone was left by a removed data dir. */
+  homePath: "org.moodle-dind.home-path",
 } as const;
 
 let client: Docker | null = null;

@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import path from "node:path";
+import { settings } from "../lib/config";
 import { docker, homeId, LABEL, managedLabels } from "../lib/docker";
 import { ConflictError, engineError } from "../lib/errors";
 
@@ -42,17 +45,31 @@ export function pickN(used: Set<number>, min = N_MIN, max = N_MAX): number | nul
 }
 
 /**
- * Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken.
- * `ours` is true for a network named mdind-n<N> that this data dir made (pre-created or left over).
+ * A network another data dir made whose folder no longer exists: a test run or bench removed its
+ * temporary data dir without removing every network (a crash, a second Ctrl+C). Nobody can ever
+ * reuse it, so without this its 172.20.N would be lost to every data dir on the engine.
  */
-export async function enginesUsedN(): Promise<Map<number, { name: string; ours: boolean }>> {
-  const out = new Map<number, { name: string; ours: boolean }>();
+function abandoned(labels: Record<string, string> | undefined): boolean {
+  const where = labels?.[LABEL.homePath];
+  if (labels?.[LABEL.managed] !== "true" || labels[LABEL.home] === homeId() || !where || !path.isAbsolute(where)) return false;
+  return !fs.existsSync(where);
+}
+
+/**
+ * Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken.
+ * `ours` is true for a network named mdind-n<N> that this data dir made (pre-created or left over);
+ * `abandoned` for one of a data dir that is gone (see above).
+ */
+export async function enginesUsedN(): Promise<Map<number, { name: string; ours: boolean; abandoned: boolean }>> {
+  const out = new Map<number, { name: string; ours: boolean; abandoned: boolean }>();
   try {
     const nets = await docker().listNetworks();
     for (const net of nets) {
       for (const cfg of net.IPAM?.Config ?? []) {
         const n = cfg.Subnet ? nFromSubnet(cfg.Subnet) : null;
-        if (n !== null) out.set(n, { name: net.Name, ours: net.Name === networkName(n) && net.Labels?.[LABEL.home] === homeId() });
+        if (n === null) continue;
+        const named = net.Name === networkName(n);
+        out.set(n, { name: net.Name, ours: named && net.Labels?.[LABEL.home] === homeId(), abandoned: named && abandoned(net.Labels) });
       }
     }
   } catch (e) {
@@ -85,7 +102,7 @@ export async function ensureNetwork(n: number): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
-      Labels: managedLabels({ [LABEL.n]: String(n) }),
+      Labels: managedLabels({ [LABEL.n]: String(n), [LABEL.homePath]: settings().home }),
     });
     return name;
   } catch (e) {
@@ -105,6 +122,21 @@ export async function claimNetwork(n: number): Promise<boolean> {
   } catch (e) {
     if (e instanceof ConflictError || /overlaps/i.test(String((e as Error).message))) return false;
     throw e;
+  }
+}
+
+/**
+ * Remove an abandoned mdind-n<N> (enginesUsedN) if nothing is attached to it, so that N can be
+ * claimed again. True when it is gone.
+ */
+export async function reclaimAbandoned(n: number): Promise<boolean> {
+  const info = await docker().getNetwork(networkName(n)).inspect().catch(() => null);
+  if (!info || !abandoned(info.Labels) || Object.keys(info.Containers ?? {}).length > 0) return false;
+  try {
+    await docker().getNetwork(networkName(n)).remove();
+    return true;
+  } catch (e) {
+    return (e as { statusCode?: number }).statusCode === 404;
   }
 }
 

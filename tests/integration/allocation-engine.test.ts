@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { docker, LABEL } from "@/lib/docker";
-import { removeNetwork } from "@/networks/subnets";
+import { enginesUsedN, reclaimAbandoned, removeNetwork } from "@/networks/subnets";
 
 const run = promisify(execFile);
 
@@ -56,6 +56,35 @@ describe("allocation across data dirs sharing an engine", () => {
     // Every N handed out is backed by a network of the data dir that got it.
     for (const n of ns) expect(await docker().getNetwork(`mdind-n${n}`).inspect()).toBeTruthy();
   }, 180_000);
+
+  it("reclaims a network whose data dir is gone, and never one whose data dir exists", async () => {
+    const gone = path.join(os.tmpdir(), `mdind-gone-${process.pid}`);
+    const cases = [
+      { n: 252, homePath: gone, reclaimed: true },
+      // A data dir that still exists (its instance only stopped), and a label that is not a path.
+      { n: 253, homePath: homes[1], reclaimed: false },
+      { n: 254, homePath: "relative/dir", reclaimed: false },
+    ];
+    for (const c of cases) {
+      await docker().getNetwork(`mdind-n${c.n}`).remove().catch(() => null);
+      await docker().createNetwork({
+        Name: `mdind-n${c.n}`,
+        Labels: { [LABEL.managed]: "true", [LABEL.home]: "someone-else", [LABEL.homePath]: c.homePath },
+        IPAM: { Driver: "default", Config: [{ Subnet: `172.20.${c.n}.0/24` }] },
+      });
+    }
+    try {
+      const used = await enginesUsedN();
+      for (const c of cases) expect(used.get(c.n)?.abandoned, String(c.n)).toBe(c.reclaimed);
+      for (const c of cases) {
+        expect(await reclaimAbandoned(c.n), String(c.n)).toBe(c.reclaimed);
+        const left = await docker().getNetwork(`mdind-n${c.n}`).inspect().then(() => true, () => false);
+        expect(left, String(c.n)).toBe(!c.reclaimed);
+      }
+    } finally {
+      for (const c of cases) await docker().getNetwork(`mdind-n${c.n}`).remove().catch(() => null);
+    }
+  });
 
   it("never removes another data dir's network of the same name", async () => {
     const n = 251;
