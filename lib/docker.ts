@@ -61,8 +61,11 @@ export function followProgress(
 
 /** Short stable id of this process's data dir, put on every container and network it makes. */
 export function homeId(): string {
-  return createHash("sha256").update(settings().home).digest("hex").slice(0, 12);
+  return homeIdOf(settings().home);
 }
+
+/** The home label of the data dir at `dir` (a resolved path). */
+export const homeIdOf = (dir: string) => createHash("sha256").update(dir).digest("hex").slice(0, 12);
 
 /**
  * The engine adapter for what we manage: every list, filter and label of our containers and

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { settings } from "../lib/config";
-import { docker, homeId, LABEL, managedLabels } from "../lib/docker";
+import { docker, homeId, homeIdOf, LABEL, managedLabels } from "../lib/docker";
 import { ConflictError, engineError } from "../lib/errors";
 
 /**
@@ -51,8 +51,29 @@ export function pickN(used: Set<number>, min = N_MIN, max = N_MAX): number | nul
  */
 function abandoned(labels: Record<string, string> | undefined): boolean {
   const where = labels?.[LABEL.homePath];
-  if (labels?.[LABEL.managed] !== "true" || labels[LABEL.home] === homeId() || !where || !path.isAbsolute(where)) return false;
-  return !fs.existsSync(where);
+  const home = labels?.[LABEL.home];
+  if (labels?.[LABEL.managed] !== "true" || !home || home === homeId() || !where || !path.isAbsolute(where)) return false;
+  // The two labels must agree (homeId is the path's hash), and only a definite "no such folder"
+  // counts: a folder this process may not read (another user's home, another mount view) is alive.
+  if (homeIdOf(where) !== home) return false;
+  try {
+    fs.statSync(where);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/**
+ * Any container, stopped ones included, on the network or of its data dir. The engine lists only
+ * running containers on a network, and lets a network be removed under stopped ones, which could
+ * then never start again.
+ */
+async function anyContainerOf(name: string, home: string): Promise<boolean> {
+  const on = await docker().listContainers({ all: true, filters: { network: [name] } });
+  if (on.length > 0) return true;
+  const theirs = await docker().listContainers({ all: true, filters: { label: [`${LABEL.home}=${home}`] } });
+  return theirs.length > 0;
 }
 
 /**
@@ -132,6 +153,7 @@ export async function claimNetwork(n: number): Promise<boolean> {
 export async function reclaimAbandoned(n: number): Promise<boolean> {
   const info = await docker().getNetwork(networkName(n)).inspect().catch(() => null);
   if (!info || !abandoned(info.Labels) || Object.keys(info.Containers ?? {}).length > 0) return false;
+  if (await anyContainerOf(info.Name, info.Labels?.[LABEL.home] ?? "")) return false;
   try {
     await docker().getNetwork(networkName(n)).remove();
     return true;

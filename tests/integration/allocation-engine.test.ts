@@ -4,8 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { docker, LABEL } from "@/lib/docker";
+import { docker, homeIdOf, LABEL } from "@/lib/docker";
 import { enginesUsedN, reclaimAbandoned, removeNetwork } from "@/networks/subnets";
 
 const run = promisify(execFile);
@@ -57,32 +58,57 @@ describe("allocation across data dirs sharing an engine", () => {
     for (const n of ns) expect(await docker().getNetwork(`mdind-n${n}`).inspect()).toBeTruthy();
   }, 180_000);
 
-  it("reclaims a network whose data dir is gone, and never one whose data dir exists", async () => {
+  it("reclaims a network whose data dir is gone, and never one that may still be in use", async () => {
     const gone = path.join(os.tmpdir(), `mdind-gone-${process.pid}`);
     const cases = [
-      { n: 252, homePath: gone, reclaimed: true },
-      // A data dir that still exists (its instance only stopped), and a label that is not a path.
-      { n: 253, homePath: homes[1], reclaimed: false },
-      { n: 254, homePath: "relative/dir", reclaimed: false },
+      { why: "its data dir is gone", homePath: gone, home: homeIdOf(gone), reclaimed: true },
+      { why: "its data dir exists (its instances only stopped)", homePath: homes[1], home: homeIdOf(homes[1]), reclaimed: false },
+      { why: "the path label is not a path", homePath: "relative/dir", home: homeIdOf("relative/dir"), reclaimed: false },
+      { why: "the two labels disagree", homePath: gone, home: "0123456789ab", reclaimed: false },
+      { why: "a stopped container is on it", homePath: `${gone}-stopped`, home: homeIdOf(`${gone}-stopped`), reclaimed: false, stopped: true },
     ];
-    for (const c of cases) {
-      await docker().getNetwork(`mdind-n${c.n}`).remove().catch(() => null);
-      await docker().createNetwork({
-        Name: `mdind-n${c.n}`,
-        Labels: { [LABEL.managed]: "true", [LABEL.home]: "someone-else", [LABEL.homePath]: c.homePath },
-        IPAM: { Driver: "default", Config: [{ Subnet: `172.20.${c.n}.0/24` }] },
-      });
-    }
+    // Free Ns at the top of the range: this engine may be shared, and another data dir's networks
+    // are never touched.
+    const used = await enginesUsedN();
+    const ns = Array.from({ length: 254 }, (_, i) => 254 - i).filter((n) => !used.has(n)).slice(0, cases.length);
+    expect(ns).toHaveLength(cases.length);
+    const made: string[] = [];
+    let image = "";
     try {
-      const used = await enginesUsedN();
-      for (const c of cases) expect(used.get(c.n)?.abandoned, String(c.n)).toBe(c.reclaimed);
-      for (const c of cases) {
-        expect(await reclaimAbandoned(c.n), String(c.n)).toBe(c.reclaimed);
-        const left = await docker().getNetwork(`mdind-n${c.n}`).inspect().then(() => true, () => false);
-        expect(left, String(c.n)).toBe(!c.reclaimed);
+      for (const [i, c] of cases.entries()) {
+        const name = `mdind-n${ns[i]}`;
+        await docker().createNetwork({
+          Name: name,
+          Labels: { [LABEL.managed]: "true", [LABEL.home]: c.home, [LABEL.homePath]: c.homePath },
+          IPAM: { Driver: "default", Config: [{ Subnet: `172.20.${ns[i]}.0/24` }] },
+        });
+        made.push(name);
+        if (c.stopped) {
+          image = `mdind-it/one-file:${process.pid}`;
+          const pack = tar.pack();
+          pack.entry({ name: "x" }, "x");
+          pack.finalize();
+          const [repo, tag] = image.split(":");
+          await new Promise<void>((resolve, reject) =>
+            docker().importImage(pack as never, { repo, tag }, (err, out) => (err ? reject(err) : docker().modem.followProgress(out!, (e) => (e ? reject(e) : resolve())))),
+          );
+          // Created, never started: the network's own list of containers does not show it.
+          await docker().createContainer({ Image: image, Cmd: ["/x"], Labels: { [LABEL.home]: c.home }, HostConfig: { NetworkMode: name } });
+        }
+      }
+      const seen = await enginesUsedN();
+      for (const [i, c] of cases.entries()) expect(seen.get(ns[i])?.abandoned, c.why).toBe(c.reclaimed || Boolean(c.stopped));
+      for (const [i, c] of cases.entries()) {
+        expect(await reclaimAbandoned(ns[i]), c.why).toBe(c.reclaimed);
+        const left = await docker().getNetwork(`mdind-n${ns[i]}`).inspect().then(() => true, () => false);
+        expect(left, c.why).toBe(!c.reclaimed);
       }
     } finally {
-      for (const c of cases) await docker().getNetwork(`mdind-n${c.n}`).remove().catch(() => null);
+      if (image) {
+        for (const c of await docker().listContainers({ all: true, filters: { ancestor: [image] } })) await docker().getContainer(c.Id).remove({ force: true });
+        await docker().getImage(image).remove({ force: true }).catch(() => null);
+      }
+      for (const name of made) await docker().getNetwork(name).remove().catch(() => null);
     }
   });
 

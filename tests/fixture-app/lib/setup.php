@@ -173,3 +173,11 @@ if (!defined('ABORT_AFTER_CONFIG')) {
 }
 
 require_once(__DIR__ . '/sessionlib.php');
+
+// Real Moodle keeps file sessions in moodledata/sessions, made by its first page view (a template's
+// warm-up, a clone's first visit). With the folder the cron loop tells an idle site from a used one,
+// as it does for real Moodle, instead of running every minute because sessions might live elsewhere.
+// Here rather than in public/config.php, which builds before 5.1 do not have.
+if (PHP_SAPI !== 'cli' && !empty($CFG->dataroot) && !is_dir($CFG->dataroot . '/sessions')) {
+    @mkdir($CFG->dataroot . '/sessions', 02777, true);
+}
