@@ -1,7 +1,7 @@
 import { taskContainer } from "../../lib/cluster/engine-io";
 import type { Engine } from "../../lib/cluster/swarm";
 import { AppError } from "../../lib/errors";
-import type { Service } from "../../instances/stack";
+import { SERVICES, type Service } from "../../instances/stack";
 import { serviceName } from "./stack";
 import { nodeEngine, readState } from "./state";
 import { readRecord } from "../../instances/store";
@@ -32,4 +32,41 @@ export async function clusterShellTarget(name: string, service: Service): Promis
 export async function isClusterInstance(name: string): Promise<boolean> {
   const s = await readState().catch(() => null);
   return Boolean(s?.instances[name]);
+}
+
+/** One node's share of the start-up terminal sweep: its engine and the task containers to look in. */
+export interface NodeTasks {
+  node: string;
+  engine: Engine | null;
+  containers: string[];
+  error: string | null;
+}
+
+/**
+ * The running task containers of every instance of a cluster started here, by node: where a
+ * SIGKILLed dashboard may have left remote terminal sessions (services/terminal/sweep.ts). A node
+ * that does not answer is named with its error, never thrown: the sweep goes on with the others.
+ */
+export async function clusterTaskContainers(): Promise<NodeTasks[]> {
+  const s = await readState().catch(() => null);
+  if (!s) return [];
+  const byNode = new Map<string, string[]>();
+  for (const [name, inst] of Object.entries(s.instances)) byNode.set(inst.node, [...(byNode.get(inst.node) ?? []), name]);
+  const out: NodeTasks[] = [];
+  for (const [node, names] of byNode) {
+    try {
+      const engine = await nodeEngine(s, node);
+      const containers: string[] = [];
+      for (const name of names) {
+        for (const svc of SERVICES) {
+          const c = await taskContainer(engine, serviceName(name, svc));
+          if (c) containers.push(c);
+        }
+      }
+      out.push({ node, engine, containers, error: null });
+    } catch (e) {
+      out.push({ node, engine: null, containers: [], error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return out;
 }

@@ -1,5 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import { execOn } from "../../lib/cluster/engine-io";
+import type { Engine } from "../../lib/cluster/swarm";
+import { withDeadline } from "../../lib/deadline";
 import { listManagedContainers } from "../../lib/docker";
 import { execIn } from "../../lib/exec";
 import { CGROUP_NAME_RE, cgroupDir, cgroupOf, killCgroup, ownCgroupDir } from "./cgroup";
@@ -14,13 +17,16 @@ import { MARKER_ENV, MARKER_RE, reapContainer, reapHost } from "./reaper";
  * (moby #9098); host shells lose their terminal but their nohup'd and setsid'd children live on.
  * So a starting dashboard ends every terminal session whose owning dashboard is gone (owner.ts):
  * session cgroups on this machine, marked host processes, and the launchers in this data dir's
- * running containers. Sessions of a live dashboard, of another data dir or of a dashboard it cannot
+ * running containers and in its cluster instances' task containers on other nodes. Sessions of a live dashboard, of another data dir or of a dashboard it cannot
  * judge are left alone. Never throws: a sweep that fails is a log line.
  */
 export type SweepLogger = (event: string, fields?: Record<string, unknown>) => void;
 
 export interface SweepOptions {
-  /** Containers to look in; default: this data dir's running containers. */
+  /**
+   * Containers to look in; default: this data dir's running containers, and the task containers
+   * of a cluster started from it on every node.
+   */
   containers?: string[];
 }
 
@@ -79,14 +85,19 @@ function orphanHostMarkers(): string[] {
   return [...markers];
 }
 
-async function sweepContainer(name: string, report: SweepReport): Promise<void> {
+/** `engine`: a cluster node's engine, for an instance's task container there; this host's otherwise. */
+async function sweepContainer(name: string, report: SweepReport, engine?: Engine): Promise<void> {
   // Root reads every launcher's cmdline; no perl in the image means no launchers in it either.
-  const listed = await execIn(name, ["perl", "-e", LIST_LAUNCHERS_SCRIPT], { user: "0", check: false, what: "terminal sweep", timeoutMs: 15_000 });
+  const argv = ["perl", "-e", LIST_LAUNCHERS_SCRIPT];
+  const opts = { user: "0", check: false, what: "terminal sweep" };
+  const listed = engine
+    ? await withDeadline(15_000, () => execOn(engine, name, argv, opts)).then((r) => ({ exitCode: r.exitCode, stdout: r.stdout.toString() }))
+    : await execIn(name, argv, { ...opts, timeoutMs: 15_000 });
   if (listed.exitCode !== 0) return;
   const orphans = parseLauncherList(listed.stdout).filter((l) => ownerState(l.owner) === "gone");
   for (const l of orphans) {
     // As the session's own user, like any session end (reaper.ts says why).
-    const r = await reapContainer(name, l.marker, String(l.uid));
+    const r = await reapContainer(name, l.marker, String(l.uid), engine);
     if (r.ok) report.containerSessions++;
     else report.errors.push(`${name}: ${r.detail}`);
   }
@@ -108,20 +119,31 @@ export async function sweepOrphans(log?: SweepLogger, opts: SweepOptions = {}): 
   } catch (e) {
     report.errors.push(`host: ${errText(e)}`);
   }
-  let containers = opts.containers;
-  if (!containers) {
+  const containers: { name: string; engine?: Engine }[] = (opts.containers ?? []).map((name) => ({ name }));
+  if (!opts.containers) {
     try {
-      containers = (await listManagedContainers({ running: true })).map((c) => (c.Names[0] ?? "").replace(/^\//, "")).filter(Boolean);
+      const names = (await listManagedContainers({ running: true })).map((c) => (c.Names[0] ?? "").replace(/^\//, "")).filter(Boolean);
+      containers.push(...names.map((name) => ({ name })));
     } catch (e) {
       report.errors.push(`containers: ${errText(e)}`);
-      containers = [];
+    }
+    // Instances of a cluster started here: their task containers on every node, over its engine.
+    try {
+      const { clusterTaskContainers } = await import("../cluster/terminal");
+      for (const n of await clusterTaskContainers()) {
+        if (n.error || !n.engine) report.errors.push(`node ${n.node}: ${n.error}`);
+        else containers.push(...n.containers.map((name) => ({ name, engine: n.engine! })));
+      }
+    } catch (e) {
+      report.errors.push(`cluster: ${errText(e)}`);
     }
   }
   // A few at a time: each look is one exec, and a data dir may hold a hundred instances.
   const queue = [...containers];
   const worker = async () => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      await sweepContainer(name, report).catch((e: unknown) => report.errors.push(`${name}: ${errText(e)}`));
+    for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+      const { name, engine } = c;
+      await sweepContainer(name, report, engine).catch((e: unknown) => report.errors.push(`${name}: ${errText(e)}`));
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
