@@ -154,6 +154,37 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     log(`terminal ${r.name} on ${r.node}: ran as ${m![1]} in ${m![2]}; reaper: ${res.end.detail.slice(0, 120)}`);
   });
 
+  it("a SIGKILLed dashboard's shell on another node is ended by the next start's sweep", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
+    const app = ids.stdout.trim().split("\n")[0];
+    // Every process's argv in the node's app task container, NULs as spaces.
+    const procs = async () => (await execIn(r.node, ["docker", "exec", app, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"])).stdout;
+    // A dashboard process opens a shell there, starts a long sleep in it, and is SIGKILLed: it never
+    // ends its session, and the engine keeps the exec running without a client.
+    const opener = `
+      const { openContainerShell } = await import("./services/terminal/shells.ts");
+      const sh = await openContainerShell(${JSON.stringify(r.name)}, "app", 120, 30);
+      let out = "";
+      sh.onData((d) => (out += d.toString()));
+      sh.write("sleep 6543 & echo UP-$((6*7))\\n");
+      const until = Date.now() + 60000;
+      while (!/UP-42/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
+      process.kill(process.pid, "SIGKILL");`;
+    await run("node", ["--import", "tsx", "--input-type=module", "-e", opener], { cwd: ROOT, env: env(), timeout: 120_000 }).catch(() => undefined);
+    expect(await procs()).toContain("sleep 6543");
+    // The next dashboard's start-up sweep, in a process of the same data dir.
+    const sweeper = `
+      const { sweepOrphans } = await import("./services/terminal/sweep.ts");
+      console.log(JSON.stringify(await sweepOrphans()));
+      process.exit(0);`;
+    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", sweeper], { cwd: ROOT, env: env(), timeout: 300_000 });
+    const report = JSON.parse(p.stdout.trim().split("\n").pop()!) as { containerSessions: number; errors: string[] };
+    log(`sweep: ${report.containerSessions} remote session(s) ended; errors: ${report.errors.join("; ") || "none"}`);
+    expect(report.containerSessions).toBeGreaterThanOrEqual(1);
+    expect(await procs()).not.toContain("sleep 6543");
+  }, 600_000);
+
   it("drain: the node's instances answer again elsewhere with their data", async () => {
     const victim = rows.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`) ?? rows[0].node;
     const moving = rows.filter((r) => r.node === victim);
