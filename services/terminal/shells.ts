@@ -53,6 +53,12 @@ export interface ExecPlan {
 /** The service's login shell, as its shell user in its work folder. */
 const loginPlan = (service: Service): ExecPlan => ({ cmd: ["sh", "-c", LOGIN_SHELL], ...serviceShellDefaults(service), env: [...BASE_ENV] });
 
+/**
+ * The db tab of a cluster instance (PostgreSQL only in a cluster): psql as Moodle's role over the
+ * container's own socket, which the image trusts, so no password travels to the other node.
+ */
+const clusterDbPlan = (): ExecPlan => ({ cmd: ["sh", "-c", PSQL], user: "postgres", env: [...BASE_ENV, "PGUSER=moodle", "PGDATABASE=moodle"] });
+
 async function containerPlan(instance: string, service: Service): Promise<ExecPlan> {
   if (service !== "db") return loginPlan(service);
   const rec = await readRecord(instance);
@@ -71,7 +77,7 @@ export async function openContainerShell(instance: string, service: Service, col
   const remote = await clusterShellTarget(instance, service);
   if (remote) {
     // An instance of a cluster started here: its task container, through its node's engine.
-    return openExecShell(remote.container, loginPlan(service), cols, rows, remote.engine);
+    return openExecShell(remote.container, service === "db" ? clusterDbPlan() : loginPlan(service), cols, rows, remote.engine);
   }
   const name = containerName(instance, service);
   const c = docker().getContainer(name);

@@ -154,6 +154,27 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     log(`terminal ${r.name} on ${r.node}: ran as ${m![1]} in ${m![2]}; reaper: ${res.end.detail.slice(0, 120)}`);
   });
 
+  it("the db tab of an instance on another node opens the database client", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const script = `
+      const { openContainerShell } = await import("./services/terminal/shells.ts");
+      const sh = await openContainerShell(${JSON.stringify(r.name)}, "db", 120, 30);
+      let out = "";
+      sh.onData((d) => (out += d.toString()));
+      sh.write("SELECT current_user || '-' || (6*7) AS probe;\\n");
+      const until = Date.now() + 60000;
+      while (!/moodle-42/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
+      const end = await sh.end();
+      console.log(JSON.stringify({ out: out.slice(-2000), end }));
+      process.exit(0);`;
+    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
+    const res = JSON.parse(p.stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string } };
+    // psql answered the query as Moodle's role (the typed line itself has no "moodle-42").
+    expect(res.out).toMatch(/moodle-42/);
+    expect(res.end.ok, res.end.detail).toBe(true);
+    log(`db tab ${r.name} on ${r.node}: psql answered as moodle`);
+  });
+
   it("a SIGKILLed dashboard's shell on another node is ended by the next start's sweep", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
     const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
