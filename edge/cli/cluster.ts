@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { joinTokens, listNodes, localEngine, setAvailability, swarmInit, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { UsageError } from "./exit";
@@ -22,6 +23,7 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
   recover NODE                         a lost node's instances, from their latest snapshots
   logs NAME [FILE] [--lines N]         NAME's log files on its node; with FILE (from the list) its last lines
+  export NAME [FILE]                   NAME as an archive \`moodle-dind import\` reads on any host
 `;
 
 const say = (l: string) => process.stderr.write(`cluster: ${l}\n`);
@@ -126,6 +128,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       if (!values.to) throw new UsageError("cluster move NAME --to NODE");
       const r = await svc.moveInstance(need("a name"), values.to, values["from-snapshot"] ? "snapshot" : "live", say);
       out(r, () => `${r.name} moved to ${r.to} in ${r.seconds.toFixed(1)} s (${r.how})`);
+      return 0;
+    }
+    case "export": {
+      const name = need("a name");
+      const file = path.resolve(arg2 ?? `${name}.moodle-dind.tar.gz`);
+      const r = await svc.exportClusterInstance(name, file, say);
+      out(r, () => `exported ${name} from ${r.node} to ${r.file} (${(r.bytes / 1e6).toFixed(1)} MB): \`moodle-dind import\` it on any host`);
       return 0;
     }
     case "snapshot": {

@@ -294,6 +294,16 @@ export async function listClusterInstances(): Promise<(ClusterInstance & { runni
   return out;
 }
 
+/** The instance's database (pg_dump -Fc), dumped by its running db task: consistent while the site runs. */
+export async function dumpOnNode(engine: Engine, name: string, node: string): Promise<Buffer> {
+  const db = await taskContainer(engine, serviceName(name, "db"));
+  if (!db) throw new ConflictError(`${name}'s database is not running on ${node}`);
+  return (await execOn(engine, db, ["pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "moodle"], { user: "postgres", what: "database dump" })).stdout;
+}
+
+/** A tar stream of the instance's folder on a node (entries start with `NAME/`); call done() after. */
+export const readInstanceFolder = (engine: Engine, name: string) => readFolder(engine, HELPER_IMAGE, INSTANCES, name);
+
 /**
  * A snapshot: the database dumped by the running db (consistent while the site runs) plus the
  * instance folder without the live database files, as one tar.gz in the control plane's
@@ -304,13 +314,11 @@ export async function snapshotInstance(name: string, log: (l: string) => void): 
   const inst = s.instances[name];
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
   const engine = await nodeEngine(s, inst.node);
-  const db = await taskContainer(engine, serviceName(name, "db"));
-  if (!db) throw new ConflictError(`${name}'s database is not running on ${inst.node}`);
   const at = new Date().toISOString();
-  const dump = (await execOn(engine, db, ["pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "moodle"], { user: "postgres", what: "database dump" })).stdout;
+  const dump = await dumpOnNode(engine, name, inst.node);
   await fsp.mkdir(snapshotDir(), { recursive: true, mode: 0o700 });
   const file = path.join(snapshotDir(), `${name}-${at.replace(/[:.]/g, "-")}.tar.gz`);
-  const { stream, done } = await readFolder(engine, HELPER_IMAGE, INSTANCES, name);
+  const { stream, done } = await readInstanceFolder(engine, name);
   try {
     const extract = tar.extract();
     const pack = tar.pack();

@@ -175,6 +175,38 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     log(`db tab ${r.name} on ${r.node}: psql answered as moodle`);
   });
 
+  it("export of an instance on another node, imported on this host as a single-host instance", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const was = await page(r.port);
+    const file = path.join(home, `${r.name}.tar.gz`);
+    const ex = (await cli(["export", r.name, file])) as { file: string; bytes: number; node: string };
+    log(`export ${r.name} from ${ex.node}: ${(ex.bytes / 1e6).toFixed(1)} MB`);
+    expect(ex.node).toBe(r.node);
+    // The local CLI of the same data dir reads it like any export: a port of its own, off the cluster's.
+    const port = PORT_MIN + COUNT + 5;
+    const imported = `${r.name}-here`;
+    const im = await run("node", ["bin/moodle-dind.mjs", "import", file, imported, "--json"], {
+      cwd: ROOT,
+      env: { ...env(), MDIND_PORT_RANGE: `${port}-${port}` },
+      maxBuffer: 16 << 20,
+      timeout: PER_INSTANCE_MS,
+    });
+    try {
+      const view = JSON.parse(im.stdout.trim().split("\n").pop()!) as { name: string; status: string };
+      expect(view.status).toBe("running");
+      type Full = { site: string; moodledata_counter: number; db_visits: number; wwwroot: string };
+      const here = (await page(port)) as Full;
+      // The same site: its database and moodledata came across (one more visit each), at its new address.
+      expect(here.site).toBe(was.site);
+      expect(here.db_visits).toBe((was as Full).db_visits + 1);
+      expect(here.moodledata_counter).toBe(was.moodledata_counter + 1);
+      expect(here.wwwroot).toBe(`http://127.0.0.1:${port}`);
+      log(`import as ${imported}: running on 127.0.0.1:${port}, same site`);
+    } finally {
+      await run("node", ["bin/moodle-dind.mjs", "remove", imported, "--yes"], { cwd: ROOT, env: env() }).catch((e: Error) => log(`remove ${imported}: ${e.message}`));
+    }
+  }, 2 * PER_INSTANCE_MS);
+
   it("a SIGKILLed dashboard's shell on another node is ended by the next start's sweep", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
     const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);

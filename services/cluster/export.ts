@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import tar from "tar-stream";
+import { NotFoundError, ValidationError } from "../../lib/errors";
+import { validateName } from "../../lib/names";
+import { ARCHIVE_FORMAT } from "../../instances/archive";
+import { SKIP_MOODLEDATA } from "../../instances/seed";
+import type { InstanceRecord } from "../../instances/store";
+import { dumpOnNode, readInstanceFolder } from "./instances";
+import { nodeEngine, requireState } from "./state";
+
+/** Folders of a node's instance folder that an export carries, and their names in the archive. */
+const CARRIED: readonly [string, string][] = [
+  ["data/code/", "code/"],
+  ["data/moodledata/", "moodledata/"],
+  ["config/", "config/"],
+];
+
+/**
+ * Where an entry of the node's `NAME/` folder goes in an export archive, or null to leave it out:
+ * the live database files, logs, the record (it becomes the manifest), moodledata's caches and
+ * sessions, and anything not plainly inside a carried folder.
+ */
+export function exportEntryName(name: string, entry: string): string | null {
+  const pre = `${name}/`;
+  if (!entry.startsWith(pre) || entry.split("/").some((p) => p === ".." || p === ".")) return null;
+  const rel = entry.slice(pre.length);
+  for (const [from, to] of CARRIED) {
+    if (!rel.startsWith(from)) continue;
+    const rest = rel.slice(from.length);
+    if (to === "moodledata/" && SKIP_MOODLEDATA.includes(rest.split("/")[0])) return null;
+    return to + rest;
+  }
+  return null;
+}
+
+/**
+ * Export an instance of the cluster from the node that holds it, in the format `moodle-dind
+ * import` reads on any host (instances/archive.ts): the database dumped by its running db task,
+ * code, moodledata and config read over the node's engine, and the node's record as the manifest.
+ * Written to `file` via `.partial` and a rename, so an interrupted export leaves no archive.
+ */
+export async function exportClusterInstance(nameIn: string, file: string, log: (l: string) => void): Promise<{ file: string; bytes: number; node: string }> {
+  const name = validateName(nameIn);
+  const s = await requireState();
+  const inst = s.instances[name];
+  if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
+  const engine = await nodeEngine(s, inst.node);
+  const dump = await dumpOnNode(engine, name, inst.node);
+  log(`${name}: database dumped on ${inst.node} (${(dump.length / 1e6).toFixed(1)} MB)`);
+  const { stream, done } = await readInstanceFolder(engine, name);
+  const partial = `${file}.partial`;
+  try {
+    const extract = tar.extract();
+    const pack = tar.pack();
+    let record = "";
+    extract.on("entry", (h, body, next) => {
+      if (h.name === `${name}/instance.json`) {
+        body.on("data", (d: unknown) => {
+          record += String(d);
+        });
+        body.on("end", next);
+        return;
+      }
+      const to = exportEntryName(name, h.name);
+      if (!to || (h.type !== "file" && h.type !== "directory")) {
+        body.resume();
+        body.on("end", next);
+        return;
+      }
+      body.pipe(pack.entry({ ...h, name: to }, next));
+    });
+    extract.on("finish", () => {
+      try {
+        const rec = JSON.parse(record) as Pick<InstanceRecord, "spec" | "source">;
+        const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
+        pack.entry({ name: "manifest.json", mode: 0o644 }, JSON.stringify(manifest, null, 2));
+        pack.entry({ name: "db.dump", mode: 0o600 }, dump);
+        pack.finalize();
+      } catch {
+        pack.destroy(new ValidationError(`${name}'s record on ${inst.node} is missing or unreadable`, "name"));
+      }
+    });
+    await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    await Promise.all([pipeline(stream, extract), pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(partial, { mode: 0o600 }))]);
+    await fsp.rename(partial, file);
+  } catch (e) {
+    await fsp.rm(partial, { force: true });
+    throw e;
+  } finally {
+    await done();
+  }
+  const bytes = (await fsp.stat(file)).size;
+  log(`${name}: exported to ${file} (${(bytes / 1e6).toFixed(1)} MB)`);
+  return { file, bytes, node: inst.node };
+}
