@@ -24,6 +24,7 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   recover NODE                         a lost node's instances, from their latest snapshots
   logs NAME [FILE] [--lines N]         NAME's log files on its node; with FILE (from the list) its last lines
   export NAME [FILE]                   NAME as an archive \`moodle-dind import\` reads on any host
+  clone NAME NEWNAME                   NAME exported and imported as NEWNAME, placed by the scheduler
 `;
 
 const say = (l: string) => process.stderr.write(`cluster: ${l}\n`);
@@ -128,6 +129,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       if (!values.to) throw new UsageError("cluster move NAME --to NODE");
       const r = await svc.moveInstance(need("a name"), values.to, values["from-snapshot"] ? "snapshot" : "live", say);
       out(r, () => `${r.name} moved to ${r.to} in ${r.seconds.toFixed(1)} s (${r.how})`);
+      return 0;
+    }
+    case "clone": {
+      const from = need("a name");
+      if (!arg2) throw new UsageError("cluster clone NAME NEWNAME");
+      const r = await svc.cloneClusterInstance(from, arg2, say);
+      out(r, () => `${r.name} (a clone of ${from}) runs on ${r.node}, port ${r.port} (172.20.${r.n}.0/24)`);
       return 0;
     }
     case "export": {

@@ -213,10 +213,10 @@ const OWN_VERBS: readonly VerbSpec[] = [
   { name: "down", usage: ["down"], summary: "Stop the DinD host; the volumes keep every instance.", options: [], examples: ["moodle-dind down"], localOnly: "it stops this machine's host container" },
   {
     name: "cluster",
-    usage: ["cluster init|join|nodes|drain|activate|up|down|create|list|move|snapshot|export|logs|remove|recover …"],
+    usage: ["cluster init|join|nodes|drain|activate|up|down|create|list|move|snapshot|export|clone|logs|remove|recover …"],
     summary: "Several DinD hosts in one Docker Swarm (docs/cluster.md); `moodle-dind cluster --help` lists its own verbs and options.",
     options: [],
-    subs: Object.fromEntries(["init", "join", "nodes", "drain", "activate", "up", "down", "create", "list", "move", "snapshot", "export", "logs", "remove", "recover"].map((s) => [s, { args: [] }])),
+    subs: Object.fromEntries(["init", "join", "nodes", "drain", "activate", "up", "down", "create", "list", "move", "snapshot", "export", "clone", "logs", "remove", "recover"].map((s) => [s, { args: [] }])),
     examples: ["moodle-dind cluster up --nodes 3"],
     delegated: "edge/cli/cluster.ts",
   },

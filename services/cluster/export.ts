@@ -9,8 +9,9 @@ import { validateName } from "../../lib/names";
 import { ARCHIVE_FORMAT } from "../../instances/archive";
 import { SKIP_MOODLEDATA } from "../../instances/seed";
 import type { InstanceRecord } from "../../instances/store";
-import { dumpOnNode, readInstanceFolder } from "./instances";
-import { nodeEngine, requireState } from "./state";
+import os from "node:os";
+import { createClusterInstance, dumpOnNode, readInstanceFolder } from "./instances";
+import { nodeEngine, requireState, type ClusterInstance } from "./state";
 
 /** Folders of a node's instance folder that an export carries, and their names in the archive. */
 const CARRIED: readonly [string, string][] = [
@@ -96,4 +97,21 @@ export async function exportClusterInstance(nameIn: string, file: string, log: (
   const bytes = (await fsp.stat(file)).size;
   log(`${name}: exported to ${file} (${(bytes / 1e6).toFixed(1)} MB)`);
   return { file, bytes, node: inst.node };
+}
+
+/**
+ * A clone inside the cluster: `from` exported from its node, then imported as `to` on the node the
+ * scheduler places it on (the same path as a new instance, with the archive instead of a fresh
+ * site). The source keeps serving; the clone gets its own N, overlay, port and secrets.
+ */
+export async function cloneClusterInstance(from: string, to: string, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+  const name = validateName(to);
+  const work = await fsp.mkdtemp(path.join(os.tmpdir(), "mdind-cluster-clone-"));
+  try {
+    const file = path.join(work, `${validateName(from)}.tar.gz`);
+    await exportClusterInstance(from, file, log);
+    return await createClusterInstance(name, { archive: file }, log);
+  } finally {
+    await fsp.rm(work, { recursive: true, force: true });
+  }
 }

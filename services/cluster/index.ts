@@ -4,4 +4,4 @@ export { clusterManagerEngine } from "./state";
 export { clusterOverview, type ClusterOverview, type NodeOverview } from "./overview";
 export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";
-export { exportClusterInstance } from "./export";
+export { cloneClusterInstance, exportClusterInstance } from "./export";

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar from "tar-stream";
-import { LABEL, managedLabels } from "../../lib/docker";
+import { docker, LABEL, managedLabels } from "../../lib/docker";
 import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
 import { execIn } from "../../lib/exec";
 import { imageRef } from "../../lib/images/catalog";
@@ -93,9 +93,11 @@ const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/a
  * moodle-dind (the same create as a single host), then hand its data to the swarm: the node-local
  * containers and bridge go, the folder stays.
  */
-async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void): Promise<InstanceSpec> {
+async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, archive?: string): Promise<InstanceSpec> {
+  // From an export archive already in the node container (a clone), else a new fixture site.
+  const verb = archive ? ["import", archive, name, "--json"] : ["create", name, "--moodle", "fixture", "--json"];
   const create = () =>
-    execIn(node, ["node", "bin/moodle-dind.mjs", "create", name, "--moodle", "fixture", "--json"], {
+    execIn(node, ["node", "bin/moodle-dind.mjs", ...verb], {
       workdir: "/opt/moodle-dind",
       env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0"],
       what: `create ${name} on ${node}`,
@@ -234,7 +236,22 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   }
 }
 
-export async function createClusterInstance(nameIn: string, opts: { node?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+/** Copies a control-plane file into a node container's /tmp (this machine's nodes), returning its path there. */
+async function putIntoNode(node: string, file: string, as: string): Promise<string> {
+  const pack = tar.pack();
+  const entry = pack.entry({ name: as, size: (await fsp.stat(file)).size, mode: 0o600 }, (e) => (e ? pack.destroy(e) : pack.finalize()));
+  fs.createReadStream(file).pipe(entry);
+  await docker().getContainer(node).putArchive(pack as unknown as NodeJS.ReadableStream, { path: "/tmp" }).catch((e: unknown) => {
+    throw engineError(`copying ${path.basename(file)} into ${node}`, e);
+  });
+  return `/tmp/${as}`;
+}
+
+/**
+ * A new instance of the cluster, placed by the swarm scheduler (or on `opts.node`): a new fixture
+ * site, or with `opts.archive` (an export archive on the control plane) that site imported.
+ */
+export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
   const name = validateName(nameIn);
   const started = Date.now();
   const s0 = await requireState();
@@ -253,7 +270,17 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
   try {
     // Made on the manager, whose templates are warm (a node's first PostgreSQL initdb takes minutes
     // on a busy machine), then copied to the placed node through both engines.
-    const spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);
+    let spec: InstanceSpec;
+    if (opts.archive) {
+      const inNode = await putIntoNode(s0.manager, opts.archive, `mdind-import-${name}.tar.gz`);
+      try {
+        spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, inNode);
+      } finally {
+        await execIn(s0.manager, ["rm", "-f", inNode], { check: false });
+      }
+    } else {
+      spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);
+    }
     if (node !== s0.manager) {
       await liveCopy(s0, s0.manager, node, name);
       await runOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]);

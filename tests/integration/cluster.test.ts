@@ -207,6 +207,26 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     }
   }, 2 * PER_INSTANCE_MS);
 
+  it("clone inside the cluster: placed by the scheduler, same site, the source still serving", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    type Full = { site: string; moodledata_counter: number; db_visits: number; wwwroot: string };
+    const was = (await page(r.port)) as Full;
+    const c = (await cli(["clone", r.name, `${r.name}c`])) as Row & { seconds: number };
+    log(`clone ${r.name} → ${c.name}: ${c.node} port ${c.port} in ${c.seconds.toFixed(0)} s`);
+    try {
+      expect(c.port).not.toBe(r.port);
+      const copy = (await page(c.port)) as Full;
+      expect(copy.site).toBe(was.site);
+      expect(copy.db_visits).toBe(was.db_visits + 1);
+      expect(copy.wwwroot).toBe(`http://127.0.0.1:${c.port}`);
+      // The source was only read: its own next visit follows its last one.
+      expect(((await page(r.port)) as Full).db_visits).toBe(was.db_visits + 1);
+    } finally {
+      // The later cases count each node's instances: the clone goes again.
+      await cli(["remove", c.name]).catch((e: Error) => log(`remove ${c.name}: ${e.message}`));
+    }
+  }, 2 * PER_INSTANCE_MS);
+
   it("a SIGKILLed dashboard's shell on another node is ended by the next start's sweep", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
     const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
