@@ -155,17 +155,38 @@ export async function waitEngine(node: LocalNode, tls: ClientTls, timeoutMs: num
   }
 }
 
-/** Load image tars (docker save files) into a node's engine. */
+async function loadImage(engine: Engine, file: string): Promise<void> {
+  const stream = (await engine.loadImage(createReadStream(file), { quiet: true })) as NodeJS.ReadableStream;
+  await new Promise<void>((resolve, reject) =>
+    engine.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const failed = err?.message ?? out.find((o) => o.error)?.error;
+      if (failed) reject(new Error(failed));
+      else resolve();
+    }),
+  );
+}
+
+/** A dropped connection, not a refused image: loading the same tar again is harmless. */
+const TRANSIENT = /socket hang up|ECONNRESET|EPIPE|ETIMEDOUT/i;
+const LOAD_ATTEMPTS = 3;
+
+/**
+ * Load image tars (docker save files) into a node's engine. Three nodes loading at once on a busy
+ * 2-core machine once lost a connection mid-upload ("socket hang up", load average 60): such a
+ * load is tried again, up to three times, and said so.
+ */
 export async function loadImages(engine: Engine, files: string[], log: (l: string) => void): Promise<void> {
   for (const file of files) {
-    const stream = (await engine.loadImage(createReadStream(file), { quiet: true })) as NodeJS.ReadableStream;
-    await new Promise<void>((resolve, reject) =>
-      engine.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
-        const failed = err?.message ?? out.find((o) => o.error)?.error;
-        if (failed) reject(new EngineError(`loading ${path.basename(file)}: ${failed}`));
-        else resolve();
-      }),
-    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await loadImage(engine, file);
+        break;
+      } catch (e) {
+        if (attempt >= LOAD_ATTEMPTS || !TRANSIENT.test(msgOf(e))) throw new EngineError(`loading ${path.basename(file)}: ${msgOf(e)}`);
+        log(`loading ${path.basename(file)}: ${msgOf(e)}; trying again (${attempt + 1} of ${LOAD_ATTEMPTS})`);
+        await new Promise((r) => setTimeout(r, 2000 * attempt));
+      }
+    }
     log(`loaded ${path.basename(file)}`);
   }
 }
