@@ -216,8 +216,11 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     try {
       expect(c.port).not.toBe(r.port);
       const copy = (await page(c.port)) as Full;
+      // The same site with its history: the visit counts go on from the source's (the cluster's own
+      // wait for an answer is a visit too), where a new site would start again from 1.
       expect(copy.site).toBe(was.site);
-      expect(copy.db_visits).toBe(was.db_visits + 1);
+      expect(copy.db_visits).toBeGreaterThan(was.db_visits);
+      expect(copy.moodledata_counter).toBeGreaterThan(was.moodledata_counter);
       expect(copy.wwwroot).toBe(`http://127.0.0.1:${c.port}`);
       // The source was only read: its own next visit follows its last one.
       expect(((await page(r.port)) as Full).db_visits).toBe(was.db_visits + 1);
