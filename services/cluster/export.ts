@@ -23,7 +23,8 @@ const CARRIED: readonly [string, string][] = [
 /**
  * Where an entry of the node's `NAME/` folder goes in an export archive, or null to leave it out:
  * the live database files, logs, the record (it becomes the manifest), moodledata's caches and
- * sessions, and anything not plainly inside a carried folder.
+ * sessions, code/config.php (it holds the database password), and anything not plainly inside a
+ * carried folder.
  */
 export function exportEntryName(name: string, entry: string): string | null {
   const pre = `${name}/`;
@@ -33,9 +34,25 @@ export function exportEntryName(name: string, entry: string): string | null {
     if (!rel.startsWith(from)) continue;
     const rest = rel.slice(from.length);
     if (to === "moodledata/" && SKIP_MOODLEDATA.includes(rest.split("/")[0])) return null;
+    // Moodle's config.php holds the database password; the importing host writes its own.
+    if (to === "code/" && rest === "config.php") return null;
     return to + rest;
   }
   return null;
+}
+
+/** The node's record is a small JSON file: anything bigger is not one. */
+const MAX_RECORD = 1 << 20;
+
+/**
+ * The archive header for an entry of the node's folder, or null to leave it out. Built field by
+ * field: the node's own PAX records (long or non-ASCII names) would otherwise carry the node path
+ * past the new name, and the importer would refuse the archive.
+ */
+export function exportHeader(name: string, h: tar.Header): Partial<tar.Header> & { name: string } | null {
+  const to = exportEntryName(name, h.name);
+  if (!to || (h.type !== "file" && h.type !== "directory")) return null;
+  return { name: to, type: h.type, mode: h.mode, size: h.type === "file" ? h.size : 0, mtime: h.mtime, uid: h.uid, gid: h.gid };
 }
 
 /**
@@ -49,51 +66,60 @@ export async function exportClusterInstance(nameIn: string, file: string, log: (
   const s = await requireState();
   const inst = s.instances[name];
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
+  // A folder that cannot be made fails here, before a long dump.
+  await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const engine = await nodeEngine(s, inst.node);
   const dump = await dumpOnNode(engine, name, inst.node);
   log(`${name}: database dumped on ${inst.node} (${(dump.length / 1e6).toFixed(1)} MB)`);
   const { stream, done } = await readInstanceFolder(engine, name);
   const partial = `${file}.partial`;
+  const extract = tar.extract();
+  const pack = tar.pack();
+  let record = "";
+  let left = 0;
+  extract.on("entry", (h, body, next) => {
+    if (h.name === `${name}/instance.json`) {
+      body.on("data", (d: unknown) => {
+        if (record.length < MAX_RECORD) record += String(d);
+      });
+      body.on("end", next);
+      return;
+    }
+    const header = exportHeader(name, h);
+    if (!header) {
+      if (h.type !== "file" && h.type !== "directory" && exportEntryName(name, h.name)) left++;
+      body.resume();
+      body.on("end", next);
+      return;
+    }
+    body.pipe(pack.entry(header, next));
+  });
+  extract.on("finish", () => {
+    try {
+      const rec = JSON.parse(record) as Pick<InstanceRecord, "spec" | "source">;
+      const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
+      pack.entry({ name: "manifest.json", mode: 0o644 }, JSON.stringify(manifest, null, 2));
+      pack.entry({ name: "db.dump", mode: 0o600 }, dump);
+      pack.finalize();
+    } catch {
+      pack.destroy(new ValidationError(`${name}'s record on ${inst.node} is missing or unreadable`, "name"));
+    }
+  });
+  const reading = pipeline(stream, extract);
+  const writing = pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(partial, { mode: 0o600 }));
   try {
-    const extract = tar.extract();
-    const pack = tar.pack();
-    let record = "";
-    extract.on("entry", (h, body, next) => {
-      if (h.name === `${name}/instance.json`) {
-        body.on("data", (d: unknown) => {
-          record += String(d);
-        });
-        body.on("end", next);
-        return;
-      }
-      const to = exportEntryName(name, h.name);
-      if (!to || (h.type !== "file" && h.type !== "directory")) {
-        body.resume();
-        body.on("end", next);
-        return;
-      }
-      body.pipe(pack.entry({ ...h, name: to }, next));
-    });
-    extract.on("finish", () => {
-      try {
-        const rec = JSON.parse(record) as Pick<InstanceRecord, "spec" | "source">;
-        const manifest = { format: ARCHIVE_FORMAT, exportedAt: new Date().toISOString(), name, spec: rec.spec, source: rec.source };
-        pack.entry({ name: "manifest.json", mode: 0o644 }, JSON.stringify(manifest, null, 2));
-        pack.entry({ name: "db.dump", mode: 0o600 }, dump);
-        pack.finalize();
-      } catch {
-        pack.destroy(new ValidationError(`${name}'s record on ${inst.node} is missing or unreadable`, "name"));
-      }
-    });
-    await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    await Promise.all([pipeline(stream, extract), pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(partial, { mode: 0o600 }))]);
+    await Promise.all([reading, writing]);
     await fsp.rename(partial, file);
   } catch (e) {
+    // Either side failing stops both, so neither the node's archive read nor the file stays open.
+    for (const x of [stream, extract, pack]) x.destroy();
+    await Promise.allSettled([reading, writing]);
     await fsp.rm(partial, { force: true });
     throw e;
   } finally {
     await done();
   }
+  if (left) log(`${name}: ${left} link(s) or special file(s) left out (an export carries plain files and folders)`);
   const bytes = (await fsp.stat(file)).size;
   log(`${name}: exported to ${file} (${(bytes / 1e6).toFixed(1)} MB)`);
   return { file, bytes, node: inst.node };

@@ -236,15 +236,19 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   }
 }
 
-/** Copies a control-plane file into a node container's /tmp (this machine's nodes), returning its path there. */
-async function putIntoNode(node: string, file: string, as: string): Promise<string> {
+/** Copies a control-plane file into a node container (this machine's nodes) as `inNode`, in /tmp. */
+async function putIntoNode(node: string, file: string, inNode: string): Promise<void> {
   const pack = tar.pack();
-  const entry = pack.entry({ name: as, size: (await fsp.stat(file)).size, mode: 0o600 }, (e) => (e ? pack.destroy(e) : pack.finalize()));
-  fs.createReadStream(file).pipe(entry);
-  await docker().getContainer(node).putArchive(pack as unknown as NodeJS.ReadableStream, { path: "/tmp" }).catch((e: unknown) => {
+  const src = fs.createReadStream(file);
+  const entry = pack.entry({ name: path.basename(inNode), size: (await fsp.stat(file)).size, mode: 0o600 }, (e) => (e ? pack.destroy(e) : pack.finalize()));
+  pipeline(src, entry).catch((e: unknown) => pack.destroy(e as Error));
+  try {
+    await docker().getContainer(node).putArchive(pack as unknown as NodeJS.ReadableStream, { path: path.dirname(inNode) });
+  } catch (e) {
+    src.destroy();
+    pack.destroy();
     throw engineError(`copying ${path.basename(file)} into ${node}`, e);
-  });
-  return `/tmp/${as}`;
+  }
 }
 
 /**
@@ -272,11 +276,13 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     // on a busy machine), then copied to the placed node through both engines.
     let spec: InstanceSpec;
     if (opts.archive) {
-      const inNode = await putIntoNode(s0.manager, opts.archive, `mdind-import-${name}.tar.gz`);
+      const inNode = `/tmp/mdind-import-${name}.tar.gz`;
       try {
+        await putIntoNode(s0.manager, opts.archive, inNode);
         spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, inNode);
       } finally {
-        await execIn(s0.manager, ["rm", "-f", inNode], { check: false });
+        // A partly written copy goes too.
+        await execIn(s0.manager, ["rm", "-f", inNode], { check: false }).catch(() => undefined);
       }
     } else {
       spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);

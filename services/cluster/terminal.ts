@@ -1,5 +1,6 @@
 import { taskContainer } from "../../lib/cluster/engine-io";
 import type { Engine } from "../../lib/cluster/swarm";
+import { withDeadline } from "../../lib/deadline";
 import { AppError } from "../../lib/errors";
 import { SERVICES, type Service } from "../../instances/stack";
 import { serviceName } from "./stack";
@@ -34,6 +35,8 @@ export async function isClusterInstance(name: string): Promise<boolean> {
   return Boolean(s?.instances[name]);
 }
 
+const NODE_LIST_MS = 30_000;
+
 /** One node's share of the start-up terminal sweep: its engine and the task containers to look in. */
 export interface NodeTasks {
   node: string;
@@ -52,21 +55,24 @@ export async function clusterTaskContainers(): Promise<NodeTasks[]> {
   if (!s) return [];
   const byNode = new Map<string, string[]>();
   for (const [name, inst] of Object.entries(s.instances)) byNode.set(inst.node, [...(byNode.get(inst.node) ?? []), name]);
-  const out: NodeTasks[] = [];
-  for (const [node, names] of byNode) {
-    try {
-      const engine = await nodeEngine(s, node);
-      const containers: string[] = [];
-      for (const name of names) {
-        for (const svc of SERVICES) {
-          const c = await taskContainer(engine, serviceName(name, svc));
-          if (c) containers.push(c);
-        }
+  // Nodes side by side, each bounded: a node that hangs must not hold up the sweep of the others.
+  return Promise.all(
+    [...byNode].map(async ([node, names]): Promise<NodeTasks> => {
+      try {
+        return await withDeadline(NODE_LIST_MS, async () => {
+          const engine = await nodeEngine(s, node);
+          const containers: string[] = [];
+          for (const name of names) {
+            for (const svc of SERVICES) {
+              const c = await taskContainer(engine, serviceName(name, svc));
+              if (c) containers.push(c);
+            }
+          }
+          return { node, engine, containers, error: null };
+        });
+      } catch (e) {
+        return { node, engine: null, containers: [], error: e instanceof Error ? e.message : String(e) };
       }
-      out.push({ node, engine, containers, error: null });
-    } catch (e) {
-      out.push({ node, engine: null, containers: [], error: e instanceof Error ? e.message : String(e) });
-    }
-  }
-  return out;
+    }),
+  );
 }
