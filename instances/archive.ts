@@ -44,11 +44,13 @@ export async function cloneInstance(from: string, to: string, onOperation?: (o: 
 
 /**
  * Write an instance's export archive (manifest, DB dump, code, moodledata, config) to `file`, via
- * `.partial` and a rename. Exports and snapshots share it. The archive is drained from the start:
+ * `.partial` and a rename. Exports and snapshots share it. An export leaves out code/config.php,
+ * which holds the database password and is written afresh by whoever imports it; a snapshot, kept
+ * beside the instance and restored in place, keeps it (`kind: "snapshot"`). The archive is drained from the start:
  * an entry bigger than the pack's buffer (a real Moodle's dump is megabytes) would otherwise wait
  * forever for a reader.
  */
-export async function writeExportArchive(name: string, rec: InstanceRecord, dump: string, file: string): Promise<void> {
+export async function writeExportArchive(name: string, rec: InstanceRecord, dump: string, file: string, kind: "export" | "snapshot" = "export"): Promise<void> {
   const pack = tar.pack();
   const out = fs.createWriteStream(`${file}.partial`, { mode: 0o600 });
   const done = pipeline(pack, createGzip({ level: 1 }), out);
@@ -71,7 +73,11 @@ export async function writeExportArchive(name: string, rec: InstanceRecord, dump
           pack,
           finalize: false,
           finish: () => resolve(),
-          ignore: (n: string) => prefix === "moodledata" && SKIP_MOODLEDATA.includes(path.relative(dir, n).split(path.sep)[0]),
+          ignore: (n: string) => {
+            const rel = path.relative(dir, n);
+            if (prefix === "code") return kind === "export" && rel === "config.php";
+            return prefix === "moodledata" && SKIP_MOODLEDATA.includes(rel.split(path.sep)[0]);
+          },
           map: (h: tarFs.Headers) => ({ ...h, name: `${prefix}/${h.name}` }),
         });
         p.on("error", reject);
@@ -87,7 +93,12 @@ export async function writeExportArchive(name: string, rec: InstanceRecord, dump
   }
 }
 
-export async function exportInstance(name: string, file: string, log: (l: string) => void = () => undefined): Promise<{ file: string; bytes: number }> {
+export async function exportInstance(
+  name: string,
+  file: string,
+  log: (l: string) => void = () => undefined,
+  kind: "export" | "snapshot" = "export",
+): Promise<{ file: string; bytes: number }> {
   validateName(name);
   const rec = await readRecord(name);
   return runOperation(name, "export", async (op) => {
@@ -95,7 +106,7 @@ export async function exportInstance(name: string, file: string, log: (l: string
     try {
       const dump = path.join(work, "db.dump");
       await op.step("database", () => dumpTo(name, rec.spec, dump));
-      await op.step("archive", () => writeExportArchive(name, rec, dump, file));
+      await op.step("archive", () => writeExportArchive(name, rec, dump, file, kind));
       const bytes = fs.statSync(file).size;
       log(`exported ${name} to ${file} (${(bytes / 1024 / 1024).toFixed(1)} MiB)`);
       return { file, bytes };

@@ -15,6 +15,7 @@ import { copyCodeFromInstance, seedData } from "./seed";
 import { chownWww, copyCode, isCachedTree, resolveSource, type MoodleSource } from "./source";
 import { replenishSpare } from "./spares";
 import { resolveSpec, type CreateRequest, type InstanceSpec } from "./spec";
+import { clearStackNames } from "./names";
 import { containerSpecs, folderNames, SERVICES, stackImages } from "./stack";
 import {
   dataDir, instanceDir, makeSkeleton, randomSecret, readRecord, readSecrets, removeFolder, updateRecord, writeRecord,
@@ -128,6 +129,7 @@ export async function createInstance(
 /** Under the allocation lock: folder, secrets and record are made with N and the port, or none is. */
 function allocateFor(name: string, spec: InstanceSpec, source: MoodleSource): Promise<Allocation> {
   return allocate(name, async (a) => {
+    await clearStackNames(name);
     await makeSkeleton(name, folderNames(spec));
     await writeSecrets(name, { dbPassword: randomSecret(), adminUser: "admin", adminPassword: randomSecret(12) });
     await writeRecord({

@@ -34,7 +34,7 @@ export async function createSnapshot(name: string, label?: string): Promise<{ id
   validateName(name);
   const id = newSnapshotId(label);
   await fs.mkdir(snapDir(name), { recursive: true, mode: 0o700 });
-  const { bytes } = await exportInstance(name, path.join(snapDir(name), `${id}.tar.gz`));
+  const { bytes } = await exportInstance(name, path.join(snapDir(name), `${id}.tar.gz`), undefined, "snapshot");
   return { id, bytes };
 }
 

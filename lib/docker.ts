@@ -1,5 +1,7 @@
 import Docker from "dockerode";
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { settings } from "./config";
 import { EngineError, engineError } from "./errors";
 
@@ -14,7 +16,7 @@ export const LABEL = {
   version: "org.moodle-dind.version",
   /** Which data dir (MDIND_HOME) owns a resource: two homes may share one engine (tests, dev). */
   home: "org.moodle-dind.home",
-  /** The data dir's path, on networks: one whose folder is gone was left by a removed data dir. */
+  /** The data dir's path: a resource whose folder is gone was left by a removed data dir. */
   homePath: "org.moodle-dind.home-path",
 } as const;
 
@@ -78,7 +80,38 @@ export function managedFilter(opts: { instance?: string } = {}): string[] {
 
 /** Labels for a resource we create (merged with the caller's own). */
 export function managedLabels(extra: Record<string, string> = {}): Record<string, string> {
-  return { [LABEL.managed]: "true", [LABEL.home]: homeId(), ...extra };
+  return { [LABEL.managed]: "true", [LABEL.home]: homeId(), [LABEL.homePath]: settings().home, ...extra };
+}
+
+/**
+ * A resource another data dir made whose folder no longer exists: a test run or bench removed its
+ * temporary data dir without removing everything (a crash, a second Ctrl+C, a killed CI job).
+ * Nobody can ever manage it again, so it may be reclaimed.
+ */
+export function abandonedHome(labels: Record<string, string> | undefined): boolean {
+  const where = labels?.[LABEL.homePath];
+  const home = labels?.[LABEL.home];
+  if (labels?.[LABEL.managed] !== "true" || !home || home === homeId() || !where || !path.isAbsolute(where)) return false;
+  // The two labels must agree (homeId is the path's hash), and only a definite "no such folder"
+  // counts: a folder this process may not read (another user's home, another mount view) is alive.
+  if (homeIdOf(where) !== home) return false;
+  try {
+    fs.statSync(where);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/** Containers with exactly these names, whoever made them (the engine's name filter matches parts). */
+export async function containersNamed(names: string[]): Promise<Docker.ContainerInfo[]> {
+  try {
+    const all = await docker().listContainers({ all: true, filters: { name: names } });
+    const wanted = new Set(names.map((n) => `/${n}`));
+    return all.filter((c) => c.Names.some((n) => wanted.has(n)));
+  } catch (e) {
+    throw engineError("listing containers", e);
+  }
 }
 
 export async function listManagedContainers(opts: { instance?: string; running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {

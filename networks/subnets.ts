@@ -1,7 +1,4 @@
-import fs from "node:fs";
-import path from "node:path";
-import { settings } from "../lib/config";
-import { docker, homeId, homeIdOf, LABEL, managedLabels } from "../lib/docker";
+import { abandonedHome, docker, homeId, LABEL, managedLabels } from "../lib/docker";
 import { ConflictError, engineError } from "../lib/errors";
 
 /**
@@ -45,26 +42,6 @@ export function pickN(used: Set<number>, min = N_MIN, max = N_MAX): number | nul
 }
 
 /**
- * A network another data dir made whose folder no longer exists: a test run or bench removed its
- * temporary data dir without removing every network (a crash, a second Ctrl+C). Nobody can ever
- * reuse it, so without this its 172.20.N would be lost to every data dir on the engine.
- */
-function abandoned(labels: Record<string, string> | undefined): boolean {
-  const where = labels?.[LABEL.homePath];
-  const home = labels?.[LABEL.home];
-  if (labels?.[LABEL.managed] !== "true" || !home || home === homeId() || !where || !path.isAbsolute(where)) return false;
-  // The two labels must agree (homeId is the path's hash), and only a definite "no such folder"
-  // counts: a folder this process may not read (another user's home, another mount view) is alive.
-  if (homeIdOf(where) !== home) return false;
-  try {
-    fs.statSync(where);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT";
-  }
-}
-
-/**
  * Any container, stopped ones included, on the network or of its data dir. The engine lists only
  * running containers on a network, and lets a network be removed under stopped ones, which could
  * then never start again.
@@ -79,7 +56,7 @@ async function anyContainerOf(name: string, home: string): Promise<boolean> {
 /**
  * Every 172.20.N the engine holds, whoever made it: never hand out an N whose subnet is taken.
  * `ours` is true for a network named mdind-n<N> that this data dir made (pre-created or left over);
- * `abandoned` for one of a data dir that is gone (see above).
+ * `abandoned` for one of a data dir that is gone (abandonedHome).
  */
 export async function enginesUsedN(): Promise<Map<number, { name: string; ours: boolean; abandoned: boolean }>> {
   const out = new Map<number, { name: string; ours: boolean; abandoned: boolean }>();
@@ -90,7 +67,7 @@ export async function enginesUsedN(): Promise<Map<number, { name: string; ours: 
         const n = cfg.Subnet ? nFromSubnet(cfg.Subnet) : null;
         if (n === null) continue;
         const named = net.Name === networkName(n);
-        out.set(n, { name: net.Name, ours: named && net.Labels?.[LABEL.home] === homeId(), abandoned: named && abandoned(net.Labels) });
+        out.set(n, { name: net.Name, ours: named && net.Labels?.[LABEL.home] === homeId(), abandoned: named && abandonedHome(net.Labels) });
       }
     }
   } catch (e) {
@@ -123,7 +100,7 @@ export async function ensureNetwork(n: number): Promise<string> {
       Driver: "bridge",
       CheckDuplicate: true,
       IPAM: { Driver: "default", Config: [{ Subnet: subnetFor(n), Gateway: gatewayFor(n) }] },
-      Labels: managedLabels({ [LABEL.n]: String(n), [LABEL.homePath]: settings().home }),
+      Labels: managedLabels({ [LABEL.n]: String(n) }),
     });
     return name;
   } catch (e) {
@@ -152,7 +129,7 @@ export async function claimNetwork(n: number): Promise<boolean> {
  */
 export async function reclaimAbandoned(n: number): Promise<boolean> {
   const info = await docker().getNetwork(networkName(n)).inspect().catch(() => null);
-  if (!info || !abandoned(info.Labels) || Object.keys(info.Containers ?? {}).length > 0) return false;
+  if (!info || !abandonedHome(info.Labels) || Object.keys(info.Containers ?? {}).length > 0) return false;
   if (await anyContainerOf(info.Name, info.Labels?.[LABEL.home] ?? "")) return false;
   try {
     await docker().getNetwork(networkName(n)).remove();

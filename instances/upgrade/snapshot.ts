@@ -21,7 +21,7 @@ export async function writeSnapshot(name: string, label: string): Promise<{ id: 
   try {
     const dump = path.join(work, "db.dump");
     await dumpTo(name, rec.spec, dump);
-    await writeExportArchive(name, rec, dump, file);
+    await writeExportArchive(name, rec, dump, file, "snapshot");
     return { id, bytes: fs.statSync(file).size };
   } finally {
     await fsp.rm(work, { recursive: true, force: true });

@@ -6,7 +6,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { docker, homeIdOf, LABEL } from "@/lib/docker";
+import { docker, homeId, homeIdOf, LABEL } from "@/lib/docker";
+import { clearStackNames } from "@/instances/names";
 import { enginesUsedN, reclaimAbandoned, removeNetwork } from "@/networks/subnets";
 
 const run = promisify(execFile);
@@ -122,6 +123,41 @@ describe("allocation across data dirs sharing an engine", () => {
       expect((await docker().getNetwork(name).inspect()).Name).toBe(name);
     } finally {
       await docker().getNetwork(name).remove().catch(() => null);
+    }
+  });
+
+  it("a create's container names: an abandoned or orphaned holder is removed, a living one refuses with its owner", async () => {
+    const gone = path.join(os.tmpdir(), `mdind-gone-names-${process.pid}`);
+    const image = `mdind-it/one-file:names-${process.pid}`;
+    const pack = tar.pack();
+    pack.entry({ name: "x" }, "x");
+    pack.finalize();
+    const [repo, tag] = image.split(":");
+    await new Promise<void>((resolve, reject) =>
+      docker().importImage(pack as never, { repo, tag }, (err, out) => (err ? reject(err) : docker().modem.followProgress(out!, (e) => (e ? reject(e) : resolve())))),
+    );
+    const holder = (name: string, labels: Record<string, string>) =>
+      docker().createContainer({ name: `mdind-${name}-db`, Image: image, Cmd: ["/x"], Labels: labels });
+    const tagged = (k: string) => `names${process.pid}${k}`;
+    try {
+      // A data dir whose folder is gone (the CI run that met rel-a's leftover): reclaimed.
+      await holder(tagged("a"), { [LABEL.managed]: "true", [LABEL.home]: homeIdOf(gone), [LABEL.homePath]: gone });
+      await clearStackNames(tagged("a"));
+      expect(await docker().listContainers({ all: true, filters: { name: [`mdind-${tagged("a")}-db`] } })).toEqual([]);
+      // Our own, with no instance in the registry: an orphan of a crashed create, reclaimed.
+      await holder(tagged("b"), { [LABEL.managed]: "true", [LABEL.home]: homeId() });
+      await clearStackNames(tagged("b"));
+      expect(await docker().listContainers({ all: true, filters: { name: [`mdind-${tagged("b")}-db`] } })).toEqual([]);
+      // A living data dir's: refused, naming it, and left alone.
+      await holder(tagged("c"), { [LABEL.managed]: "true", [LABEL.home]: homeIdOf(homes[1]), [LABEL.homePath]: homes[1] });
+      await expect(clearStackNames(tagged("c"))).rejects.toThrow(`belongs to another Moodle DinD data folder (${homes[1]}); choose another name`);
+      // Someone's own container: refused too.
+      await holder(tagged("d"), {});
+      await expect(clearStackNames(tagged("d"))).rejects.toThrow("a container this product did not make");
+      for (const k of ["c", "d"]) expect(await docker().listContainers({ all: true, filters: { name: [`mdind-${tagged(k)}-db`] } })).toHaveLength(1);
+    } finally {
+      for (const c of await docker().listContainers({ all: true, filters: { ancestor: [image] } })) await docker().getContainer(c.Id).remove({ force: true });
+      await docker().getImage(image).remove({ force: true }).catch(() => null);
     }
   });
 });

@@ -91,6 +91,10 @@ describe("site mechanisms", () => {
     const file = path.join(home, "s1.tar.gz");
     const ex = await run(["export", S1, "--file", file]);
     expect(ex.bytes).toBeGreaterThan(1000);
+    // config.php holds the database password: an export leaves it out, the importer writes its own.
+    const entries = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).split("\n");
+    expect(entries.filter((e) => e.startsWith("code/")).length).toBeGreaterThan(1);
+    expect(entries).not.toContain("code/config.php");
     made.add(S4);
     const s4 = await run(["import", file, S4]);
     const p = await page(s4.port);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { TestProject } from "vitest/node";
 import { FULL, purgeHome, startServer, SUMMARY_FILE, tempHome, waitStatus, type Server } from "./helpers";
@@ -13,7 +14,13 @@ declare module "vitest" {
   }
 }
 
-export const SHARED = ["rel-a", "rel-b"];
+/**
+ * Container names are global on an engine: a run killed before its teardown (a CI job cut off, a
+ * developer's Ctrl+C) leaves mdind-rel-a-db behind with its data dir still on disk, and a fixed
+ * name would then be refused to every later run on that engine. Each run's names are its own.
+ */
+const RUN = randomBytes(2).toString("hex");
+export const SHARED = [`rel-a-${RUN}`, `rel-b-${RUN}`];
 
 export default async function setup(project: TestProject) {
   fs.writeFileSync(SUMMARY_FILE, "");
