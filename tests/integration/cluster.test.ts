@@ -48,6 +48,32 @@ async function sql(node: string, name: string, query: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/**
+ * In a process of this cluster's data dir, the dashboard's own terminal code path (services/terminal):
+ * open a shell on `service` of `name`, type `input`, wait until the output matches `until`, then
+ * either end the shell and print what it saw ("end"), or die by SIGKILL without ending it ("kill").
+ */
+async function remoteShell(name: string, service: "app" | "db", input: string, until: RegExp, then: "end" | "kill") {
+  const script = `
+    const { openContainerShell } = await import("./services/terminal/shells.ts");
+    const sh = await openContainerShell(${JSON.stringify(name)}, ${JSON.stringify(service)}, 120, 30);
+    let out = "";
+    sh.onData((d) => (out += d.toString()));
+    sh.write(${JSON.stringify(input)});
+    const deadline = Date.now() + 60000;
+    while (!new RegExp(${JSON.stringify(until.source)}).test(out) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    if (${JSON.stringify(then)} === "kill") process.kill(process.pid, "SIGKILL");
+    const end = await sh.end();
+    console.log(JSON.stringify({ out: out.slice(-4000), end, containment: sh.containment }));
+    process.exit(0);`;
+  const p = run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
+  if (then === "kill") {
+    await p.catch(() => undefined);
+    return null;
+  }
+  return JSON.parse((await p).stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string }; containment: string };
+}
+
 async function page(port: number): Promise<{ site: string; moodledata_counter: number }> {
   const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(10_000) });
   expect(res.status).toBe(200);
@@ -126,20 +152,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
 
   it("a web terminal into an instance on another node, over that node's engine, ended by the reaper", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
-    // The dashboard's own code path (services/terminal), in a process that reads this cluster's home.
-    const script = `
-      const { openContainerShell } = await import("./services/terminal/shells.ts");
-      const sh = await openContainerShell(${JSON.stringify(r.name)}, "app", 120, 30);
-      let out = "";
-      sh.onData((d) => (out += d.toString()));
-      sh.write("echo \\"$((6*7))\\" >/tmp/mdind-term-probe; echo MARK-$((6*7)) $(id -un) $(pwd)\\n");
-      const until = Date.now() + 60000;
-      while (!/MARK-42 \\S+ \\S+\\r?\\n/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
-      const end = await sh.end();
-      console.log(JSON.stringify({ out: out.slice(-4000), end, containment: sh.containment }));
-      process.exit(0);`;
-    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
-    const res = JSON.parse(p.stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string }; containment: string };
+    const res = (await remoteShell(r.name, "app", 'echo "$((6*7))" >/tmp/mdind-term-probe; echo MARK-$((6*7)) $(id -un) $(pwd)\n', /MARK-42 \S+ \S+\r?\n/, "end"))!;
     const m = /MARK-42 (\S+) (\S+)\r?\n/.exec(res.out);
     expect(m, res.out).toBeTruthy();
     const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_app`]);
@@ -156,19 +169,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
 
   it("the db tab of an instance on another node opens the database client", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
-    const script = `
-      const { openContainerShell } = await import("./services/terminal/shells.ts");
-      const sh = await openContainerShell(${JSON.stringify(r.name)}, "db", 120, 30);
-      let out = "";
-      sh.onData((d) => (out += d.toString()));
-      sh.write("SELECT current_user || '-' || (6*7) AS probe;\\n");
-      const until = Date.now() + 60000;
-      while (!/moodle-42/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
-      const end = await sh.end();
-      console.log(JSON.stringify({ out: out.slice(-2000), end }));
-      process.exit(0);`;
-    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 120_000 });
-    const res = JSON.parse(p.stdout.trim().split("\n").pop()!) as { out: string; end: { ok: boolean; detail: string } };
+    const res = (await remoteShell(r.name, "db", "SELECT current_user || '-' || (6*7) AS probe;\n", /moodle-42/, "end"))!;
     // psql answered the query as Moodle's role (the typed line itself has no "moodle-42").
     expect(res.out).toMatch(/moodle-42/);
     expect(res.end.ok, res.end.detail).toBe(true);
@@ -238,16 +239,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     const procs = async () => (await execIn(r.node, ["docker", "exec", app, "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"])).stdout;
     // A dashboard process opens a shell there, starts a long sleep in it, and is SIGKILLed: it never
     // ends its session, and the engine keeps the exec running without a client.
-    const opener = `
-      const { openContainerShell } = await import("./services/terminal/shells.ts");
-      const sh = await openContainerShell(${JSON.stringify(r.name)}, "app", 120, 30);
-      let out = "";
-      sh.onData((d) => (out += d.toString()));
-      sh.write("sleep 6543 & echo UP-$((6*7))\\n");
-      const until = Date.now() + 60000;
-      while (!/UP-42/.test(out) && Date.now() < until) await new Promise((res) => setTimeout(res, 200));
-      process.kill(process.pid, "SIGKILL");`;
-    await run("node", ["--import", "tsx", "--input-type=module", "-e", opener], { cwd: ROOT, env: env(), timeout: 120_000 }).catch(() => undefined);
+    await remoteShell(r.name, "app", "sleep 6543 & echo UP-$((6*7))\n", /UP-42/, "kill");
     expect(await procs()).toContain("sleep 6543");
     // The next dashboard's start-up sweep, in a process of the same data dir.
     const sweeper = `
