@@ -103,6 +103,8 @@ export function fpmConf(ctx: RenderContext): string {
 [global]
 error_log = /var/log/php/fpm.log
 daemonize = no
+; A reload (the image frees OPcache when the site goes idle) lets a request in flight finish.
+process_control_timeout = 10s
 
 [www]
 user = www-data

@@ -145,6 +145,34 @@ describe("php image", () => {
     expect(r.out).toContain("www-data");
   });
 
+  it("reloads php-fpm once when the site goes from in use to idle, and stops at once", async () => {
+    const c = await start({
+      Image: ref(),
+      Cmd: ["bash", "-c", "mkdir -p /var/www/moodledata/sessions /etc/moodle-dind/php && printf 'idle_minutes = 5\\n' >/etc/moodle-dind/php/cron.conf && exec mdind-php fpm"],
+      Env: ["MDIND_FPM_IDLE_TICK_S=2"],
+      HostConfig: { NetworkMode: "bridge" },
+    });
+    await waitHealthy(c);
+    const reloads = async () => ((await c.logs({ stdout: true, stderr: true })).toString().match(/reloading php-fpm to free its OPcache/g) ?? []).length;
+    const master = async () => (await exec(c, ["bash", "-c", "ps -o pid=,lstart= -C php-fpm8.2 | head -n 1"])).out.trim();
+    // A signed-in user's session, just written: in use, no reload (the start's first tick may make one).
+    await exec(c, ["bash", "-c", `printf '%s' 'USER|O:8:"stdClass":9:{s:2:"id";s:1:"2";}' >/var/www/moodledata/sessions/sess_user`]);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const before = await reloads();
+    const pid = (await master()).split(/\s+/)[0];
+    // Nobody for an hour: the next tick reloads once, the master keeps its pid, and a later tick does nothing.
+    await exec(c, ["bash", "-c", "touch -d '1 hour ago' /var/www/moodledata/sessions/sess_user"]);
+    await expect.poll(reloads, { timeout: 20_000, interval: 500 }).toBe(before + 1);
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await reloads()).toBe(before + 1);
+    expect((await master()).split(/\s+/)[0]).toBe(pid);
+    expect((await exec(c, ["bash", "-c", "ps -o user= -C php-fpm8.2 | sort -u"])).out).toContain("root");
+    // docker stop ends it at once (the wrapper passes TERM on), not after the engine's timeout.
+    const t0 = Date.now();
+    await c.stop({ t: 20 });
+    expect(Date.now() - t0).toBeLessThan(8_000);
+  });
+
   it("runs the cron script once a minute as www-data and records the run", async () => {
     const offset = (new Date().getUTCSeconds() + 6) % 60;
     const c = await start({
