@@ -28,6 +28,17 @@ const out = await Promise.allSettled(names.map((n) => allocate(n)));
 process.stdout.write(JSON.stringify(out.map((r) => r.status === "fulfilled" ? { n: r.value.n } : { error: String(r.reason?.message ?? r.reason) })));
 `;
 
+/** An image of one file, imported (no registry, no build): enough to create containers that never run. */
+async function oneFileImage(image: string): Promise<void> {
+  const pack = tar.pack();
+  pack.entry({ name: "x" }, "x");
+  pack.finalize();
+  const [repo, tag] = image.split(":");
+  await new Promise<void>((resolve, reject) =>
+    docker().importImage(pack as never, { repo, tag }, (err, out) => (err ? reject(err) : docker().modem.followProgress(out!, (e) => (e ? reject(e) : resolve())))),
+  );
+}
+
 afterAll(async () => {
   // The home label is homeId() of each data dir: its path's sha256, first 12 hex digits.
   const ids = new Set(homes.map((h) => createHash("sha256").update(h).digest("hex").slice(0, 12)));
@@ -86,13 +97,7 @@ describe("allocation across data dirs sharing an engine", () => {
         made.push(name);
         if (c.stopped) {
           image = `mdind-it/one-file:${process.pid}`;
-          const pack = tar.pack();
-          pack.entry({ name: "x" }, "x");
-          pack.finalize();
-          const [repo, tag] = image.split(":");
-          await new Promise<void>((resolve, reject) =>
-            docker().importImage(pack as never, { repo, tag }, (err, out) => (err ? reject(err) : docker().modem.followProgress(out!, (e) => (e ? reject(e) : resolve())))),
-          );
+          await oneFileImage(image);
           // Created, never started: the network's own list of containers does not show it.
           await docker().createContainer({ Image: image, Cmd: ["/x"], Labels: { [LABEL.home]: c.home }, HostConfig: { NetworkMode: name } });
         }
@@ -129,13 +134,7 @@ describe("allocation across data dirs sharing an engine", () => {
   it("a create's container names: an abandoned or orphaned holder is removed, a living one refuses with its owner", async () => {
     const gone = path.join(os.tmpdir(), `mdind-gone-names-${process.pid}`);
     const image = `mdind-it/one-file:names-${process.pid}`;
-    const pack = tar.pack();
-    pack.entry({ name: "x" }, "x");
-    pack.finalize();
-    const [repo, tag] = image.split(":");
-    await new Promise<void>((resolve, reject) =>
-      docker().importImage(pack as never, { repo, tag }, (err, out) => (err ? reject(err) : docker().modem.followProgress(out!, (e) => (e ? reject(e) : resolve())))),
-    );
+    await oneFileImage(image);
     const holder = (name: string, labels: Record<string, string>) =>
       docker().createContainer({ name: `mdind-${name}-db`, Image: image, Cmd: ["/x"], Labels: labels });
     const tagged = (k: string) => `names${process.pid}${k}`;
