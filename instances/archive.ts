@@ -46,9 +46,9 @@ export async function cloneInstance(from: string, to: string, onOperation?: (o: 
  * Write an instance's export archive (manifest, DB dump, code, moodledata, config) to `file`, via
  * `.partial` and a rename. Exports and snapshots share it. An export leaves out code/config.php,
  * which holds the database password and is written afresh by whoever imports it; a snapshot, kept
- * beside the instance and restored in place, keeps it (`kind: "snapshot"`). The archive is drained from the start:
- * an entry bigger than the pack's buffer (a real Moodle's dump is megabytes) would otherwise wait
- * forever for a reader.
+ * beside the instance and restored in place, keeps it (`kind: "snapshot"`). The archive is drained
+ * from the start: an entry bigger than the pack's buffer (a real Moodle's dump is megabytes) would
+ * otherwise wait forever for a reader.
  */
 export async function writeExportArchive(name: string, rec: InstanceRecord, dump: string, file: string, kind: "export" | "snapshot" = "export"): Promise<void> {
   const pack = tar.pack();
