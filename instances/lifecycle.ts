@@ -24,7 +24,8 @@ export const publicHost = () => process.env.MDIND_PUBLIC_HOST ?? "127.0.0.1";
 export const smtpHostFor = (n: number) => `${process.env.MDIND_SMTP_HOST ?? gatewayFor(n)}:${process.env.MDIND_SMTP_PORT ?? "1025"}`;
 
 export function renderContext(spec: InstanceSpec, n: number, port: number, publicDir: boolean, dbPassword: string): RenderContext {
-  return { spec, n, port, publicHost: publicHost(), publicDir, dbPassword, smtpHost: smtpHostFor(n) };
+  // MDIND_SMTP_PASS: set only by a cluster's control plane when a node makes an instance (lib/mail/auth.ts).
+  return { spec, n, port, publicHost: publicHost(), publicDir, dbPassword, smtpHost: smtpHostFor(n), smtpPass: process.env.MDIND_SMTP_PASS || null };
 }
 
 /**

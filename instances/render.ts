@@ -20,6 +20,8 @@ export interface RenderContext {
   dbPassword: string;
   /** Where the mail catcher listens, as seen from the instance network. */
   smtpHost: string;
+  /** The instance's own catcher login, for an instance the catcher cannot tell by address (cluster nodes). */
+  smtpPass?: string | null;
 }
 
 export const UPLOAD_MB = 256;
@@ -308,7 +310,7 @@ $CFG->sessioncookie = ${phpString(`mdind${spec.name.replace(/-/g, "")}`)};
 $CFG->localcachedir = '/var/www/moodledata/localcache';
 // Mail goes to the moodle-dind catcher; nothing leaves the machine.
 $CFG->smtphosts = ${phpString(ctx.smtpHost)};
-$CFG->noreplyaddress = ${phpString(`noreply@${spec.name}.moodle-dind.test`)};
+${ctx.smtpPass ? `$CFG->smtpuser = ${phpString(spec.name)};\n$CFG->smtppass = ${phpString(ctx.smtpPass)};\n` : ""}$CFG->noreplyaddress = ${phpString(`noreply@${spec.name}.moodle-dind.test`)};
 // Served straight over HTTP on the published port; no proxy in front rewrites the scheme.
 $CFG->reverseproxy = false;
 $CFG->sslproxy = false;

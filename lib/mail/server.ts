@@ -1,14 +1,17 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import { readRegistry } from "../allocation";
 import { nFromAddress } from "../../networks/subnets";
+import { mailLogin } from "./auth";
 import { mailLimits, storeMessage, UNKNOWN_BOX, type MailSummary } from "./store";
 
 /**
  * The mail catcher: an SMTP server that accepts every message and delivers none. The sender's
  * address says which instance it is (172.20.N.x → the instance holding N in the allocation
- * registry); anything else lands in "_unknown". Only loopback and Docker's private 172.16/12 range
- * may connect, so binding 0.0.0.0 (needed to be reachable from every instance gateway) does not
- * turn a developer's machine into an open mail sink for its LAN.
+ * registry); anything else lands in "_unknown". An instance on another cluster node, which reaches
+ * the catcher through its node's NAT, logs in with its own credentials (./auth.ts) and its mail goes
+ * to its box. Without a login, only loopback and Docker's private 172.16/12 range may send, so
+ * binding 0.0.0.0 (needed to be reachable from every instance gateway and node) does not turn a
+ * developer's machine into an open mail sink for its LAN.
  */
 export type MailLog = (event: string, fields?: Record<string, unknown>) => void;
 
@@ -23,6 +26,11 @@ export function clientAllowed(address: string): boolean {
   if (a === "127.0.0.1" || a === "::1") return true;
   const m = /^172\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(a);
   return !!m && Number(m[1]) >= 16 && Number(m[1]) <= 31;
+}
+
+/** Whether a session may send: a logged-in instance from anywhere, else only instance networks. */
+export function senderAllowed(user: unknown, address: string): boolean {
+  return (typeof user === "string" && user.length > 0) || clientAllowed(address);
 }
 
 /** Which mailbox a client address belongs to. Reads the registry each time: instances come and go. */
@@ -51,20 +59,31 @@ export function listenMailCatcher(
   const server = new SMTPServer({
     name: "moodle-dind-mail",
     banner: "moodle-dind mail catcher: nothing is delivered",
-    // No certificates, no accounts: instances talk to us in plain SMTP; AUTH, if a site sends it, is accepted as-is.
+    // No certificates: instances talk to us in plain SMTP. A login is optional and must be an
+    // instance's own (cluster nodes); a wrong one is refused rather than filed under _unknown.
     disabledCommands: ["STARTTLS"],
     authOptional: true,
     allowInsecureAuth: true,
-    onAuth: (_auth, _session, cb) => cb(null, { user: "catcher" }),
+    onAuth: (auth, _session, cb) => {
+      mailLogin(auth.username, auth.password)
+        .then((user) => {
+          if (user) return cb(null, { user });
+          log("mail_auth_refused", { user: String(auth.username ?? "").slice(0, 40) });
+          cb(new Error("unknown instance or wrong password"));
+        })
+        .catch((e: unknown) => cb(e as Error));
+    },
     size: limits.message,
     maxClients: 50,
     socketTimeout: 60_000,
     logger: false,
-    onConnect(session: SMTPServerSession, cb) {
-      if (clientAllowed(session.remoteAddress)) return cb();
+    // Anyone may connect (a cluster node's address is not known here), but only instance networks
+    // and logged-in instances may send.
+    onMailFrom(_address, session: SMTPServerSession, cb) {
+      if (senderAllowed(session.user, session.remoteAddress)) return cb();
       log("mail_refused", { remote: session.remoteAddress });
-      const err = new Error("connections are accepted from instance networks only") as Error & { responseCode?: number };
-      err.responseCode = 554;
+      const err = new Error("log in first: without a login, mail is accepted from instance networks only") as Error & { responseCode?: number };
+      err.responseCode = 530;
       return cb(err);
     },
     onData(stream, session, cb) {
@@ -75,7 +94,7 @@ export function listenMailCatcher(
             err.responseCode = 552;
             return cb(err);
           }
-          const box = await boxForAddress(session.remoteAddress);
+          const box = typeof session.user === "string" ? session.user : await boxForAddress(session.remoteAddress);
           const envelope = {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
             to: session.envelope.rcptTo.map((r) => r.address),

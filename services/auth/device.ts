@@ -1,7 +1,5 @@
-import fs from "node:fs/promises";
-import path from "node:path";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { paths } from "../../lib/config";
+import { stateKey } from "../../lib/keys";
 
 /**
  * Device cookies (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"): a browser that
@@ -15,22 +13,7 @@ import { paths } from "../../lib/config";
  */
 export const DEVICE_COOKIE = "mdind_device";
 const DEVICE_TTL_S = 365 * 24 * 3600;
-const keyFile = () => path.join(paths.state(), "device.key");
-const cache = new Map<string, Buffer>();
-
-async function key(): Promise<Buffer> {
-  const file = keyFile();
-  const hit = cache.get(file);
-  if (hit) return hit;
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // "wx": of two processes creating it at once, one wins and both then read the winner's key.
-  await fs.writeFile(file, randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "EEXIST") throw e;
-  });
-  const k = Buffer.from((await fs.readFile(file, "utf8")).trim(), "base64url");
-  cache.set(file, k);
-  return k;
-}
+const key = () => stateKey("device");
 
 const mac = (k: Buffer, payload: string) => createHmac("sha256", k).update(`device:${payload}`).digest("base64url");
 

@@ -8,6 +8,8 @@ import tar from "tar-stream";
 import { docker, LABEL, managedLabels } from "../../lib/docker";
 import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
 import { execIn } from "../../lib/exec";
+import { mailPassword } from "../../lib/mail/auth";
+import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
@@ -86,6 +88,16 @@ async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
   }
 }
 
+/**
+ * Where a node's instances send mail: the control plane's catcher, reached through the node's NAT
+ * (the cluster network's gateway is this side of it; MDIND_CLUSTER_MAIL_HOST for real machines),
+ * logging in as themselves because every instance on a node arrives from the node's address.
+ */
+async function mailEnv(s: ClusterState, name: string): Promise<string[]> {
+  const host = process.env.MDIND_CLUSTER_MAIL_HOST ?? s.subnet.replace(/\.0\/24$/, ".1");
+  return [`MDIND_SMTP_HOST=${host}`, `MDIND_SMTP_PORT=${smtpPort()}`, `MDIND_SMTP_PASS=${await mailPassword(name)}`];
+}
+
 const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/allocation.ts"); await release(process.argv[1]);';
 
 /**
@@ -96,10 +108,11 @@ const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/a
 async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, archive?: string): Promise<InstanceSpec> {
   // From an export archive already in the node container (a clone), else a new fixture site.
   const verb = archive ? ["import", archive, name, "--json"] : ["create", name, "--moodle", "fixture", "--json"];
+  const mail = await mailEnv(s, name);
   const create = () =>
     execIn(node, ["node", "bin/moodle-dind.mjs", ...verb], {
       workdir: "/opt/moodle-dind",
-      env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0"],
+      env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...mail],
       what: `create ${name} on ${node}`,
       timeoutMs: 900_000,
     });

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,7 +26,9 @@ const CLUSTER = "clit";
 const log = (l: string) => process.stderr.write(`[cluster] ${l}\n`);
 
 let home = "";
-const env = () => ({ ...process.env, MDIND_HOME: home, MDIND_CLUSTER_NAME: CLUSTER, MDIND_CLUSTER_SUBNET: "10.213.9.0/24" });
+// The mail catcher's port: its own, so a dashboard's catcher on 1025 is never in the way.
+const SMTP_PORT = String(PORT_MIN + 90);
+const env = () => ({ ...process.env, MDIND_HOME: home, MDIND_CLUSTER_NAME: CLUSTER, MDIND_CLUSTER_SUBNET: "10.213.9.0/24", MDIND_SMTP_PORT: SMTP_PORT });
 
 async function cli(args: string[]): Promise<unknown> {
   const p = run("node", ["bin/moodle-dind.mjs", "cluster", ...args, "--json"], { cwd: ROOT, env: env(), maxBuffer: 16 << 20, timeout: 1_800_000 });
@@ -174,6 +176,30 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     expect(res.out).toMatch(/moodle-42/);
     expect(res.end.ok, res.end.detail).toBe(true);
     log(`db tab ${r.name} on ${r.node}: psql answered as moodle`);
+  });
+
+  it("mail from instances on every node reaches this host's catcher, each in its own box", async () => {
+    // The catcher as the DinD host runs it (its own process), on a port of the test's own.
+    const catcher = spawn("node", ["--import", "tsx", "lib/mail/main.ts"], { cwd: ROOT, env: { ...env(), MDIND_SMTP_HOST: "0.0.0.0" }, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        catcher.stdout!.on("data", (d: Buffer) => d.toString().includes("mail_listening") && resolve());
+        catcher.once("exit", (code) => reject(new Error(`the mail catcher exited (${code})`)));
+      });
+      for (const r of rows) {
+        const res = await fetch(`http://127.0.0.1:${r.port}/?mail=to-${r.name}@example.test`, { signal: AbortSignal.timeout(20_000) });
+        expect(res.status, `${r.name} on ${r.node}`).toBe(200);
+      }
+      const box = async (b: string) => JSON.parse(await fs.readFile(path.join(home, "mail", b, "index.json"), "utf8").catch(() => '{"messages":[]}')) as { messages: { to: string[]; subject: string }[] };
+      for (const r of rows) {
+        const m = (await box(r.name)).messages;
+        expect(m.map((x) => x.to[0]), `${r.name} on ${r.node}`).toEqual([`to-${r.name}@example.test`]);
+      }
+      expect((await box("_unknown")).messages).toHaveLength(0);
+      log(`mail: ${rows.length} instances on ${new Set(rows.map((r) => r.node)).size} nodes, each message in its own box`);
+    } finally {
+      catcher.kill("SIGTERM");
+    }
   });
 
   it("export of an instance on another node, imported on this host as a single-host instance", async () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** A minimal SMTP client: the catcher must work with any plain client, as PHP's socket code is. */
-async function smtpSend(port: number, from: string, to: string, data: string): Promise<string[]> {
+async function smtpSend(port: number, from: string, to: string, data: string, login?: { user: string; pass: string }): Promise<string[]> {
   const sock = net.connect(port, "127.0.0.1");
   const replies: string[] = [];
   let buf = "";
@@ -32,6 +32,11 @@ async function smtpSend(port: number, from: string, to: string, data: string): P
   };
   await next();
   await cmd("EHLO test");
+  // AUTH PLAIN, as PHPMailer sends it when $CFG->smtpuser is set.
+  if (login && !(await cmd(`AUTH PLAIN ${Buffer.from(`\0${login.user}\0${login.pass}`).toString("base64")}`)).startsWith("235")) {
+    sock.end();
+    return replies;
+  }
   await cmd(`MAIL FROM:<${from}>`);
   await cmd(`RCPT TO:<${to}>`);
   await cmd("DATA");
@@ -45,6 +50,7 @@ const home = await fs.mkdtemp(path.join(os.tmpdir(), "mdind-mail-"));
 process.env.MDIND_HOME = home;
 const store = await import("../../lib/mail/store");
 const server = await import("../../lib/mail/server");
+const auth = await import("../../lib/mail/auth");
 
 describe("mail catcher", () => {
   let catcher: { port: number; close: () => Promise<void> };
@@ -97,6 +103,35 @@ describe("mail catcher", () => {
     await store.deleteMail("_unknown", m.id);
     expect((await store.listMail("_unknown")).total).toBe(0);
     await expect(store.readMail("_unknown", m.id)).rejects.toMatchObject({ kind: "not_found" });
+  });
+
+  it("files a logged-in instance's mail under its own name, whatever its address (a cluster node's NAT)", async () => {
+    const pass = await auth.mailPassword("far-1");
+    const replies = await smtpSend(catcher.port, "noreply@far-1.test", "t@x.test", "Subject: from a node\n\nhi", { user: "far-1", pass });
+    expect(replies.some((r) => r.startsWith("235"))).toBe(true);
+    expect(replies.find((r) => /caught as/.test(r))).toBeTruthy();
+    expect((await store.listMail("far-1")).messages[0]?.subject).toBe("from a node");
+    expect((await store.listMail("_unknown")).total).toBe(0);
+  });
+
+  it("refuses a login that is not an instance's own: wrong password, another's, hostile names", async () => {
+    const other = await auth.mailPassword("far-2");
+    for (const [user, pass] of [["far-1", other], ["far-1", ""], ["../x", other], ["far-1\0", other], ["x".repeat(200), "y"], ["far-1", "a".repeat(5000)]]) {
+      const replies = await smtpSend(catcher.port, "a@b.test", "t@x.test", "Subject: no\n\nno", { user, pass });
+      // 535 for a wrong login; smtp-server answers a malformed one (empty password) with another 5xx.
+      expect(replies.some((r) => /^5\d\d /.test(r)) && !replies.some((r) => r.startsWith("235")), `${user.slice(0, 20)}`).toBe(true);
+      expect(replies.find((r) => /caught as/.test(r))).toBeFalsy();
+    }
+    expect(await auth.mailLogin("far-2", other)).toBe("far-2");
+    expect(await auth.mailLogin({}, other)).toBeNull();
+    await expect(auth.mailPassword("Bad Name")).rejects.toThrow();
+  });
+
+  it("lets only a logged-in instance send from outside instance networks", () => {
+    expect(server.senderAllowed(undefined, "10.213.9.12")).toBe(false);
+    expect(server.senderAllowed("", "192.168.1.10")).toBe(false);
+    expect(server.senderAllowed("far-1", "10.213.9.12")).toBe(true);
+    expect(server.senderAllowed(undefined, "172.20.5.11")).toBe(true);
   });
 
   it("refuses malformed ids and box names before touching the disk", async () => {

@@ -56,6 +56,10 @@ describe("config rendering", () => {
     expect(a).toContain("$CFG->wwwroot   = 'http://127.0.0.1:8007';");
     expect(a).toContain("$CFG->routerconfigured = true;");
     expect(a).toContain("$CFG->smtphosts = '172.20.7.1:1025';");
+    expect(a).not.toContain("smtpuser");
+    // A cluster node's instance logs in to the catcher as itself.
+    const far = moodleConfig(ctx({ smtpHost: "10.213.7.1:1025", smtpPass: "p'w" }, { name: "far-1" }));
+    expect(far).toContain("$CFG->smtpuser = 'far-1';\n$CFG->smtppass = 'p\\'w';");
     const hostile = moodleConfig(ctx({ dbPassword: "x';system('id');//\\" }));
     expect(hostile).toContain(`$CFG->dbpass    = 'x\\';system(\\'id\\');//\\\\';`);
     expect(phpString("a'b\\")).toBe("'a\\'b\\\\'");

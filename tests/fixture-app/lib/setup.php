@@ -38,6 +38,10 @@ function fixture_send_mail(string $to, string $subject, string $body): void {
     $send = function (string $l) use ($fp) { fwrite($fp, $l . "\r\n"); };
     $expect('220');
     $send('EHLO fixture'); $expect('250');
+    if (!empty($CFG->smtpuser)) {
+        // As Moodle's PHPMailer does when config.php sets smtpuser (instances on cluster nodes).
+        $send('AUTH PLAIN ' . base64_encode("\0{$CFG->smtpuser}\0{$CFG->smtppass}")); $expect('235');
+    }
     $send("MAIL FROM:<{$CFG->noreplyaddress}>"); $expect('250');
     $send("RCPT TO:<$to>"); $expect('250');
     $send('DATA'); $expect('354');
