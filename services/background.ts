@@ -70,6 +70,8 @@ export async function startBackground(log: Logger): Promise<void> {
     }
   }
   void import("./terminal/sweep").then((m) => m.sweepOrphans(log), (e: unknown) => log("terminal_sweep_failed", { error: errText(e) })); // sessions a killed dashboard left
+  // A cluster started here gets its instances snapshotted on a timer (a no-op without one).
+  void import("./cluster/schedule").then((m) => m.startSnapshotSchedule(log), (e: unknown) => log("cluster_snapshot_schedule_failed", { error: errText(e) }));
   // This process lives on after a create: it makes the next create's code tree ahead of time.
   keepSparesReady();
   // Metrics count operations from the start, not from the first scrape.

@@ -18,7 +18,7 @@ import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks
 import type { InstanceSpec } from "../../instances/spec";
 import { SERVICES } from "../../instances/stack";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
-import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, type ClusterInstance, type ClusterState } from "./state";
+import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
 
 /**
@@ -355,7 +355,11 @@ export const readInstanceFolder = (engine: Engine, name: string) => readFolder(e
  * instance folder without the live database files, as one tar.gz in the control plane's
  * cluster/snapshots/ (the manager's data dir), where a restore on any node reads it from.
  */
-export async function snapshotInstance(name: string, log: (l: string) => void): Promise<{ file: string; bytes: number; at: string }> {
+export function snapshotInstance(name: string, log: (l: string) => void, opts: { wait?: boolean } = {}): Promise<{ file: string; bytes: number; at: string }> {
+  return withInstanceLock(name, () => takeSnapshot(name, log), opts);
+}
+
+async function takeSnapshot(name: string, log: (l: string) => void): Promise<{ file: string; bytes: number; at: string }> {
   const s = await requireState();
   const inst = s.instances[name];
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
@@ -462,7 +466,11 @@ export interface MoveResult {
  * Move an instance: stop it, bring its data to `to` (a live copy of the folder, or the latest
  * snapshot when the old node is gone), repin the stack there. The proxy and port never change.
  */
-export async function moveInstance(name: string, to: string, how: "live" | "snapshot", log: (l: string) => void): Promise<MoveResult> {
+export function moveInstance(name: string, to: string, how: "live" | "snapshot", log: (l: string) => void): Promise<MoveResult> {
+  return withInstanceLock(name, () => relocate(name, to, how, log));
+}
+
+async function relocate(name: string, to: string, how: "live" | "snapshot", log: (l: string) => void): Promise<MoveResult> {
   const started = Date.now();
   const s = await requireState();
   const inst = s.instances[name];
@@ -552,7 +560,11 @@ export async function recoverNode(node: string, log: (l: string) => void): Promi
   return { moved, lost };
 }
 
-export async function removeClusterInstance(name: string, log: (l: string) => void): Promise<void> {
+export function removeClusterInstance(name: string, log: (l: string) => void): Promise<void> {
+  return withInstanceLock(name, () => removeUnlocked(name, log));
+}
+
+async function removeUnlocked(name: string, log: (l: string) => void): Promise<void> {
   const s = await requireState();
   const inst = s.instances[name];
   const mgr = await managerEngine(s);

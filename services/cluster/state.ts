@@ -1,7 +1,7 @@
 import path from "node:path";
 import { settings } from "../../lib/config";
-import { NotFoundError } from "../../lib/errors";
-import { readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
+import { ConflictError, NotFoundError } from "../../lib/errors";
+import { LockBusyError, readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
 import { readClientTls } from "../../lib/cluster/tls";
 import { tlsEngine, type Engine } from "../../lib/cluster/swarm";
 import type { LocalNode } from "../../lib/cluster/nodes";
@@ -63,6 +63,21 @@ export async function updateState<T>(fn: (s: ClusterState) => T | Promise<T>): P
     await writeState(s);
     return out;
   });
+}
+
+/**
+ * One cluster operation per instance at a time, across processes (the dashboard, the CLI, the
+ * snapshot timer): a snapshot read while a move deletes the old copy would replace a good snapshot
+ * with a partial one. `wait: false` (the timer) gives up at once instead of queueing.
+ */
+export async function withInstanceLock<T>(name: string, fn: () => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
+  try {
+    // Moves and snapshots hold it for minutes on a busy machine: a generous stale time.
+    return await withFileLock(path.join(clusterDir(), "locks", `${name}.lock`), fn, { wait: opts.wait, stale: 120_000 });
+  } catch (e) {
+    if (e instanceof LockBusyError) throw new ConflictError(`${name} is busy with another cluster operation; try again when it ends`);
+    throw e;
+  }
 }
 
 const engines = new Map<string, Engine>();

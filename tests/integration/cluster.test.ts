@@ -307,11 +307,14 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     const worker = now.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`)!;
     const held = now.filter((r) => r.node === worker);
     expect(held.length).toBeGreaterThan(0);
-    for (const r of held) {
-      await sql(worker, r.name, "CREATE TABLE IF NOT EXISTS mdl_course (id serial, fullname text); INSERT INTO mdl_course (fullname) VALUES ('before the snapshot')");
-      await cli(["snapshot", r.name]);
-      await sql(worker, r.name, "INSERT INTO mdl_course (fullname) VALUES ('after the snapshot')");
-    }
+    for (const r of held) await sql(worker, r.name, "CREATE TABLE IF NOT EXISTS mdl_course (id serial, fullname text); INSERT INTO mdl_course (fullname) VALUES ('before the snapshot')");
+    // The snapshots come from the dashboard's timer: one round of it, every instance due.
+    const script = 'const { snapshotRound } = await import("./services/cluster/schedule.ts"); console.log(JSON.stringify(await snapshotRound(() => undefined, 0))); process.exit(0);';
+    const round = JSON.parse((await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: COUNT * PER_INSTANCE_MS })).stdout.trim().split("\n").pop()!) as { taken: string[]; skipped: { name: string; why: string }[] };
+    log(`snapshot round: ${round.taken.length} taken (${round.taken.join(", ")}), skipped: ${round.skipped.map((x) => `${x.name}: ${x.why}`).join("; ") || "none"}`);
+    expect(round.skipped).toEqual([]);
+    expect(round.taken).toEqual(expect.arrayContaining(held.map((r) => r.name)));
+    for (const r of held) await sql(worker, r.name, "INSERT INTO mdl_course (fullname) VALUES ('after the snapshot')");
     await docker().getContainer(worker).kill();
     const killedAt = Date.now();
     const out = (await cli(["recover", worker])) as { moved: { name: string; to: string; seconds: number; snapshotAt: string }[]; lost: { name: string; lost: string }[] };
