@@ -5,3 +5,4 @@ export { clusterOverview, type ClusterOverview, type NodeOverview } from "./over
 export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";
 export { cloneClusterInstance, exportClusterInstance } from "./export";
+export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp } from "./ops";
