@@ -84,3 +84,34 @@ describe("cluster operations refuse at once, before any operation starts", () =>
     await expect(ops.cloneClusterOp("web1", "Bad Name")).rejects.toMatchObject({ kind: "validation" });
   });
 });
+
+describe("the edge helpers the cluster routes share", () => {
+  it("launchAnswer: 202 with the body and operation id, or the result with ?wait=1", async () => {
+    const { launchAnswer } = await import("../../edge/http/launch");
+    const { runOperation } = await import("../../lib/operations");
+    const r = (await launchAnswer(new Request("http://x/a"), "cr-a", () => runOperation("cr-a", "t", async () => 7), { name: "cr-a" })) as Response;
+    expect(r.status).toBe(202);
+    expect(await r.json()).toMatchObject({ name: "cr-a", operation: expect.stringMatching(/^[a-z0-9]+-[0-9a-f]{8}$/) });
+    expect(await launchAnswer(new Request("http://x/a?wait=1"), "cr-b", () => runOperation("cr-b", "t", async () => 7), {})).toBe(7);
+  });
+
+  it("packedDownload: streams the packed file with its size, and leaves no folder when packing fails", async () => {
+    const { packedDownload } = await import("../../edge/http/streams");
+    let dir = "";
+    const r = await packedDownload("web1", async (file) => {
+      dir = path.dirname(file);
+      fs.writeFileSync(file, "archive");
+      return { bytes: 7 };
+    });
+    expect(r.headers.get("content-disposition")).toBe('attachment; filename="web1.moodle-dind.tar.gz"');
+    expect(r.headers.get("content-length")).toBe("7");
+    expect(await r.text()).toBe("archive");
+    await new Promise((ok) => setTimeout(ok, 50));
+    expect(fs.existsSync(dir)).toBe(false);
+    await expect(packedDownload("web1", async (file) => {
+      dir = path.dirname(file);
+      throw new Error("node gone");
+    })).rejects.toThrow("node gone");
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+});
