@@ -121,7 +121,7 @@ export function isBusy(instance: string): { id: string; op: string } | null {
  */
 export async function runOperation<T>(instance: string, op: string, fn: (o: Operation) => Promise<T>): Promise<T> {
   const c = channel(instance);
-  const what = instance === MOODLE_CHANNEL ? "the Moodle library" : instance === CLUSTER_CHANNEL ? "the cluster's nodes" : `instance '${instance}'`;
+  const what = instance === MOODLE_CHANNEL ? "the Moodle library" : instance === CLUSTER_CHANNEL ? "the cluster" : `instance '${instance}'`;
   if (c.running) throw new ConflictError(`${what} is busy: ${c.running.op} is in progress`);
   const id = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   c.running = { id, op };

@@ -22,10 +22,12 @@ function NodeCard({ n, busy, onStarted }: { n: NodeOverview; busy: boolean; onSt
     <div className="card space-y-3 p-5" data-testid="node-card" data-node={n.hostname}>
       <div className="flex items-center justify-between gap-2">
         <h2 className="font-semibold"><Mono>{n.hostname}</Mono></h2>
-        <NodeActions n={n} busy={busy} onStarted={onStarted} />
-        <span className={`rounded-full px-2 py-0.5 text-xs ${bad ? "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300" : n.availability !== "active" ? "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300" : "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"}`}>
-          {n.state} · {n.availability}
-        </span>
+        <div className="flex items-center gap-2">
+          <span className={`rounded-full px-2 py-0.5 text-xs ${bad ? "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300" : n.availability !== "active" ? "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300" : "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"}`}>
+            {n.state} · {n.availability}
+          </span>
+          <NodeActions n={n} busy={busy} onStarted={onStarted} />
+        </div>
       </div>
       <dl className="grid grid-cols-2 gap-y-1 text-sm">
         <dt className="text-slate-500">Role</dt><dd><Mono>{n.role}{n.leader ? " (leader)" : ""}</Mono></dd>
