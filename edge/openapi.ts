@@ -58,6 +58,7 @@ function queryFromSchema(schema?: z.ZodObject) {
 }
 
 const N = ["name"];
+const WAIT = [{ name: "wait", description: "1 = wait and answer the result" }];
 const ROUTES: Record<string, Record<string, Op>> = {
   "/instances": {
     get: { summary: "List instances with per-service status (one engine call)" },
@@ -225,6 +226,25 @@ const ROUTES: Record<string, Record<string, Op>> = {
       ],
       responses: { 200: "OK", 400: "Not a listed path", 404: "No such cluster instance or file" },
     },
+  },
+  "/cluster/instances/{name}/clone": {
+    post: { summary: "Clone a cluster instance: exported from its node, imported as a new instance placed by the scheduler (own N, overlay, port, secrets); the operation runs on the new name", params: N, body: cloneBodySchema, query: WAIT, responses: { 202: "Operation started ({name, from, operation})", 404: "No cluster or no such instance", 409: "Name taken or busy" } },
+  },
+  "/cluster/instances/{name}/export": {
+    get: { summary: "Export a cluster instance from its node (an export operation; the archive `cluster export` writes, which `import` reads on any host) and stream it as one .tar.gz", params: N, produces: "application/gzip", responses: { 200: "The archive (content-length set)", 404: "No cluster or no such instance", 409: "Busy" } },
+    post: { summary: "Pack a cluster instance for a browser download (an export operation); 202 with {operation, download}: GET the download path once the operation is done", params: N, query: [{ name: "wait", description: "1 = wait and answer {bytes, node, download}" }], responses: { 202: "Operation started", 404: "No cluster or no such instance", 409: "Busy" } },
+  },
+  "/cluster/instances/{name}/export/{token}": {
+    get: { summary: "Fetch an archive packed by POST /cluster/instances/{name}/export, once, within an hour", params: ["name", "token"], produces: "application/gzip", responses: { 200: "The archive (content-length set)", 404: "Unknown, already fetched or expired" } },
+  },
+  "/cluster/instances/{name}/snapshots": {
+    post: { summary: "Snapshot a cluster instance now (database dump and folder, kept on the control plane; only the latest is kept); ?wait=1 answers {file, bytes, at}", params: N, query: WAIT, responses: { 202: "Operation started", 404: "No cluster or no such instance", 409: "Busy" } },
+  },
+  "/cluster/nodes/{node}/drain": {
+    post: { summary: "Drain a node: the scheduler places nothing new there and each of its instances moves by live copy to the active node with the fewest; operation on channel _cluster; ?wait=1 answers {node, moved}", params: ["node"], query: WAIT, responses: { 202: "Operation started ({node, channel, operation})", 404: "No cluster or no such node", 409: "Another node operation is running, or no other active node", 422: "Not a node hostname or id" } },
+  },
+  "/cluster/nodes/{node}/activate": {
+    post: { summary: "Make a node active again (the scheduler may place there); answers the node", params: ["node"], responses: { 200: "The node", 404: "No cluster or no such node", 409: "A node operation is running", 422: "Not a node hostname or id" } },
   },
   "/cluster": { get: { summary: "The cluster started here (cluster: null when none): each swarm node's state, availability, role, the instances whose data or web task it holds, and its CPU, memory and disk read from its engine over mutual TLS (error names a node that did not answer)" } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },

@@ -23,13 +23,16 @@ export function newDownloadToken(): string {
   return randomBytes(16).toString("hex");
 }
 
-/** Pack `name` for the download `token` (as the instance's export operation). */
-export async function exportForDownload(name: string, token: string): Promise<{ bytes: number }> {
+/** How an archive is packed: a local instance's export, or (services/cluster) one read from its node. */
+export type Packer = (name: string, file: string) => Promise<{ bytes: number }>;
+
+/** Pack `name` for the download `token` (as the instance's export operation, which `pack` runs). */
+export async function exportForDownload(name: string, token: string, pack: Packer = exportInstance): Promise<{ bytes: number }> {
   validateName(name);
   if (!TOKEN_RE.test(token)) throw new ValidationError("bad download token", "token");
   sweepDownloads();
   fs.mkdirSync(dir(), { recursive: true, mode: 0o700 });
-  const { bytes } = await exportInstance(name, fileOf(name, token));
+  const { bytes } = await pack(name, fileOf(name, token));
   return { bytes };
 }
 

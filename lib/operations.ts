@@ -40,12 +40,18 @@ export interface Operation {
 }
 
 /**
- * Channels that are not instances: image builds and the Moodle build library. Instance names start
- * with a letter (lib/names.ts), so these can never collide with one.
+ * Channels that are not instances: image builds, the Moodle build library and the cluster's node
+ * operations (drain). Instance names start with a letter (lib/names.ts), so these can never collide
+ * with one.
  */
 export const IMAGES_CHANNEL = "_images";
 export const MOODLE_CHANNEL = "_moodle";
-export const RESERVED_CHANNELS: readonly string[] = [IMAGES_CHANNEL, MOODLE_CHANNEL];
+/** One channel for all nodes: two drains at once would each pick the other's node as a target. */
+export const CLUSTER_CHANNEL = "_cluster";
+export const RESERVED_CHANNELS: readonly string[] = [IMAGES_CHANNEL, MOODLE_CHANNEL, CLUSTER_CHANNEL];
+
+/** A step runner for work done outside an operation (the CLI): the step is just the call. */
+export const inlineStep: Operation["step"] = (_name, fn) => fn();
 
 /** An operation scope from outside (route param, query): a reserved channel or a valid instance name. */
 export function channelParam(raw: unknown): string {
@@ -115,7 +121,7 @@ export function isBusy(instance: string): { id: string; op: string } | null {
  */
 export async function runOperation<T>(instance: string, op: string, fn: (o: Operation) => Promise<T>): Promise<T> {
   const c = channel(instance);
-  const what = instance === MOODLE_CHANNEL ? "the Moodle library" : `instance '${instance}'`;
+  const what = instance === MOODLE_CHANNEL ? "the Moodle library" : instance === CLUSTER_CHANNEL ? "the cluster" : `instance '${instance}'`;
   if (c.running) throw new ConflictError(`${what} is busy: ${c.running.op} is in progress`);
   const id = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   c.running = { id, op };

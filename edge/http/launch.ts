@@ -34,3 +34,13 @@ export function wantsWait(req: Request): boolean {
   const w = new URL(req.url).searchParams.get("wait");
   return w === "1" || w === "true";
 }
+
+/**
+ * A route's answer for a long operation on `channel`: 202 with `body` and the operation id (its
+ * progress on /api/v1/events?instance=channel), or with ?wait=1 the finished result.
+ */
+export async function launchAnswer<T>(req: Request, channel: string, fn: () => Promise<T>, body: Record<string, unknown>): Promise<Response | T> {
+  const { opId, done } = await launch(channel, fn);
+  if (wantsWait(req)) return done;
+  return Response.json({ ...body, operation: opId }, { status: 202 });
+}

@@ -1,4 +1,6 @@
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 
 /**
@@ -129,4 +131,23 @@ export function archiveResponse(file: string, opts: { bytes: number; filename: s
       ...opts.headers,
     },
   });
+}
+
+/**
+ * `name` packed by `pack` into a folder of its own and sent as the download
+ * NAME.moodle-dind.tar.gz; the folder goes once the answer is sent, or at once when packing fails.
+ */
+export async function packedDownload(name: string, pack: (file: string) => Promise<{ bytes: number }>): Promise<Response> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-dl-"));
+  const filename = `${name}.moodle-dind.tar.gz`;
+  const drop = () => fs.rmSync(dir, { recursive: true, force: true });
+  let bytes: number;
+  try {
+    ({ bytes } = await pack(path.join(dir, filename)));
+  } catch (e) {
+    drop();
+    throw e;
+  }
+  // A client counting its download against the size: never let compression drop it.
+  return archiveResponse(path.join(dir, filename), { bytes, filename, closed: drop, headers: { "x-mdind-size": String(bytes) } });
 }

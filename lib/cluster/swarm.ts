@@ -1,6 +1,7 @@
 import Docker from "dockerode";
+import { z } from "zod";
 import { docker } from "../docker";
-import { AppError, ConflictError, NotFoundError, engineError } from "../errors";
+import { AppError, ConflictError, NotFoundError, ValidationError, engineError } from "../errors";
 import type { ClientTls } from "./tls";
 
 /**
@@ -56,6 +57,20 @@ export async function joinTokens(engine: Engine): Promise<JoinTokens> {
     if (statusOf(e) === 503 || statusOf(e) === 406) throw new NotFoundError("this engine is not a swarm manager");
     throw engineError("swarm inspect", e);
   }
+}
+
+/**
+ * A node named from outside (a REST path, the dashboard): a hostname of RFC 1123 labels (at most
+ * 253 characters) or a swarm node id, which is one such label. Nothing else reaches the engine:
+ * no spaces, slashes, leading '-' or control characters, so it can never read as an option or path.
+ */
+export const NODE_REF_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const nodeRefSchema = z.string().max(253, "at most 253 characters").regex(NODE_REF_RE, "a node's hostname (letters, digits, '-' and '.') or id");
+
+export function validateNodeRef(ref: unknown): string {
+  const r = nodeRefSchema.safeParse(ref);
+  if (!r.success) throw new ValidationError(`node: ${r.error.issues[0]?.message ?? "invalid"}`, "node");
+  return r.data;
 }
 
 export const JOIN_TOKEN_RE = /^SWMTKN-1-[a-z0-9]{50}-[a-z0-9]{25}$/;

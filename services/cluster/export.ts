@@ -6,6 +6,7 @@ import { createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { NotFoundError, ValidationError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
+import { inlineStep, type Operation } from "../../lib/operations";
 import { ARCHIVE_FORMAT } from "../../instances/archive";
 import { SKIP_MOODLEDATA } from "../../instances/seed";
 import type { InstanceRecord } from "../../instances/store";
@@ -130,13 +131,13 @@ export async function exportClusterInstance(nameIn: string, file: string, log: (
  * scheduler places it on (the same path as a new instance, with the archive instead of a fresh
  * site). The source keeps serving; the clone gets its own N, overlay, port and secrets.
  */
-export async function cloneClusterInstance(from: string, to: string, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+export async function cloneClusterInstance(from: string, to: string, log: (l: string) => void, step: Operation["step"] = inlineStep): Promise<ClusterInstance & { seconds: number }> {
   const name = validateName(to);
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), "mdind-cluster-clone-"));
   try {
     const file = path.join(work, `${validateName(from)}.tar.gz`);
-    await exportClusterInstance(from, file, log);
-    return await createClusterInstance(name, { archive: file }, log);
+    await step(`export ${from}`, () => exportClusterInstance(from, file, log));
+    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file }, log));
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
   }

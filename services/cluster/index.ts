@@ -6,3 +6,4 @@ export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";
 export { cloneClusterInstance, exportClusterInstance } from "./export";
 export { snapshotRound, startSnapshotSchedule } from "./schedule";
+export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp } from "./ops";

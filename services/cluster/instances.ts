@@ -12,6 +12,7 @@ import { mailPassword } from "../../lib/mail/auth";
 import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
+import { inlineStep, type Operation } from "../../lib/operations";
 import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
 import { listNodes, setAvailability, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
@@ -514,12 +515,13 @@ async function pickTarget(s: ClusterState, except: string): Promise<string> {
 }
 
 /** Drain: the swarm stops placing on the node; each of its instances moves by a live copy. */
-export async function drainNode(node: string, log: (l: string) => void): Promise<{ node: string; moved: MoveResult[] }> {
+export async function drainNode(node: string, log: (l: string) => void, step: Operation["step"] = inlineStep): Promise<{ node: string; moved: MoveResult[] }> {
   const s = await requireState();
-  await setAvailability(await managerEngine(s), node, "drain");
+  const mgr = await managerEngine(s);
+  await step(`drain ${node}`, () => setAvailability(mgr, node, "drain"));
   const moved: MoveResult[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
-    moved.push(await moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log));
+    moved.push(await step(`move ${inst.name}`, async () => moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log)));
   }
   return { node, moved };
 }

@@ -38,6 +38,17 @@ async function cli(args: string[]): Promise<unknown> {
   return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
+/** One REST call through the real route handler, in this cluster's data dir (no dashboard server). */
+async function rest(method: string, p: string, o: { body?: unknown; out?: string } = {}) {
+  const args = ["--import", "tsx", "tests/helpers/cluster-rest.ts", method, p];
+  if (o.body !== undefined) args.push("--body", JSON.stringify(o.body));
+  if (o.out) args.push("--out", o.out);
+  const pr = run("node", args, { cwd: ROOT, env: env(), maxBuffer: 16 << 20, timeout: 1_800_000 });
+  pr.child.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return JSON.parse((await pr).stdout.trim().split("\n").pop()!) as { status: number; body?: any; bytes?: number; type?: string };
+}
+
 type Row = { name: string; node: string; port: number; running: boolean };
 type NodeOverview = import("../../services/cluster").NodeOverview;
 const hasImage = await docker().getImage(HOST_IMAGE).inspect().then(() => true, () => false);
@@ -114,6 +125,46 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     expect(new Set(rows.map((r) => r.node)).size).toBeGreaterThanOrEqual(2);
     for (const r of rows) expect((await page(r.port)).site).toBeTruthy();
   }, COUNT * PER_INSTANCE_MS);
+
+  it("REST: refuses hostile or unknown input before anything starts", async () => {
+    expect((await rest("POST", "/api/v1/cluster/nodes/..%2Fetc/drain")).status).toBe(422);
+    expect((await rest("POST", "/api/v1/cluster/nodes/nosuchnode/drain")).status).toBe(404);
+    expect((await rest("POST", "/api/v1/cluster/instances/nosuch/snapshots")).status).toBe(404);
+    expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: rows[1].name } })).status).toBe(409);
+    expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: "../x" } })).status).toBe(422);
+  });
+
+  it("REST: snapshot and export of an instance on another node", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const s = await rest("POST", `/api/v1/cluster/instances/${r.name}/snapshots?wait=1`);
+    expect(s.status).toBe(200);
+    expect(s.body.bytes).toBeGreaterThan(0);
+    const file = path.join(home, `${r.name}-rest.tar.gz`);
+    const g = await rest("GET", `/api/v1/cluster/instances/${r.name}/export`, { out: file });
+    expect(g).toMatchObject({ status: 200, type: "application/gzip" });
+    expect((await run("tar", ["-tzf", file])).stdout).toMatch(/manifest\.json/);
+    const packed = await rest("POST", `/api/v1/cluster/instances/${r.name}/export?wait=1`);
+    expect(packed.status).toBe(200);
+    const dl = await rest("GET", packed.body.download, { out: path.join(home, "dl.tar.gz") });
+    expect(dl).toMatchObject({ status: 200, bytes: packed.body.bytes });
+    // A download link works once.
+    expect((await rest("GET", packed.body.download, { out: path.join(home, "dl2.tar.gz") })).status).toBe(404);
+    log(`REST: snapshot ${r.name} ${s.body.bytes} B, export ${g.bytes} B, packed download ${dl.bytes} B`);
+  }, 2 * PER_INSTANCE_MS);
+
+  it("REST: clone inside the cluster", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    const was = await page(r.port);
+    const c = await rest("POST", `/api/v1/cluster/instances/${r.name}/clone?wait=1`, { body: { to: `${r.name}r` } });
+    try {
+      expect(c.status).toBe(200);
+      expect(c.body.port).not.toBe(r.port);
+      expect((await page(c.body.port)).site).toBe(was.site);
+      log(`REST: clone ${r.name} → ${r.name}r on ${c.body.node} port ${c.body.port}`);
+    } finally {
+      await cli(["remove", `${r.name}r`]).catch((e: Error) => log(`remove ${r.name}r: ${e.message}`));
+    }
+  }, 2 * PER_INSTANCE_MS);
 
   it("the Nodes view: each node with the instances it runs, and its CPU, memory and disk", async () => {
     const nodes = (await cli(["nodes"])) as NodeOverview[];
@@ -299,7 +350,13 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
       expect(after.moodledata_counter).toBeGreaterThan(was.moodledata_counter);
       expect(await sql(m.to, m.name, "SELECT fullname FROM mdl_course")).toContain("made before the drain");
     }
-    await cli(["activate", victim]);
+    // Through the REST API now: the victim is empty, so its drain is quick, then it is active again.
+    const d = await rest("POST", `/api/v1/cluster/nodes/${victim}/drain?wait=1`);
+    expect(d).toMatchObject({ status: 200, body: { node: victim, moved: [] } });
+    const ops = await rest("GET", "/api/v1/operations?instance=_cluster");
+    expect(ops.body.operations.find((o: { op: string }) => o.op === "drain")?.status).toBe("done");
+    const a = await rest("POST", `/api/v1/cluster/nodes/${victim}/activate`);
+    expect(a).toMatchObject({ status: 200, body: { hostname: victim, availability: "active" } });
   }, COUNT * PER_INSTANCE_MS);
 
   it("a killed worker: its instances come back from the latest snapshot, later changes named as lost", async () => {

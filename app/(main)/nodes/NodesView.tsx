@@ -6,11 +6,14 @@ import type { ClusterOverview, NodeOverview } from "../../_lib/types";
 import { ErrorNote, Mono } from "../../_components/ui";
 import ClusterLogs from "./ClusterLogs";
 import ClusterTerminal from "./ClusterTerminal";
+import ClusterOpPanel from "./ClusterOpPanel";
+import { InstanceActions, NodeActions } from "./ClusterActions";
+import type { PanelOp, StartOp } from "../instances/[name]/ops";
 
 /** Refreshed while the page is open; each refresh reads every node's engine once. */
 const REFRESH_MS = 15_000;
 
-function NodeCard({ n }: { n: NodeOverview }) {
+function NodeCard({ n, busy, onStarted }: { n: NodeOverview; busy: boolean; onStarted: StartOp }) {
   const u = n.usage;
   const [logsOf, setLogsOf] = useState<string | null>(null);
   const [termOf, setTermOf] = useState<string | null>(null);
@@ -19,9 +22,12 @@ function NodeCard({ n }: { n: NodeOverview }) {
     <div className="card space-y-3 p-5" data-testid="node-card" data-node={n.hostname}>
       <div className="flex items-center justify-between gap-2">
         <h2 className="font-semibold"><Mono>{n.hostname}</Mono></h2>
-        <span className={`rounded-full px-2 py-0.5 text-xs ${bad ? "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300" : n.availability !== "active" ? "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300" : "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"}`}>
-          {n.state} · {n.availability}
-        </span>
+        <div className="flex items-center gap-2">
+          <span className={`rounded-full px-2 py-0.5 text-xs ${bad ? "bg-rose-100 text-rose-800 dark:bg-rose-950 dark:text-rose-300" : n.availability !== "active" ? "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300" : "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"}`}>
+            {n.state} · {n.availability}
+          </span>
+          <NodeActions n={n} busy={busy} onStarted={onStarted} />
+        </div>
       </div>
       <dl className="grid grid-cols-2 gap-y-1 text-sm">
         <dt className="text-slate-500">Role</dt><dd><Mono>{n.role}{n.leader ? " (leader)" : ""}</Mono></dd>
@@ -41,7 +47,7 @@ function NodeCard({ n }: { n: NodeOverview }) {
         ) : (
           <ul className="space-y-1 text-sm">
             {n.instances.map((i) => (
-              <li key={i.name} className="flex justify-between gap-2">
+              <li key={i.name} className="flex flex-wrap justify-between gap-x-2 gap-y-1">
                 <Mono>{i.name}</Mono>
                 <span className="text-slate-500">
                   :{i.port} · {i.running ? (i.webHere ? "running here" : "data here, web elsewhere") : "not running"}
@@ -57,6 +63,8 @@ function NodeCard({ n }: { n: NodeOverview }) {
                     </>
                   )}
                 </span>
+                {/* Once per instance: on its web task's node, or (not running) on its data's. */}
+                {(i.webHere || !i.running) && <InstanceActions name={i.name} busy={busy} onStarted={onStarted} />}
               </li>
             ))}
           </ul>
@@ -69,6 +77,18 @@ function NodeCard({ n }: { n: NodeOverview }) {
 export default function NodesView() {
   const [o, setO] = useState<ClusterOverview | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [op, setOp] = useState<(PanelOp & { ended?: boolean }) | null>(null);
+  // Bumped when an action ends, so the nodes are read again at once, not at the next refresh.
+  const [reads, setReads] = useState(0);
+  const busy = op !== null && op.id !== null && !op.ended;
+  const start: StartOp = (next) => {
+    setOp(next);
+    if (next.id === null) setReads((r) => r + 1);
+  };
+  const ended = (result?: string) => {
+    setOp((cur) => (cur ? { ...cur, ended: true, result: result ?? cur.result } : cur));
+    setReads((r) => r + 1);
+  };
   useEffect(() => {
     let live = true;
     const load = () =>
@@ -86,11 +106,12 @@ export default function NodesView() {
       live = false;
       clearInterval(t);
     };
-  }, []);
+  }, [reads]);
   return (
     <div className="space-y-5">
       <h1 className="text-2xl font-semibold">Nodes</h1>
       {error && <ErrorNote>{error}</ErrorNote>}
+      {op && <ClusterOpPanel key={op.id ?? `${op.label}-${reads}`} op={op} onEnded={ended} onDismiss={() => setOp(null)} />}
       {!o && !error && <div className="grid gap-4 md:grid-cols-3"><div className="skeleton h-48" /><div className="skeleton h-48" /><div className="skeleton h-48" /></div>}
       {o && !o.cluster && (
         <div className="card space-y-2 p-5" data-testid="no-cluster">
@@ -108,7 +129,7 @@ export default function NodesView() {
             <Mono>{o.cluster.portMin}–{o.cluster.portMax}</Mono> on the manager.
           </p>
           <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
-            {o.nodes.map((n) => <NodeCard key={n.id} n={n} />)}
+            {o.nodes.map((n) => <NodeCard key={n.id} n={n} busy={busy} onStarted={start} />)}
           </div>
         </>
       )}

@@ -7,8 +7,12 @@ import { Dialog } from "../../../_components/Dialog";
 import { ErrorNote } from "../../../_components/ui";
 import type { StartOp } from "./ops";
 
-/** Clone into a new name; the steps run on the new name's channel, and when done the page moves there. */
-export default function CloneButton({ name, busy, onStarted }: { name: string; busy: boolean; onStarted: StartOp }) {
+/**
+ * Clone into a new name; the steps run on the new name's channel, and when done the page moves
+ * there. The Nodes view passes the cluster's API as `base` and stays (a cluster instance has no
+ * instance page), and `label` names the button after its instance among many.
+ */
+export default function CloneButton({ name, busy, onStarted, base = "/api/v1/instances", stay = false, label }: { name: string; busy: boolean; onStarted: StartOp; base?: string; stay?: boolean; label?: string }) {
   const [open, setOpen] = useState(false);
   const [to, setTo] = useState(`${name}-copy`.slice(0, 32));
   const [error, setError] = useState<string | null>(null);
@@ -18,9 +22,10 @@ export default function CloneButton({ name, busy, onStarted }: { name: string; b
     e.preventDefault();
     setError(null);
     try {
-      const r = await api<{ name: string; operation: string }>(`/api/v1/instances/${name}/clone`, { method: "POST", body: { to } });
+      const r = await api<{ name: string; operation: string }>(`${base}/${name}/clone`, { method: "POST", body: { to } });
       setOpen(false);
-      onStarted({ id: r.operation, label: `clone to ${r.name}`, channel: r.name, onDone: () => router.push(`/instances/${r.name}`) });
+      const onDone = stay ? () => `${r.name} runs, a clone of ${name}` : () => router.push(`/instances/${r.name}`);
+      onStarted({ id: r.operation, label: `clone to ${r.name}`, channel: r.name, onDone });
     } catch (err) {
       setError((err as Error).message);
     }
@@ -28,7 +33,7 @@ export default function CloneButton({ name, busy, onStarted }: { name: string; b
 
   return (
     <>
-      <button type="button" className="btn" data-testid="clone-open" disabled={busy} onClick={() => { setError(null); setOpen(true); }}>Clone</button>
+      <button type="button" className="btn" data-testid="clone-open" aria-label={label} disabled={busy} onClick={() => { setError(null); setOpen(true); }}>Clone</button>
       {open && (
         <Dialog title={`Clone ${name}`} description="A new instance with a copy of this site's database, files, code and config, on its own network and port, with new secrets." onClose={() => setOpen(false)} testId="clone-dialog">
           <form className="space-y-4" onSubmit={start}>

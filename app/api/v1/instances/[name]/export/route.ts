@@ -1,26 +1,14 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { route } from "@/edge/http/edge";
 import { launch, wantsWait } from "@/edge/http/launch";
 import { instanceParam } from "@/edge/http/params";
-import { archiveResponse } from "@/edge/http/streams";
+import { packedDownload } from "@/edge/http/streams";
 import { exportInstance } from "@/instances/archive";
 import { exportForDownload, newDownloadToken } from "@/instances/downloads";
 
 /** Download the instance as one .tar.gz (DB dump, code, moodledata, config); no secrets inside. */
 export const GET = route<{ name: string }>(async ({ params }) => {
   const name = instanceParam(params);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-dl-"));
-  const file = path.join(dir, `${name}.moodle-dind.tar.gz`);
-  const { bytes } = await exportInstance(name, file);
-  return archiveResponse(file, {
-    bytes,
-    filename: `${name}.moodle-dind.tar.gz`,
-    closed: () => fs.rmSync(dir, { recursive: true, force: true }),
-    // A client counting its download against the size: never let compression drop it.
-    headers: { "x-mdind-size": String(bytes) },
-  });
+  return packedDownload(name, (file) => exportInstance(name, file));
 });
 
 /**
