@@ -1,6 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { joinTokens, listNodes, localEngine, setAvailability, swarmInit, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
+import { activateNode, joinTokens, listNodes, localEngine, swarmInit, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { UsageError } from "./exit";
 
 /**
@@ -106,7 +106,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case "activate": {
-      const n = await setAvailability(await target(svc), need("a node"), "active");
+      const n = await activateNode(await target(svc), need("a node"));
       out(n, () => `${n.hostname} is ${n.availability}`);
       return 0;
     }

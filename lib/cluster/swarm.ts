@@ -122,7 +122,8 @@ export async function listNodes(engine: Engine): Promise<NodeView[]> {
       id: n.ID,
       hostname: n.Description.Hostname,
       role: n.Spec.Role,
-      availability: n.Spec.Availability,
+      // A manager drained by label (drainNode) reads as drained: nothing new is placed there.
+      availability: n.Spec.Labels?.[DRAINED_LABEL] === "true" ? "drain" : n.Spec.Availability,
       state: n.Status.State,
       addr: n.Status.Addr,
       leader: n.ManagerStatus?.Leader === true,
@@ -141,16 +142,45 @@ export async function findNode(engine: Engine, ref: string): Promise<NodeView> {
 }
 
 /** drain (the scheduler moves nothing of ours: our services are pinned; the control plane does) or active. */
-export async function setAvailability(engine: Engine, ref: string, availability: "active" | "drain" | "pause"): Promise<NodeView> {
+export function setAvailability(engine: Engine, ref: string, availability: "active" | "drain" | "pause"): Promise<NodeView> {
+  return updateNode(engine, ref, (sp) => ({ ...sp, Availability: availability }));
+}
+
+/**
+ * A drained manager keeps running the instance proxies (they are pinned to node.role==manager and
+ * are the way in to every instance), so it is drained by this label instead of the swarm's own
+ * availability, which would stop the proxies too. New instances are placed with a constraint that
+ * skips labelled nodes, and the control plane moves the manager's instances as for any node.
+ */
+export const DRAINED_LABEL = "org.moodle-dind.drained";
+export const NOT_DRAINED = `node.labels.${DRAINED_LABEL}!=true`;
+
+async function updateNode(engine: Engine, ref: string, change: (spec: RawNode["Spec"]) => RawNode["Spec"]): Promise<NodeView> {
   const node = await findNode(engine, ref);
   const n = engine.getNode(node.id);
   try {
     const raw = (await n.inspect()) as RawNode;
-    await n.update({ version: raw.Version.Index, ...raw.Spec, Availability: availability });
+    await n.update({ version: raw.Version.Index, ...change(raw.Spec) });
   } catch (e) {
     throw engineError(`node update ${node.hostname}`, e);
   }
   return findNode(engine, node.id);
+}
+
+/** Stop placing instances on a node: the swarm's drain for a worker, the label for a manager. */
+export async function drainPlacement(engine: Engine, ref: string): Promise<NodeView> {
+  const node = await findNode(engine, ref);
+  if (node.role === "manager") return updateNode(engine, node.id, (sp) => ({ ...sp, Labels: { ...(sp.Labels ?? {}), [DRAINED_LABEL]: "true" } }));
+  return setAvailability(engine, node.id, "drain");
+}
+
+/** Take a node back: active, and without the drained label. */
+export async function activateNode(engine: Engine, ref: string): Promise<NodeView> {
+  return updateNode(engine, ref, (sp) => {
+    const labels = { ...(sp.Labels ?? {}) };
+    delete labels[DRAINED_LABEL];
+    return { ...sp, Availability: "active", Labels: labels };
+  });
 }
 
 /** The kernel of this engine has IPVS (the ingress routing mesh and VIPs need it). */

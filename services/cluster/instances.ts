@@ -14,7 +14,7 @@ import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
 import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
-import { listNodes, setAvailability, type Engine } from "../../lib/cluster/swarm";
+import { drainPlacement, listNodes, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import type { InstanceSpec } from "../../instances/spec";
 import { SERVICES } from "../../instances/stack";
@@ -66,6 +66,7 @@ async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
       ContainerSpec: { Image: imageRef("nginx", "1.22"), Command: ["sleep", "300"] },
       Resources: { Reservations: { MemoryBytes: RESERVE_MB * 2 ** 20 } },
       RestartPolicy: { Condition: "none" },
+      Placement: { Constraints: [NOT_DRAINED] },
     },
     Mode: { Replicated: { Replicas: 1 } },
     EndpointSpec: { Mode: "dnsrr" },
@@ -518,7 +519,7 @@ async function pickTarget(s: ClusterState, except: string): Promise<string> {
 export async function drainNode(node: string, log: (l: string) => void, step: Operation["step"] = inlineStep): Promise<{ node: string; moved: MoveResult[] }> {
   const s = await requireState();
   const mgr = await managerEngine(s);
-  await step(`drain ${node}`, () => setAvailability(mgr, node, "drain"));
+  await step(`drain ${node}`, () => drainPlacement(mgr, node));
   const moved: MoveResult[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
     moved.push(await step(`move ${inst.name}`, async () => moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log)));

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
 import { CLUSTER_CHANNEL, runOperation } from "../../lib/operations";
-import { findNode, setAvailability, validateNodeRef, type Engine, type NodeView } from "../../lib/cluster/swarm";
+import { activateNode, findNode, validateNodeRef, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { exportForDownload } from "../../instances/downloads";
 import { cloneClusterInstance, exportClusterInstance } from "./export";
 import { drainNode, snapshotInstance, type MoveResult } from "./instances";
@@ -63,5 +63,5 @@ export async function drainNodeOp(ref: string): Promise<{ node: string; moved: M
 /** Activate a node again; short, but on `_cluster` too, so it never races a drain in progress. */
 export async function activateNodeOp(ref: string): Promise<NodeView> {
   const { node, mgr } = await swarmNode(ref);
-  return runOperation(CLUSTER_CHANNEL, "activate", (op) => op.step(`activate ${node.hostname}`, () => setAvailability(mgr, node.id, "active")));
+  return runOperation(CLUSTER_CHANNEL, "activate", (op) => op.step(`activate ${node.hostname}`, () => activateNode(mgr, node.id)));
 }

@@ -359,6 +359,33 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     expect(a).toMatchObject({ status: 200, body: { hostname: victim, availability: "active" } });
   }, COUNT * PER_INSTANCE_MS);
 
+  it("drain the manager: its instances move to workers and still answer through its proxies; nothing new goes there", async () => {
+    const mgr = `${CLUSTER}-node1`;
+    const now = (await cli(["list"])) as Row[];
+    const held = now.filter((r) => r.node === mgr);
+    const before = await Promise.all(held.map((r) => page(r.port)));
+    const out = (await cli(["drain", mgr])) as { moved: { name: string; to: string; seconds: number }[] };
+    log(`drain the manager ${mgr}: ${out.moved.map((m) => `${m.name} → ${m.to} ${m.seconds.toFixed(1)} s`).join(", ") || "it held none"}`);
+    expect(out.moved.map((m) => m.name).sort()).toEqual(held.map((r) => r.name).sort());
+    for (const m of out.moved) {
+      expect(m.to).not.toBe(mgr);
+      expect((await page(held.find((r) => r.name === m.name)!.port)).site).toBe(before[held.findIndex((r) => r.name === m.name)].site);
+    }
+    // The proxies stay on the manager: every instance still answers on its port.
+    for (const r of now) expect((await page(r.port)).site, r.name).toBeTruthy();
+    const nodesNow = (await cli(["nodes"])) as NodeOverview[];
+    expect(nodesNow.find((n) => n.hostname === mgr)?.availability).toBe("drain");
+    const c = (await cli(["create", "clm"])) as Row;
+    try {
+      expect(c.node).not.toBe(mgr);
+      expect((await page(c.port)).site).toBeTruthy();
+    } finally {
+      await cli(["remove", "clm"]);
+    }
+    const back = (await rest("POST", `/api/v1/cluster/nodes/${mgr}/activate`)) as { status: number; body: { availability: string } };
+    expect(back).toMatchObject({ status: 200, body: { availability: "active" } });
+  }, COUNT * PER_INSTANCE_MS);
+
   it("a killed worker: its instances come back from the latest snapshot, later changes named as lost", async () => {
     const now = (await cli(["list"])) as Row[];
     const worker = now.map((r) => r.node).find((n) => n !== `${CLUSTER}-node1`)!;

@@ -26,7 +26,7 @@ vi.mock("../../lib/cluster/swarm", async (orig) => ({
     if (ref !== "t-node2") throw Object.assign(new Error(`no swarm node '${ref}'`), { kind: "not_found" });
     return { id: "id2", hostname: "t-node2", availability: "active" };
   },
-  setAvailability: async (_e: unknown, id: string, availability: string) => ({ id, hostname: "t-node2", availability }),
+  activateNode: async (_e: unknown, id: string) => ({ id, hostname: "t-node2", availability: "active" }),
 }));
 vi.mock("../../services/cluster/export", async (orig) => ({
   ...(await orig<object>()),
