@@ -220,7 +220,8 @@ async function waitStopped(s: ClusterState, node: string, name: string): Promise
   const engine = await nodeEngine(s, node);
   const deadline = Date.now() + 90_000;
   for (;;) {
-    const left = await engine.listContainers({ filters: { label: [`${LABEL.instance}=${name}`] } }).catch(() => []);
+    // The instance's proxy runs on the manager for good (it is the way in): only db, app, web and cron stop.
+    const left = (await engine.listContainers({ filters: { label: [`${LABEL.instance}=${name}`] } }).catch(() => [])).filter((c) => c.Labels?.[LABEL.service] !== "proxy");
     if (left.length === 0) return;
     if (Date.now() > deadline) throw new EngineError(`${name}'s containers on ${node} did not stop`);
     await sleep(500);
@@ -483,17 +484,25 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
     throw new ConflictError(`${to} is not a ready, active node`);
   }
   let spec: InstanceSpec | null = null;
-  await scale(mgr, name, 0);
-  if (how === "live") {
-    await waitStopped(s, inst.node, name);
-    spec = await readSpec(s, inst.node, name);
-    await liveCopy(s, inst.node, to, name);
-    log(`${name}: data copied ${inst.node} → ${to}`);
-  } else {
-    spec = await restoreSnapshot(s, inst, to, null, log);
+  try {
+    await scale(mgr, name, 0);
+    if (how === "live") {
+      await waitStopped(s, inst.node, name);
+      spec = await readSpec(s, inst.node, name);
+      await liveCopy(s, inst.node, to, name);
+      log(`${name}: data copied ${inst.node} → ${to}`);
+    } else {
+      spec = await restoreSnapshot(s, inst, to, null, log);
+    }
+    await deployStack(s, { ...inst, node: to }, spec, SERVICES);
+  } catch (e) {
+    // A live move that fails leaves the old copy whole: run it again there rather than leave the site down.
+    if (how === "live") {
+      log(`${name}: the move to ${to} failed (${(e as Error).message}); starting it again on ${inst.node}`);
+      await (spec ? deployStack(s, inst, spec, SERVICES) : scale(mgr, name, 1)).catch((e2: unknown) => log(`${name}: restarting on ${inst.node} failed too: ${(e2 as Error).message}`));
+    }
+    throw e;
   }
-  const moved = { ...inst, node: to };
-  await deployStack(s, moved, spec, SERVICES);
   await updateState((st) => {
     if (st.instances[name]) st.instances[name].node = to;
   });
