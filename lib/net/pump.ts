@@ -29,6 +29,8 @@ export function pump(client: Socket, pipe: Pipe): Promise<void> {
       client.destroy();
       resolve();
     };
+    // A client that went while its pipe was being opened (an exec takes a round trip) leaves no pipe behind.
+    if (client.destroyed) return finish();
     client.on("error", finish);
     client.on("close", finish);
     pipe.input.on("error", finish);

@@ -33,6 +33,8 @@ export interface TunnelInfo {
 
 interface Tunnel extends TunnelInfo {
   lastUsed: number;
+  /** Set when closing starts; the port stays reserved until its onClose has run. */
+  closing: boolean;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,8 @@ export interface TunnelOptions {
   until: number;
   /** False once the owner's session is gone (logout): the tunnel closes at the next check. */
   alive?: () => boolean;
-  onClose?: (t: TunnelInfo) => void;
+  /** Runs once the listener is closed and before the port can be taken again. */
+  onClose?: (t: TunnelInfo) => void | Promise<void>;
   /** How often the ends above are checked (tests shorten it). */
   checkMs?: number;
 }
@@ -59,7 +62,7 @@ function registry(): Map<number, Tunnel> {
 /** The live tunnel on `port`, or null. */
 export function liveTunnel(port: number): TunnelInfo | null {
   const t = registry().get(port);
-  return t ? { id: t.id, port: t.port, instance: t.instance, owner: t.owner } : null;
+  return t && !t.closing ? { id: t.id, port: t.port, instance: t.instance, owner: t.owner } : null;
 }
 
 /** A request used the tunnel: it stays open IDLE_MS more. */
@@ -118,14 +121,16 @@ export async function openTunnel(open: () => Promise<Pipe>, opts: TunnelOptions)
     instance: opts.instance,
     owner: opts.owner,
     lastUsed: Date.now(),
+    closing: false,
     close: () =>
-      (closing ??= new Promise<void>((resolve) => {
+      (closing ??= (async () => {
+        tunnel.closing = true;
         clearInterval(timer);
-        if (registry().get(port) === tunnel) registry().delete(port);
         for (const c of clients) c.destroy();
-        server.close(() => resolve());
-        opts.onClose?.(liveInfo);
-      })),
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await Promise.resolve(opts.onClose?.(liveInfo)).catch(() => undefined);
+        if (registry().get(port) === tunnel) registry().delete(port);
+      })()),
   };
   const liveInfo: TunnelInfo = { id: tunnel.id, port, instance: tunnel.instance, owner: tunnel.owner };
   const timer = setInterval(() => {

@@ -5,6 +5,7 @@ import { Duplex, PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExecDemux, execPipe, forwardCmd } from "../../lib/cluster/exec-pipe";
 import { pump, type Pipe } from "../../lib/net/pump";
+import { execFrame as frame, roundTrip } from "../helpers/tcp";
 import { closeTunnel, liveTunnel, openTunnel, TUNNEL_PORT_MAX, TUNNEL_PORT_MIN } from "../../services/cluster/dbtunnel";
 
 /**
@@ -59,16 +60,6 @@ function perlPipe(port: number): Promise<Pipe> {
   return Promise.resolve({ input: child.stdin, output: child.stdout, close: () => child.kill("SIGKILL") });
 }
 
-/** Connect to 127.0.0.1:`port`, send `data`, half-close, and collect everything until the server closes. */
-function roundTrip(port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const c = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true }, () => c.end(data));
-    c.on("data", (d: Buffer) => chunks.push(d));
-    c.on("end", () => resolve(Buffer.concat(chunks)));
-    c.on("error", reject);
-  });
-}
 
 /** A one-connection front that pumps into the pipe `open` gives. */
 async function front(open: () => Promise<Pipe>): Promise<{ port: number; done: Promise<void> }> {
@@ -112,6 +103,23 @@ describe("pump: a client joined to a pipe", () => {
     expect(far?.closed()).toBe(true);
   });
 
+  it("closes a pipe that opened after its client had already gone", async () => {
+    let closed = false;
+    let release!: () => void;
+    const opening = new Promise<void>((r) => (release = r));
+    const { port, done } = await front(async () => {
+      await opening;
+      return { input: new PassThrough(), output: new PassThrough(), close: () => (closed = true) };
+    });
+    const c = net.connect({ port, host: "127.0.0.1" });
+    await new Promise((r) => c.on("connect", r));
+    c.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await done;
+    expect(closed).toBe(true);
+  });
+
   it("closes the client when the far end fails", async () => {
     const output = new PassThrough();
     let closed = false;
@@ -152,8 +160,6 @@ describe.runIf(hasPerl)("the forwarder the exec runs in the db task (perl, argv 
   });
 });
 
-/** Docker's exec framing: an 8-byte header (stream type, 0, 0, 0, big-endian length) and the payload. */
-const frame = (kind: number, payload: Buffer) => Buffer.concat([Buffer.from([kind, 0, 0, 0, ...[24, 16, 8, 0].map((s) => (payload.length >>> s) & 255)]), payload]);
 
 describe("exec framing", () => {
   it("keeps stdout, hands stderr aside, across any chunk boundary", async () => {
@@ -228,7 +234,11 @@ describe("openTunnel: the listener and its life", () => {
         pipes++;
         return socketPipe(back);
       },
-      opts({ onClose: (i) => (closedInfo = i) }),
+      opts({
+        onClose: (i) => {
+          closedInfo = i;
+        },
+      }),
     );
     opened.push(t.port);
     expect(t.port).toBeGreaterThanOrEqual(TUNNEL_PORT_MIN);

@@ -1,0 +1,20 @@
+import net from "node:net";
+
+/** Connect to 127.0.0.1:`port`, send `data`, half-close, and collect everything until the server ends. */
+export function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const c = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true }, () => c.end(data));
+    c.on("data", (d: Buffer) => chunks.push(d));
+    c.on("end", () => resolve(Buffer.concat(chunks)));
+    c.on("error", reject);
+  });
+}
+
+/** Docker's exec framing: an 8-byte header (stream type, three zeros, big-endian length), then the payload. */
+export function execFrame(kind: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = kind;
+  h.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
