@@ -32,6 +32,7 @@ export interface TunnelInfo {
 }
 
 interface Tunnel extends TunnelInfo {
+  key?: string;
   lastUsed: number;
   /** Set when closing starts; the port stays reserved until its onClose has run. */
   closing: boolean;
@@ -41,6 +42,11 @@ interface Tunnel extends TunnelInfo {
 export interface TunnelOptions {
   instance: string;
   owner: string;
+  /**
+   * Tunnels with the same key and owner are one: opening it again while it is open returns it, so
+   * repeated clicks on the DB admin do not use up the range.
+   */
+  key?: string;
   /** Hard end (ms since the epoch): the owner's session expiry. */
   until: number;
   /** False once the owner's session is gone (logout): the tunnel closes at the next check. */
@@ -59,10 +65,12 @@ function registry(): Map<number, Tunnel> {
   return (g[REG] ??= new Map());
 }
 
+const info = (t: Tunnel): TunnelInfo => ({ id: t.id, port: t.port, instance: t.instance, owner: t.owner });
+
 /** The live tunnel on `port`, or null. */
 export function liveTunnel(port: number): TunnelInfo | null {
   const t = registry().get(port);
-  return t && !t.closing ? { id: t.id, port: t.port, instance: t.instance, owner: t.owner } : null;
+  return t && !t.closing ? info(t) : null;
 }
 
 /** A request used the tunnel: it stays open IDLE_MS more. */
@@ -100,9 +108,17 @@ function listenIn(server: net.Server): Promise<number> {
 
 /**
  * Listen on 127.0.0.1 in the tunnel range and join every connection to a pipe from `open` (one
- * per connection). A connection whose pipe cannot be opened is dropped: the client sees a reset.
+ * per connection). A connection whose pipe cannot be opened is closed at once.
  */
 export async function openTunnel(open: () => Promise<Pipe>, opts: TunnelOptions): Promise<TunnelInfo> {
+  if (opts.key !== undefined) {
+    for (const t of registry().values()) {
+      if (t.key === opts.key && t.owner === opts.owner && !t.closing) {
+        t.lastUsed = Date.now();
+        return info(t);
+      }
+    }
+  }
   const clients = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     clients.add(client);
@@ -120,6 +136,7 @@ export async function openTunnel(open: () => Promise<Pipe>, opts: TunnelOptions)
     port,
     instance: opts.instance,
     owner: opts.owner,
+    key: opts.key,
     lastUsed: Date.now(),
     closing: false,
     close: () =>
@@ -128,18 +145,17 @@ export async function openTunnel(open: () => Promise<Pipe>, opts: TunnelOptions)
         clearInterval(timer);
         for (const c of clients) c.destroy();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await Promise.resolve(opts.onClose?.(liveInfo)).catch(() => undefined);
+        await Promise.resolve(opts.onClose?.(info(tunnel))).catch(() => undefined);
         if (registry().get(port) === tunnel) registry().delete(port);
       })()),
   };
-  const liveInfo: TunnelInfo = { id: tunnel.id, port, instance: tunnel.instance, owner: tunnel.owner };
   const timer = setInterval(() => {
     const now = Date.now();
     if (now >= opts.until || now - tunnel.lastUsed >= IDLE_MS || (opts.alive && !opts.alive())) void tunnel.close();
   }, opts.checkMs ?? CHECK_MS);
   timer.unref();
   registry().set(port, tunnel);
-  return liveInfo;
+  return info(tunnel);
 }
 
 /**
@@ -154,5 +170,5 @@ export function openDbTunnel(name: string, kind: DbKind, opts: Omit<TunnelOption
     if (!t) throw new ConflictError(`${name} is no longer a cluster instance`);
     return execPipe(t.engine, t.container, cmd);
   };
-  return openTunnel(open, { ...opts, instance: name });
+  return openTunnel(open, { ...opts, instance: name, key: `db:${name}:${kind}` });
 }

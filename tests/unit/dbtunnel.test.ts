@@ -257,6 +257,20 @@ describe("openTunnel: the listener and its life", () => {
     await expect(roundTrip(t.port, Buffer.from("x"))).rejects.toThrow(/ECONNREFUSED/);
   });
 
+  it("is one tunnel per key and owner while it is open", async () => {
+    const never = () => Promise.reject(new Error("unused"));
+    const a = await openTunnel(never, opts({ key: "db:cl1:postgres" }));
+    opened.push(a.port);
+    expect(await openTunnel(never, opts({ key: "db:cl1:postgres" }))).toEqual(a);
+    const other = await openTunnel(never, opts({ key: "db:cl1:postgres", owner: "session:b" }));
+    opened.push(other.port);
+    expect(other.port).not.toBe(a.port);
+    await closeTunnel(a.port);
+    const again = await openTunnel(never, opts({ key: "db:cl1:postgres" }));
+    opened.push(again.port);
+    expect(again.id).not.toBe(a.id);
+  });
+
   it("drops a connection whose pipe cannot be opened, and ends open connections on close", async () => {
     const t = await openTunnel(() => Promise.reject(new Error("db task not running")), opts());
     opened.push(t.port);
