@@ -263,4 +263,11 @@ describe("adminer proxy: a cluster instance's database through its tunnel", () =
     expect(queryTarget(new URLSearchParams(`pgsql=127.0.0.1:${TUNNEL_PORT_MIN}&username=moodle`))).toEqual({ ok: true, target: `pgsql:127.0.0.1:${TUNNEL_PORT_MIN}` });
     expect(queryTarget(new URLSearchParams("pgsql=127.0.0.1:7800&username=moodle")).ok).toBe(false);
   });
+
+  it("Adminer's wrapper allows the same tunnel range, matched to the end of the string", () => {
+    const php = fs.readFileSync(path.resolve(import.meta.dirname, "../../dind/host/adminer/index.php"), "utf8");
+    expect(php).toContain(`const MDIND_TUNNEL_MIN = ${TUNNEL_PORT_MIN};`);
+    expect(php).toContain(`const MDIND_TUNNEL_MAX = ${TUNNEL_PORT_MAX};`);
+    expect(php).toMatch(/const MDIND_TUNNEL_RE = '.*\$\/D';/);
+  });
 });

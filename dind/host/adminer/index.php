@@ -12,13 +12,14 @@
 // which also holds each browser to the databases its one-time links granted.
 
 const MDIND_TOKEN_RE = '/^[A-Za-z0-9_-]{43}$/';
-const MDIND_SERVER_RE = '/^172\.20\.([1-9]\d{0,2})\.12$/';
+// D: `$` is the end of the string, not also before a final newline (as the proxy's regexes read it).
+const MDIND_SERVER_RE = '/^172\.20\.([1-9]\d{0,2})\.12$/D';
 // Every query key Adminer and its driver plugins read as "connect with this driver to this server".
 const MDIND_DRIVER_KEYS = ['server', 'pgsql', 'sqlite', 'sqlite2', 'oracle', 'mssql', 'firebird', 'simpledb', 'mongo',
     'elastic', 'elastic5', 'clickhouse', 'imap', 'igdb', 'redis', 'mysql', 'mariadb'];
 const MDIND_ALLOWED_DRIVERS = ['pgsql', 'server'];
 // The dashboard's tunnel range (services/cluster/dbtunnel.ts TUNNEL_PORT_MIN/MAX).
-const MDIND_TUNNEL_RE = '/^127\.0\.0\.1:([1-9]\d{0,4})$/';
+const MDIND_TUNNEL_RE = '/^127\.0\.0\.1:([1-9]\d{0,4})$/D';
 const MDIND_TUNNEL_MIN = 9110;
 const MDIND_TUNNEL_MAX = 9149;
 
