@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSession } from "../../services/auth/store";
+import { createSession, deleteSession } from "../../services/auth/store";
 import { closeTunnel, openTunnel, TUNNEL_PORT_MAX, TUNNEL_PORT_MIN, type TunnelInfo } from "../../services/cluster/dbtunnel";
 import { proxyAdminer } from "../../services/dbadmin/adminer-proxy";
-import { ownerKey } from "../../services/dbadmin/owner";
+import { dbAdminOwner, ownerKey } from "../../services/dbadmin/owner";
 import { queryTarget, tunnelPort } from "../../services/dbadmin/target";
 
 /**
@@ -262,6 +262,18 @@ describe("adminer proxy: a cluster instance's database through its tunnel", () =
     for (const s of ["127.0.0.1", `127.0.0.1:0${TUNNEL_PORT_MIN}`, `localhost:${TUNNEL_PORT_MIN}`, "127.0.0.1:99999", `127.0.0.1:${TUNNEL_PORT_MIN}\n`]) expect(tunnelPort(s), s).toBeNull();
     expect(queryTarget(new URLSearchParams(`pgsql=127.0.0.1:${TUNNEL_PORT_MIN}&username=moodle`))).toEqual({ ok: true, target: `pgsql:127.0.0.1:${TUNNEL_PORT_MIN}` });
     expect(queryTarget(new URLSearchParams("pgsql=127.0.0.1:7800&username=moodle")).ok).toBe(false);
+  });
+
+  it("a tunnel's owner: its session until that session ends, or an API token", async () => {
+    const s = await createSession("admin");
+    const o = dbAdminOwner({ user: "admin", via: "session" }, s.id);
+    expect(o.key).toBe(ownerKey({ user: "admin", via: "session" }, s.id));
+    expect(o.key).not.toContain(s.id);
+    expect(o.until).toBe(s.expiresAt);
+    expect(o.alive()).toBe(true);
+    await deleteSession(s.id);
+    expect(o.alive()).toBe(false);
+    expect(dbAdminOwner({ user: "admin", via: "token", tokenId: "t9" }, undefined).key).toBe("token:t9");
   });
 
   it("Adminer's wrapper allows the same tunnel range, matched to the end of the string", () => {
