@@ -36,7 +36,7 @@ export function pump(client: Socket, pipe: Pipe): Promise<void> {
     pipe.input.on("error", finish);
     pipe.output.on("error", finish);
     pipe.output.on("close", () => {
-      // An output closed without ending (a killed process, a dropped connection) ends nothing else.
+      // An output that closes without ending (a killed process, a dropped connection) is a failure.
       if (!pipe.output.readableEnded) finish();
     });
     client.pipe(pipe.input);

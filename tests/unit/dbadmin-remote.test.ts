@@ -97,6 +97,9 @@ describe("DB admin login for a cluster instance", () => {
   it("opens a tunnel owned by the session, writes the login through it and the marker Adminer checks", async () => {
     state.kind = "postgres";
     state.execs = [];
+    // A marker a killed dashboard left behind, for a port no tunnel listens on now.
+    fs.mkdirSync(tunnelMarkerDir(), { recursive: true });
+    fs.writeFileSync(path.join(tunnelMarkerDir(), "9149"), "stale\n");
     const m = await mintClusterAdminerLogin("cl1", owner);
     expect(m).not.toBeNull();
     const port = tunnelPort(m!.login.server)!;
@@ -110,6 +113,7 @@ describe("DB admin login for a cluster instance", () => {
     const marker = path.join(tunnelMarkerDir(), String(port));
     expect(fs.readFileSync(marker, "utf8").trim()).toBe(live.id);
     expect(state.execs[0]).toEqual({ container: "db-task-1", Cmd: ["cat", "/run/secrets/db_password"] });
+    expect(fs.existsSync(path.join(tunnelMarkerDir(), "9149"))).toBe(false);
 
     // A connection to the tunnel is an exec in the db task running the forwarder, bytes both ways.
     const data = randomBytes(200_000);
