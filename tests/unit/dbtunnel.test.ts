@@ -1,11 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import { Duplex, PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExecDemux, execPipe, forwardCmd } from "../../lib/cluster/exec-pipe";
 import { pump, type Pipe } from "../../lib/net/pump";
-import { execFrame as frame, roundTrip } from "../helpers/tcp";
+import { execFrame as frame, hasPerl, perlPipe, roundTrip } from "../helpers/tcp";
 import { closeTunnel, liveTunnel, openTunnel, TUNNEL_PORT_MAX, TUNNEL_PORT_MIN } from "../../services/cluster/dbtunnel";
 
 /**
@@ -53,12 +52,6 @@ function socketPipe(port: number): Promise<Pipe & { closed: () => boolean }> {
   });
 }
 
-/** The forwarder the db task's exec runs, as a local child process: stdin/stdout are the pipe. */
-function perlPipe(port: number): Promise<Pipe> {
-  const [cmd, ...args] = forwardCmd(port);
-  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "ignore"] });
-  return Promise.resolve({ input: child.stdin, output: child.stdout, close: () => child.kill("SIGKILL") });
-}
 
 
 /** A one-connection front that pumps into the pipe `open` gives. */
@@ -69,7 +62,6 @@ async function front(open: () => Promise<Pipe>): Promise<{ port: number; done: P
   return { port, done };
 }
 
-const hasPerl = spawnSync("perl", ["-MIO::Socket::INET", "-MIO::Select", "-e", "1"]).status === 0;
 
 describe("pump: a client joined to a pipe", () => {
   it("carries every byte value both ways, large and binary", async () => {

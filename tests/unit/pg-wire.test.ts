@@ -1,6 +1,8 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeTunnel, openTunnel } from "../../services/cluster/dbtunnel";
 import { pgQuery, scramFinal } from "../helpers/pg-wire";
+import { hasPerl, perlPipe } from "../helpers/tcp";
 
 /**
  * The drills' small PostgreSQL client (tests/helpers/pg-wire.ts): SCRAM pinned to RFC 7677's
@@ -94,5 +96,18 @@ describe("pgQuery", () => {
 
   it("fails with the server's error on a wrong password", async () => {
     await expect(pgQuery({ port, user: "moodle", database: "moodle", password: "wrong" }, "select 1")).rejects.toThrow(/28P01 password authentication failed/);
+  });
+});
+
+describe.runIf(hasPerl)("pgQuery through a DB admin tunnel and the db task's forwarder", () => {
+  it("logs in and reads the rows as it does directly", async () => {
+    const t = await openTunnel(() => perlPipe(port), { instance: "cl1", owner: "session:a", until: Date.now() + 60_000 });
+    try {
+      const rows = await pgQuery({ port: t.port, user: "moodle", database: "moodle", password: PASSWORD }, "select through the tunnel");
+      expect(rows).toEqual([["moodle", null]]);
+      expect(seen.query).toBe("select through the tunnel");
+    } finally {
+      await closeTunnel(t.port);
+    }
   });
 });
