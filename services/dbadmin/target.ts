@@ -72,8 +72,8 @@ export type TargetCheck = { ok: true; target: TargetKey | null } | { ok: false; 
 /**
  * The target a query string names: null when it names none (Adminer's own static files, the
  * login page). A second driver key, an array value, a driver no instance uses or an address
- * that is neither an instance database nor written as a tunnel's is refused. A `username` without a driver key is refused too:
- * Adminer would then fall back to MySQL on localhost.
+ * that is neither an instance database nor written as a tunnel's is refused. A `username`
+ * without a driver key is refused too: Adminer would then fall back to MySQL on localhost.
  */
 export function queryTarget(params: URLSearchParams): TargetCheck {
   let target: TargetKey | null = null;
