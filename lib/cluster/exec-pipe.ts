@@ -41,15 +41,20 @@ export class ExecDemux extends Transform {
  * frame headers, stderr goes to `onStderr`. Tty stays false: a TTY would translate bytes (CR/LF,
  * ^C) and merge stderr into the data.
  */
-export async function execPipe(engine: Pick<Engine, "getContainer">, container: string, cmd: string[], onStderr?: (chunk: Buffer) => void): Promise<Pipe> {
+export async function execPipe(
+  engine: Pick<Engine, "getContainer">,
+  container: string,
+  cmd: string[],
+  opts: { user?: string; onStderr?: (chunk: Buffer) => void } = {},
+): Promise<Pipe> {
   let stream: Duplex;
   try {
-    const exec = await engine.getContainer(container).exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false });
+    const exec = await engine.getContainer(container).exec({ Cmd: cmd, User: opts.user, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false });
     stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
   } catch (e) {
     throw engineError(`exec in ${container}`, e);
   }
-  const output = new ExecDemux(onStderr);
+  const output = new ExecDemux(opts.onStderr);
   stream.pipe(output);
   // A connection dropped without an end is no clean end of the output.
   stream.on("close", () => {

@@ -168,7 +168,8 @@ export function openDbTunnel(name: string, kind: DbKind, opts: Omit<TunnelOption
   const open = async (): Promise<Pipe> => {
     const t = await clusterShellTarget(name, "db");
     if (!t) throw new ConflictError(`${name} is no longer a cluster instance`);
-    return execPipe(t.engine, t.container, cmd);
+    // The forwarder needs no privilege in the db task: a TCP connection to its loopback.
+    return execPipe(t.engine, t.container, cmd, { user: "nobody" });
   };
   return openTunnel(open, { ...opts, instance: name, key: `db:${name}:${kind}` });
 }

@@ -118,7 +118,7 @@ describe("DB admin login for a cluster instance", () => {
     // A connection to the tunnel is an exec in the db task running the forwarder, bytes both ways.
     const data = randomBytes(200_000);
     expect((await roundTrip(port, data)).equals(createHash("sha256").update(data).digest())).toBe(true);
-    expect(state.execs.at(-1)).toMatchObject({ Cmd: forwardCmd(5432), AttachStdin: true, AttachStdout: true, Tty: false });
+    expect(state.execs.at(-1)).toMatchObject({ Cmd: forwardCmd(5432), User: "nobody", AttachStdin: true, AttachStdout: true, Tty: false });
 
     await closeTunnel(port);
     expect(liveTunnel(port)).toBeNull();
