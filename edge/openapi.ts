@@ -127,10 +127,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/instances/{name}/dbadmin": {
     get: {
-      summary: "Open the DB admin logged in to this instance's database: a one-time login, then 303 to /adminer",
+      summary: "Open the DB admin logged in to this instance's database: a one-time login, then 303 to /adminer. For an instance of a cluster started here, the login goes through a tunnel to its node's database (server 127.0.0.1:PORT), open for this session",
       params: N,
       query: [{ name: "format", description: "json = answer {location, driver, server, db, expiresAt} instead of redirecting" }],
-      responses: { 200: "With format=json", 303: "Redirect to the DB admin", 404: "No such instance" },
+      responses: { 200: "With format=json", 303: "Redirect to the DB admin", 404: "No such instance", 409: "A cluster instance whose db task is not running, or every tunnel port in use" },
     },
   },
   "/instances/{name}/blueprint": {

@@ -1,8 +1,10 @@
 import { readRequestCapped } from "../../lib/body";
-import { authenticateHeaders, checkOrigin, parseCookies } from "../auth";
+import { authenticateHeaders, checkOrigin, parseCookies, SESSION_COOKIE } from "../auth";
+import { touchTunnel } from "../cluster/dbtunnel";
 import { adminerBackend, peekAdminerLogin } from "./dbadmin";
 import { GRANT_COOKIE, grantCookie, readGrant } from "./grant";
-import { formHasLogin, isInstanceDbServer, queryTarget, targetKey, type TargetKey } from "./target";
+import { ownerKey } from "./owner";
+import { formHasLogin, isInstanceDbServer, queryTarget, targetKey, tunnelGrantKey, tunnelPort, type TargetKey } from "./target";
 
 /**
  * The dashboard's /adminer proxy: Adminer runs on 127.0.0.1 (php -S) and is reachable only through
@@ -13,7 +15,10 @@ import { formHasLogin, isInstanceDbServer, queryTarget, targetKey, type TargetKe
  * Adminer connects to whatever server a request names before it judges it, so the proxy judges
  * first: a request may name only a database a one-time login granted to this browser (see
  * grant.ts), and Adminer's own login form (auth[…]) is refused, as logins come only from those
- * links. The PHP wrapper (dind/host/adminer/index.php) repeats the address rule.
+ * links. The PHP wrapper (dind/host/adminer/index.php) repeats the address rule. A cluster
+ * instance's database is named by its tunnel's 127.0.0.1 port (services/cluster/dbtunnel.ts): such
+ * a target passes only while that very tunnel is open, for the session that opened it, and only
+ * with a grant from that tunnel's own login.
  */
 const MAX_BODY = 64 * 1024 * 1024;
 const FORWARD_REQ = ["accept", "accept-language", "content-type", "user-agent", "if-modified-since", "if-none-match"];
@@ -42,19 +47,25 @@ async function formKeys(body: ArrayBuffer, contentType: string): Promise<string[
 }
 
 /** What a request may do: refused with a reason, or forwarded (granting a target on a one-time link). */
-async function judge(url: URL, granted: TargetKey[]): Promise<{ refuse: Response } | { grant: TargetKey | null }> {
+async function judge(url: URL, granted: TargetKey[], owner: string): Promise<{ refuse: Response } | { grant: TargetKey | null }> {
   const keys = [...url.searchParams.keys()];
   if (keys.includes("mdind_token")) {
     if (keys.length !== 1) return { refuse: problem(400, "a DB admin link carries its token and nothing else") };
     const t = await peekAdminerLogin(url.searchParams.get("mdind_token") ?? "");
     // An unknown or spent token is forwarded without a grant: the wrapper answers it (410).
-    return { grant: t && isInstanceDbServer(t.server) ? targetKey(t) : null };
+    if (!t) return { grant: null };
+    if (tunnelPort(t.server) !== null) return { grant: tunnelGrantKey(targetKey(t), owner, t.tunnel ?? "") };
+    return { grant: isInstanceDbServer(t.server) ? targetKey(t) : null };
   }
   const q = queryTarget(url.searchParams);
   if (!q.ok) return { refuse: problem(403, q.reason) };
-  if (q.target !== null && !granted.includes(q.target)) {
+  if (q.target === null) return { grant: null };
+  const key = tunnelGrantKey(q.target, owner);
+  if (key === null || !granted.includes(key)) {
     return { refuse: problem(403, "open this instance's DB admin from the dashboard first (its one-time link grants its database)") };
   }
+  const port = tunnelPort(q.target.slice(q.target.indexOf(":") + 1));
+  if (port !== null) touchTunnel(port);
   return { grant: null };
 }
 
@@ -74,7 +85,7 @@ export async function proxyAdminer(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const cookies = parseCookies(req.headers.get("cookie"));
   const granted = readGrant(cookies[GRANT_COOKIE]);
-  const verdict = await judge(url, granted);
+  const verdict = await judge(url, granted, ownerKey(who, cookies[SESSION_COOKIE]));
   if ("refuse" in verdict) return verdict.refuse;
 
   const headers = new Headers();

@@ -38,6 +38,7 @@ export function adminerTarget(engine: string, n: number): AdminerLogin {
 async function pruneStale(dir: string): Promise<void> {
   const now = Date.now();
   for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!f.endsWith(".json")) continue;
     const st = await fs.stat(path.join(dir, f)).catch(() => null);
     if (st && now - st.mtimeMs > 5 * 60_000) await fs.rm(path.join(dir, f), { force: true });
   }
@@ -46,28 +47,37 @@ async function pruneStale(dir: string): Promise<void> {
 /**
  * The target a one-time login names, read without spending it (Adminer's wrapper deletes the file),
  * so the proxy can grant that database to the browser that uses the link. Null for an unknown,
- * expired or malformed token.
+ * expired or malformed token. `tunnel` is the id of the tunnel a cluster login goes through.
  */
-export async function peekAdminerLogin(token: string): Promise<Pick<AdminerLogin, "driver" | "server"> | null> {
+export async function peekAdminerLogin(token: string): Promise<(Pick<AdminerLogin, "driver" | "server"> & { tunnel?: string }) | null> {
   if (!TOKEN_RE.test(token)) return null;
   const raw = await fs.readFile(path.join(adminerTokenDir(), `${token}.json`), "utf8").catch(() => null);
   if (raw === null) return null;
   try {
-    const d = JSON.parse(raw) as { driver?: unknown; server?: unknown; expires?: unknown };
+    const d = JSON.parse(raw) as { driver?: unknown; server?: unknown; expires?: unknown; tunnel?: unknown };
     if (typeof d.expires !== "number" || d.expires * 1000 < Date.now()) return null;
     if ((d.driver !== "pgsql" && d.driver !== "server") || typeof d.server !== "string") return null;
-    return { driver: d.driver, server: d.server };
+    return { driver: d.driver, server: d.server, ...(typeof d.tunnel === "string" ? { tunnel: d.tunnel } : {}) };
   } catch {
     return null;
   }
 }
 
-/** Mint a one-time Adminer login for `name`; returns the path to send the browser to. */
-export async function mintAdminerLogin(name: string): Promise<{ location: string; login: AdminerLogin; expiresAt: string }> {
-  validateName(name);
-  const rec = await readRecord(name);
-  const secrets = await readSecrets(name);
-  const login = adminerTarget(rec.spec.db.engine, rec.n);
+export interface MintedLogin {
+  location: string;
+  login: AdminerLogin;
+  expiresAt: string;
+}
+
+/** Hand a path the Adminer user can read (it runs as its own user, www-data in the host image). */
+export async function chownToAdminer(...files: string[]): Promise<void> {
+  const uid = Number.parseInt(process.env.MDIND_ADMINER_UID ?? "", 10);
+  if (!Number.isInteger(uid) || uid <= 0 || process.getuid?.() !== 0) return;
+  for (const f of files) await fs.chown(f, uid, uid);
+}
+
+/** Write a one-time login file for `login` and return the path to send the browser to. */
+export async function writeAdminerLogin(name: string, login: AdminerLogin, password: string, tunnel?: string): Promise<MintedLogin> {
   const token = randomBytes(32).toString("base64url");
   if (!TOKEN_RE.test(token)) throw new AppError("internal", "token encoding");
   const dir = adminerTokenDir();
@@ -75,12 +85,15 @@ export async function mintAdminerLogin(name: string): Promise<{ location: string
   await pruneStale(dir);
   const expires = Math.floor(Date.now() / 1000) + TOKEN_TTL_S;
   const file = path.join(dir, `${token}.json`);
-  await fs.writeFile(file, JSON.stringify({ ...login, password: secrets.dbPassword, instance: name, expires }), { mode: 0o600 });
-  // Adminer runs as its own user (www-data in the host image); hand it the file and the directory.
-  const uid = Number.parseInt(process.env.MDIND_ADMINER_UID ?? "", 10);
-  if (Number.isInteger(uid) && uid > 0 && process.getuid?.() === 0) {
-    await fs.chown(dir, uid, uid);
-    await fs.chown(file, uid, uid);
-  }
+  await fs.writeFile(file, JSON.stringify({ ...login, password, instance: name, expires, ...(tunnel ? { tunnel } : {}) }), { mode: 0o600 });
+  await chownToAdminer(dir, file);
   return { location: `/adminer/?mdind_token=${token}`, login, expiresAt: new Date(expires * 1000).toISOString() };
+}
+
+/** Mint a one-time Adminer login for local instance `name`; returns the path to send the browser to. */
+export async function mintAdminerLogin(name: string): Promise<MintedLogin> {
+  validateName(name);
+  const rec = await readRecord(name);
+  const secrets = await readSecrets(name);
+  return writeAdminerLogin(name, adminerTarget(rec.spec.db.engine, rec.n), secrets.dbPassword);
 }

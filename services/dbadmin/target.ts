@@ -1,4 +1,5 @@
 import { N_MAX, N_MIN } from "../../networks/subnets";
+import { liveTunnel, TUNNEL_PORT_MAX, TUNNEL_PORT_MIN } from "../cluster/dbtunnel";
 import type { AdminerLogin } from "./dbadmin";
 
 /**
@@ -31,6 +32,32 @@ export function isInstanceDbServer(server: string): boolean {
 }
 
 /**
+ * A DB admin tunnel's address (services/cluster/dbtunnel.ts), written exactly as the dashboard
+ * writes it: 127.0.0.1:PORT, PORT in the tunnel range without leading zeros. Its port, or null.
+ * Whether a tunnel is open there, and for whom, is tunnelGrantKey's question.
+ */
+export function tunnelPort(server: string): number | null {
+  const m = /^127\.0\.0\.1:([1-9]\d{0,4})$/.exec(server);
+  if (!m) return null;
+  const port = Number(m[1]);
+  return port >= TUNNEL_PORT_MIN && port <= TUNNEL_PORT_MAX ? port : null;
+}
+
+/**
+ * What a grant must hold for `target` when it names a tunnel: the target plus the id of the tunnel
+ * open on that port, so a grant outlives neither its tunnel nor a later tunnel on the same port.
+ * Null when no tunnel is open there, `owner` did not open it, or `id` (a login's) is another's.
+ * Targets that are no tunnel are their own key.
+ */
+export function tunnelGrantKey(target: TargetKey, owner: string, id?: string): TargetKey | null {
+  const port = tunnelPort(target.slice(target.indexOf(":") + 1));
+  if (port === null) return target;
+  const live = liveTunnel(port);
+  if (!live || live.owner !== owner || (id !== undefined && id !== live.id)) return null;
+  return `${target}#${live.id}`;
+}
+
+/**
  * PHP's name for a form or query key: it drops leading spaces, cuts at a NUL byte, and the part
  * before the first "[" is the variable ("pgsql[]" is the array $_GET["pgsql"]).
  */
@@ -45,8 +72,8 @@ export type TargetCheck = { ok: true; target: TargetKey | null } | { ok: false; 
 /**
  * The target a query string names: null when it names none (Adminer's own static files, the
  * login page). A second driver key, an array value, a driver no instance uses or an address
- * that is not an instance database is refused. A `username` without a driver key is refused too:
- * Adminer would then fall back to MySQL on localhost.
+ * that is neither an instance database nor written as a tunnel's is refused. A `username`
+ * without a driver key is refused too: Adminer would then fall back to MySQL on localhost.
  */
 export function queryTarget(params: URLSearchParams): TargetCheck {
   let target: TargetKey | null = null;
@@ -57,7 +84,7 @@ export function queryTarget(params: URLSearchParams): TargetCheck {
     if (!DRIVER_KEYS.has(base)) continue;
     if (array) return { ok: false, reason: "a database driver given as an array" };
     if (!ALLOWED_DRIVERS.has(base as AdminerLogin["driver"])) return { ok: false, reason: `driver ${base} is not used by instances` };
-    if (!isInstanceDbServer(value)) return { ok: false, reason: "only an instance's own database can be opened here" };
+    if (!isInstanceDbServer(value) && tunnelPort(value) === null) return { ok: false, reason: "only an instance's own database can be opened here" };
     const t = targetKey({ driver: base as AdminerLogin["driver"], server: value });
     if (target !== null && target !== t) return { ok: false, reason: "more than one database named" };
     target = t;

@@ -253,6 +253,59 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     }
   });
 
+  it("the DB admin of an instance on another node: a query through its tunnel, closed with its session", async () => {
+    const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
+    // In a process of this cluster's data dir, what the dbadmin route does for a session (the
+    // one-time login through a tunnel), then a real PostgreSQL login and queries through the tunnel.
+    const script = `
+      const fs = await import("node:fs");
+      const path = await import("node:path");
+      const { mintClusterAdminerLogin } = await import("./services/dbadmin/remote.ts");
+      const { closeTunnel, liveTunnel } = await import("./services/cluster/dbtunnel.ts");
+      const { tunnelPort } = await import("./services/dbadmin/target.ts");
+      const { pgQuery } = await import("./tests/helpers/pg-wire.ts");
+      const owner = { key: "session:drill", until: Date.now() + 600000, alive: () => true };
+      const m = await mintClusterAdminerLogin(${JSON.stringify(r.name)}, owner);
+      const token = m.location.split("mdind_token=")[1];
+      const login = JSON.parse(fs.readFileSync(path.join(process.env.MDIND_HOME, "state", "adminer", token + ".json"), "utf8"));
+      const port = tunnelPort(login.server);
+      const as = { port, user: login.username, database: login.db, password: login.password };
+      const t0 = Date.now();
+      const probe = await pgQuery(as, "SELECT current_user, host(inet_server_addr())");
+      const ms = Date.now() - t0;
+      const big = await pgQuery(as, "SELECT string_agg(md5(g::text), '') FROM generate_series(1, 20000) g");
+      const again = await mintClusterAdminerLogin(${JSON.stringify(r.name)}, owner);
+      const sameTunnel = again.login.server === login.server;
+      await closeTunnel(port);
+      const after = await pgQuery(as, "SELECT 1").then(() => "answered", (e) => e.message);
+      console.log(JSON.stringify({ server: login.server, driver: login.driver, probe, ms, bigLength: big[0][0].length, sameTunnel, closed: liveTunnel(port) === null, after }));
+      process.exit(0);`;
+    const p = await run("node", ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, env: env(), timeout: 180_000 });
+    const out = JSON.parse(p.stdout.trim().split("\n").pop()!) as {
+      server: string; driver: string; probe: (string | null)[][]; ms: number; bigLength: number; sameTunnel: boolean; closed: boolean; after: string;
+    };
+    log(`dbadmin ${r.name} on ${r.node}: ${out.server} answered as ${out.probe[0]?.[0]} in ${out.ms} ms; after close: ${out.after}`);
+    expect(out.driver).toBe("pgsql");
+    expect(out.server).toMatch(/^127\.0\.0\.1:91[1-4]\d$/);
+    // Moodle's role, on the db task's own loopback (where the forwarder connects).
+    expect(out.probe).toEqual([["moodle", "127.0.0.1"]]);
+    // 640 000 bytes back through exec framing, intact.
+    expect(out.bigLength).toBe(20000 * 32);
+    // Opening the DB admin again in the same session reuses its tunnel.
+    expect(out.sameTunnel).toBe(true);
+    expect(out.closed).toBe(true);
+    expect(out.after).toMatch(/ECONNREFUSED/);
+    // No forwarder is left in the db task once its connections are gone.
+    const ids = await execIn(r.node, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${r.name}_db`]);
+    const db = ids.stdout.trim().split("\n")[0];
+    let left = "";
+    for (let i = 0; i < 20 && left !== "0"; i++) {
+      if (i) await new Promise((res) => setTimeout(res, 500));
+      left = (await execIn(r.node, ["docker", "exec", db, "sh", "-c", 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " <"$f"; echo; done 2>/dev/null | grep -c "^perl -e use strict" || true'])).stdout.trim();
+    }
+    expect(left).toBe("0");
+  });
+
   it("export of an instance on another node, imported on this host as a single-host instance", async () => {
     const r = rows.find((x) => x.node !== `${CLUSTER}-node1`) ?? rows[0];
     const was = await page(r.port);

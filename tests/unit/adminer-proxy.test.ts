@@ -4,9 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSession } from "../../services/auth/store";
+import { createSession, deleteSession } from "../../services/auth/store";
+import { closeTunnel, openTunnel, TUNNEL_PORT_MAX, TUNNEL_PORT_MIN, type TunnelInfo } from "../../services/cluster/dbtunnel";
 import { proxyAdminer } from "../../services/dbadmin/adminer-proxy";
-import { queryTarget } from "../../services/dbadmin/target";
+import { dbAdminOwner, ownerKey } from "../../services/dbadmin/owner";
+import { queryTarget, tunnelPort } from "../../services/dbadmin/target";
 
 /**
  * The /adminer proxy judges the database a request names before Adminer sees it (Adminer connects
@@ -60,16 +62,16 @@ function call(query: string, init: { method?: string; body?: BodyInit; contentTy
   return proxyAdminer(new Request(`${BASE}/adminer${query}`, { method: init.method ?? "GET", headers, body: init.body }));
 }
 
-function writeToken(server: string, driver = "pgsql"): void {
+function writeToken(server: string, driver = "pgsql", tunnel?: string): void {
   const dir = path.join(home, "state", "adminer");
   fs.mkdirSync(dir, { recursive: true });
   const expires = Math.floor(Date.now() / 1000) + 60;
-  fs.writeFileSync(path.join(dir, `${TOKEN}.json`), JSON.stringify({ driver, server, username: "moodle", db: "moodle", password: "pw", instance: "a1", expires }));
+  fs.writeFileSync(path.join(dir, `${TOKEN}.json`), JSON.stringify({ driver, server, username: "moodle", db: "moodle", password: "pw", instance: "a1", expires, tunnel }));
 }
 
 /** Log in through a one-time link as the browser would and return the grant cookie it got. */
-async function grantFor(server: string): Promise<string> {
-  writeToken(server);
+async function grantFor(server: string, tunnel?: string): Promise<string> {
+  writeToken(server, "pgsql", tunnel);
   const res = await call(`?mdind_token=${TOKEN}`);
   expect(res.status).toBe(302);
   const grant = res.headers.getSetCookie().find((c) => c.startsWith("mdind_dbadmin="));
@@ -167,5 +169,117 @@ describe("queryTarget", () => {
   it("reads no target from Adminer's static files and one from a database page", () => {
     expect(queryTarget(new URLSearchParams("file=functions.js&version=5"))).toEqual({ ok: true, target: null });
     expect(queryTarget(new URLSearchParams("server=172.20.9.12&username=moodle"))).toEqual({ ok: true, target: "server:172.20.9.12" });
+  });
+});
+
+/**
+ * A cluster instance's database is named by its tunnel's 127.0.0.1 port (services/cluster/dbtunnel.ts).
+ * Such a target must be exactly a live tunnel this browser's own login was granted, and the tunnel
+ * must be this session's: every other 127.0.0.1 address, and every other spelling, stays refused.
+ */
+describe("adminer proxy: a cluster instance's database through its tunnel", () => {
+  const tunnels: number[] = [];
+  const owner = () => ownerKey({ user: "admin", via: "session" }, session);
+  async function tunnel(by = owner()): Promise<TunnelInfo> {
+    const t = await openTunnel(() => Promise.reject(new Error("no engine in unit tests")), { instance: "cl1", owner: by, until: Date.now() + 600_000 });
+    tunnels.push(t.port);
+    return t;
+  }
+  const at = (t: TunnelInfo) => `127.0.0.1:${t.port}`;
+  const grants = (res: Response) => res.headers.getSetCookie().some((c) => c.startsWith("mdind_dbadmin="));
+
+  afterAll(async () => {
+    for (const p of tunnels) await closeTunnel(p);
+  });
+
+  it("grants the tunnel its own login names, and then only that tunnel", async () => {
+    const t = await tunnel();
+    const grant = await grantFor(at(t), t.id);
+    expect((await call(`?pgsql=${at(t)}&username=moodle&db=moodle`, { cookie: grant })).status).toBe(200);
+    // Same address, other driver: not what was granted.
+    expect((await call(`?server=${at(t)}&username=moodle`, { cookie: grant })).status).toBe(403);
+    // Another live tunnel of the same session, never granted to this browser.
+    const other = await tunnel();
+    seen = [];
+    expect((await call(`?pgsql=${at(other)}&username=moodle`, { cookie: grant })).status).toBe(403);
+    // The grant cookie carried to another dashboard session does not open this session's tunnel.
+    const stranger = (await createSession("admin")).id;
+    const req = new Request(`${BASE}/adminer?pgsql=${at(t)}&username=moodle`, { headers: { host: "127.0.0.1:7800", cookie: `mdind_session=${stranger}; ${grant}` } });
+    expect((await proxyAdminer(req)).status).toBe(403);
+    expect(seen).toEqual([]);
+  });
+
+  it("refuses every other loopback address and spelling, granted or not", async () => {
+    const t = await tunnel();
+    const grant = await grantFor(at(t), t.id);
+    const free = Array.from({ length: TUNNEL_PORT_MAX - TUNNEL_PORT_MIN + 1 }, (_, i) => TUNNEL_PORT_MIN + i).find((p) => !tunnels.includes(p));
+    seen = [];
+    for (const server of [
+      "127.0.0.1:7800", "127.0.0.1:9100", "127.0.0.1:5432", `127.0.0.1:${TUNNEL_PORT_MIN - 1}`, `127.0.0.1:${TUNNEL_PORT_MAX + 1}`,
+      `127.0.0.1:${free}`, `localhost:${t.port}`, "localhost", "127.0.0.1", `127.0.0.1:0${t.port}`, `127.000.000.001:${t.port}`,
+      `127.1:${t.port}`, `[::1]:${t.port}`, `0.0.0.0:${t.port}`, `127.0.0.2:${t.port}`, `127.0.0.1:${t.port} `, `127.0.0.1:${t.port}/x`,
+      `127.0.0.1:${t.port}#${t.id}`, `127.0.0.1:${t.port}:5432`, `172.20.3.12:${t.port}`,
+    ]) {
+      const res = await call(`?pgsql=${encodeURIComponent(server)}&username=moodle`, { cookie: grant });
+      expect(res.status, server).toBe(403);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it("grants nothing for a login naming a tunnel without its id, with another's, or of another session", async () => {
+    const t = await tunnel();
+    const theirs = await tunnel("session:someone-else");
+    for (const [server, id] of [[at(t), undefined], [at(t), "x".repeat(22)], [at(t), theirs.id], [at(theirs), theirs.id], [`127.0.0.1:${t.port + 100}`, t.id]] as const) {
+      writeToken(server, "pgsql", id);
+      expect(grants(await call(`?mdind_token=${TOKEN}`)), `${server} ${id}`).toBe(false);
+    }
+    // Nor does this session's grant open another session's tunnel.
+    const grant = await grantFor(at(t), t.id);
+    expect((await call(`?pgsql=${at(theirs)}&username=moodle`, { cookie: grant })).status).toBe(403);
+  });
+
+  it("a grant ends with its tunnel: refused once closed, and for a later tunnel on the same port", async () => {
+    const t = await tunnel();
+    const grant = await grantFor(at(t), t.id);
+    await closeTunnel(t.port);
+    expect((await call(`?pgsql=${at(t)}&username=moodle`, { cookie: grant })).status).toBe(403);
+    const again = await tunnel();
+    expect(again.port).toBe(t.port);
+    expect(again.id).not.toBe(t.id);
+    expect((await call(`?pgsql=${at(again)}&username=moodle`, { cookie: grant })).status).toBe(403);
+    const fresh = await grantFor(at(again), again.id);
+    expect((await call(`?pgsql=${at(again)}&username=moodle`, { cookie: fresh })).status).toBe(200);
+  });
+
+  it("an API token's tunnel is not a browser session's", async () => {
+    const t = await tunnel(ownerKey({ user: "admin", via: "token", tokenId: "t1" }, undefined));
+    writeToken(at(t), "pgsql", t.id);
+    expect(grants(await call(`?mdind_token=${TOKEN}`))).toBe(false);
+  });
+
+  it("reads a tunnel address only as the dashboard writes it", () => {
+    expect(tunnelPort(`127.0.0.1:${TUNNEL_PORT_MIN}`)).toBe(TUNNEL_PORT_MIN);
+    for (const s of ["127.0.0.1", `127.0.0.1:0${TUNNEL_PORT_MIN}`, `localhost:${TUNNEL_PORT_MIN}`, "127.0.0.1:99999", `127.0.0.1:${TUNNEL_PORT_MIN}\n`]) expect(tunnelPort(s), s).toBeNull();
+    expect(queryTarget(new URLSearchParams(`pgsql=127.0.0.1:${TUNNEL_PORT_MIN}&username=moodle`))).toEqual({ ok: true, target: `pgsql:127.0.0.1:${TUNNEL_PORT_MIN}` });
+    expect(queryTarget(new URLSearchParams("pgsql=127.0.0.1:7800&username=moodle")).ok).toBe(false);
+  });
+
+  it("a tunnel's owner: its session until that session ends, or an API token", async () => {
+    const s = await createSession("admin");
+    const o = dbAdminOwner({ user: "admin", via: "session" }, s.id);
+    expect(o.key).toBe(ownerKey({ user: "admin", via: "session" }, s.id));
+    expect(o.key).not.toContain(s.id);
+    expect(o.until).toBe(s.expiresAt);
+    expect(o.alive()).toBe(true);
+    await deleteSession(s.id);
+    expect(o.alive()).toBe(false);
+    expect(dbAdminOwner({ user: "admin", via: "token", tokenId: "t9" }, undefined).key).toBe("token:t9");
+  });
+
+  it("Adminer's wrapper allows the same tunnel range, matched to the end of the string", () => {
+    const php = fs.readFileSync(path.resolve(import.meta.dirname, "../../dind/host/adminer/index.php"), "utf8");
+    expect(php).toContain(`const MDIND_TUNNEL_MIN = ${TUNNEL_PORT_MIN};`);
+    expect(php).toContain(`const MDIND_TUNNEL_MAX = ${TUNNEL_PORT_MAX};`);
+    expect(php).toMatch(/const MDIND_TUNNEL_RE = '.*\$\/D';/);
   });
 });

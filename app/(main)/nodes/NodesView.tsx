@@ -60,6 +60,9 @@ function NodeCard({ n, busy, onStarted }: { n: NodeOverview; busy: boolean; onSt
                       <button type="button" className="btn ml-1 px-2 py-0 text-xs" onClick={() => setTermOf(i.name)}>
                         Terminal
                       </button>
+                      <a href={`/api/v1/instances/${encodeURIComponent(i.name)}/dbadmin`} target="_blank" rel="noreferrer" className="btn ml-1 px-2 py-0 text-xs" data-testid="cluster-dbadmin">
+                        DB admin ↗
+                      </a>
                     </>
                   )}
                 </span>

@@ -2,7 +2,9 @@
 // Adminer (Debian's compiled /usr/share/adminer/adminer.php) wrapped for moodle-dind:
 //  - ?mdind_token=T logs in with a one-time credential file the dashboard wrote for one instance
 //    (services/dbadmin/dbadmin.ts); the file is deleted on first read and expires after 60 s;
-//  - every other request may name only an instance database (172.20.N.12), and Adminer's own login
+//  - every other request may name only an instance database (172.20.N.12) or an open DB admin tunnel
+//    to a cluster node's database (127.0.0.1:PORT, PORT in 9110-9149 with a marker file the
+//    dashboard keeps while the tunnel is open: services/cluster/dbtunnel.ts), and Adminer's own login
 //    form is refused. Adminer connects to the server a request names before its login() hook
 //    judges it, so a check there turns the error page into a port scanner: the guard runs before
 //    Adminer is included, and again in credentials(), the last hook before Adminer connects.
@@ -10,11 +12,16 @@
 // which also holds each browser to the databases its one-time links granted.
 
 const MDIND_TOKEN_RE = '/^[A-Za-z0-9_-]{43}$/';
-const MDIND_SERVER_RE = '/^172\.20\.([1-9]\d{0,2})\.12$/';
+// D: `$` is the end of the string, not also before a final newline (as the proxy's regexes read it).
+const MDIND_SERVER_RE = '/^172\.20\.([1-9]\d{0,2})\.12$/D';
 // Every query key Adminer and its driver plugins read as "connect with this driver to this server".
 const MDIND_DRIVER_KEYS = ['server', 'pgsql', 'sqlite', 'sqlite2', 'oracle', 'mssql', 'firebird', 'simpledb', 'mongo',
     'elastic', 'elastic5', 'clickhouse', 'imap', 'igdb', 'redis', 'mysql', 'mariadb'];
 const MDIND_ALLOWED_DRIVERS = ['pgsql', 'server'];
+// The dashboard's tunnel range (services/cluster/dbtunnel.ts TUNNEL_PORT_MIN/MAX).
+const MDIND_TUNNEL_RE = '/^127\.0\.0\.1:([1-9]\d{0,4})$/D';
+const MDIND_TUNNEL_MIN = 9110;
+const MDIND_TUNNEL_MAX = 9149;
 
 function mdind_fail(int $code, string $msg): void {
     http_response_code($code);
@@ -28,6 +35,24 @@ function mdind_instance_server($server): bool {
     return is_string($server) && preg_match(MDIND_SERVER_RE, $server, $m) === 1 && (int) $m[1] <= 254;
 }
 
+// The id of the tunnel open on that address (its marker file), or null when it names none.
+function mdind_tunnel_id($server): ?string {
+    if (!is_string($server) || preg_match(MDIND_TUNNEL_RE, $server, $m) !== 1) {
+        return null;
+    }
+    $port = (int) $m[1];
+    if ($port < MDIND_TUNNEL_MIN || $port > MDIND_TUNNEL_MAX) {
+        return null;
+    }
+    $home = getenv('MDIND_HOME') ?: '/var/lib/moodle-dind';
+    $id = @file_get_contents($home . '/state/adminer/tunnels/' . $port);
+    return $id === false || trim($id) === '' ? null : trim($id);
+}
+
+function mdind_allowed_server($server): bool {
+    return mdind_instance_server($server) || mdind_tunnel_id($server) !== null;
+}
+
 // The request as PHP parsed it: at most one driver key, an instance's, naming an instance database;
 // a username only together with it (Adminer would otherwise fall back to MySQL on localhost).
 function mdind_guard_request(): void {
@@ -39,7 +64,7 @@ function mdind_guard_request(): void {
         if (!array_key_exists($key, $_GET)) {
             continue;
         }
-        if (!in_array($key, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server($_GET[$key])) {
+        if (!in_array($key, MDIND_ALLOWED_DRIVERS, true) || !mdind_allowed_server($_GET[$key])) {
             mdind_fail(403, 'Only instance databases (172.20.N.12) can be opened here.');
         }
         $named[] = $key;
@@ -64,7 +89,9 @@ if (isset($_GET['mdind_token'])) {
     }
     $driver = (string) ($d['driver'] ?? '');
     $server = (string) ($d['server'] ?? '');
-    if (!in_array($driver, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server($server)) {
+    $tunnel = mdind_tunnel_id($server);
+    $viaTunnel = $tunnel !== null && hash_equals($tunnel, (string) ($d['tunnel'] ?? ''));
+    if (!in_array($driver, MDIND_ALLOWED_DRIVERS, true) || !(mdind_instance_server($server) || $viaTunnel)) {
         mdind_fail(400, 'The DB admin link names an unsupported database.');
     }
     // Adminer's own login path: a POST with auth[…] sets the session and redirects to the DB.
@@ -93,14 +120,14 @@ function adminer_object() {
 
         // Adminer asks for the credentials right before it connects: the last point to refuse a target.
         function credentials(): array {
-            if (!in_array(Adminer\DRIVER, MDIND_ALLOWED_DRIVERS, true) || !mdind_instance_server(Adminer\SERVER)) {
+            if (!in_array(Adminer\DRIVER, MDIND_ALLOWED_DRIVERS, true) || !mdind_allowed_server(Adminer\SERVER)) {
                 mdind_fail(403, 'Only instance databases (172.20.N.12) can be opened here.');
             }
             return parent::credentials();
         }
 
         function login($login, $password) {
-            if (!mdind_instance_server(Adminer\SERVER)) {
+            if (!mdind_allowed_server(Adminer\SERVER)) {
                 return 'Only instance databases (172.20.N.12) can be opened here.';
             }
             return parent::login($login, $password);
