@@ -10,7 +10,7 @@ export default function OpPanel({ op, events, running, onDismiss }: { op: PanelO
   return (
     <div className="card p-4" data-testid="op-panel" role="region" aria-label={`Operation: ${op.label}`} aria-busy={running}>
       <div className="mb-2 flex items-center justify-between">
-        <h2 className="text-sm font-semibold capitalize">{op.label}</h2>
+        <h2 className="text-sm font-semibold first-letter:uppercase">{op.label}</h2>
         {!running && <button type="button" className="text-xs text-slate-500 hover:underline" onClick={onDismiss}>dismiss</button>}
       </div>
       <StepList events={events} />
