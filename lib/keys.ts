@@ -14,11 +14,19 @@ export async function stateKey(name: string): Promise<Buffer> {
   const hit = cache.get(file);
   if (hit) return hit;
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // "wx": of two processes creating it at once, one wins and both then read the winner's key.
-  await fs.writeFile(file, randomBytes(32).toString("base64url"), { flag: "wx", mode: 0o600 }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "EEXIST") throw e;
-  });
+  // Written whole to a temp file, then linked into place: link fails if the key exists, so of two
+  // processes creating it at once one wins, and neither can read a file still being written.
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await fs.writeFile(tmp, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  try {
+    await fs.link(tmp, file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
   const k = Buffer.from((await fs.readFile(file, "utf8")).trim(), "base64url");
+  if (k.length !== 32) throw new Error(`${file} does not hold a 32-byte key; remove it to make a new one`);
   cache.set(file, k);
   return k;
 }

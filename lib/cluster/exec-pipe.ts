@@ -57,11 +57,18 @@ export async function execPipe(
   const output = new ExecDemux(opts.onStderr);
   stream.pipe(output);
   // A connection dropped without an end is no clean end of the output.
+  let closing = false;
   stream.on("close", () => {
-    if (!stream.readableEnded) output.destroy(new Error("exec connection closed"));
+    if (closing) output.destroy();
+    else if (!stream.readableEnded) output.destroy(new Error("exec connection closed"));
   });
-  stream.on("error", (e) => output.destroy(e));
-  return { input: stream, output, close: () => stream.destroy() };
+  stream.on("error", (e) => output.destroy(closing ? undefined : e));
+  // Closed by us (the client went): the output just ends, it did not fail.
+  const close = () => {
+    closing = true;
+    stream.destroy();
+  };
+  return { input: stream, output, close };
 }
 
 /**

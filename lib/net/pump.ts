@@ -29,12 +29,14 @@ export function pump(client: Socket, pipe: Pipe): Promise<void> {
       client.destroy();
       resolve();
     };
-    // A client that went while its pipe was being opened (an exec takes a round trip) leaves no pipe behind.
-    if (client.destroyed) return finish();
+    // Listeners first: closing the pipe below can make it emit 'error' (an exec's output does), and
+    // an 'error' with no listener would end the process.
     client.on("error", finish);
-    client.on("close", finish);
     pipe.input.on("error", finish);
     pipe.output.on("error", finish);
+    // A client that went while its pipe was being opened (an exec takes a round trip) leaves no pipe behind.
+    if (client.destroyed) return finish();
+    client.on("close", finish);
     pipe.output.on("close", () => {
       // An output that closes without ending (a killed process, a dropped connection) is a failure.
       if (!pipe.output.readableEnded) finish();

@@ -132,6 +132,8 @@ export async function openTunnel(open: () => Promise<Pipe>, opts: TunnelOptions)
     );
   });
   const port = await listenIn(server);
+  // An accept failure (EMFILE) after listening must not be an unhandled 'error': the tunnel closes.
+  server.on("error", () => void tunnel.close());
   let closing: Promise<void> | null = null;
   const tunnel: Tunnel = {
     id: randomBytes(16).toString("base64url"),

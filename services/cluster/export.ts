@@ -12,7 +12,7 @@ import { SKIP_MOODLEDATA } from "../../instances/seed";
 import type { InstanceRecord } from "../../instances/store";
 import os from "node:os";
 import { createClusterInstance, dumpOnNode, readInstanceFolder } from "./instances";
-import { nodeEngine, requireState, type ClusterInstance } from "./state";
+import { nodeEngine, requireState, withInstanceLock, type ClusterInstance } from "./state";
 
 /** Folders of a node's instance folder that an export carries, and their names in the archive. */
 const CARRIED: readonly [string, string][] = [
@@ -62,8 +62,13 @@ export function exportHeader(name: string, h: tar.Header): Partial<tar.Header> &
  * code, moodledata and config read over the node's engine, and the node's record as the manifest.
  * Written to `file` via `.partial` and a rename, so an interrupted export leaves no archive.
  */
-export async function exportClusterInstance(nameIn: string, file: string, log: (l: string) => void): Promise<{ file: string; bytes: number; node: string }> {
+export function exportClusterInstance(nameIn: string, file: string, log: (l: string) => void): Promise<{ file: string; bytes: number; node: string }> {
   const name = validateName(nameIn);
+  // Under the instance's cluster lock: a move deleting the old copy mid-read would make a partial archive.
+  return withInstanceLock(name, () => exportUnlocked(name, file, log));
+}
+
+async function exportUnlocked(name: string, file: string, log: (l: string) => void): Promise<{ file: string; bytes: number; node: string }> {
   const s = await requireState();
   const inst = s.instances[name];
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);

@@ -14,7 +14,7 @@ import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
 import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
-import { drainPlacement, listNodes, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
+import { activateNode, drainPlacement, listNodes, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import type { InstanceSpec } from "../../instances/spec";
 import { SERVICES } from "../../instances/stack";
@@ -390,6 +390,10 @@ async function takeSnapshot(name: string, log: (l: string) => void): Promise<{ f
     });
     await Promise.all([pipeline(stream, extract), pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(`${file}.partial`, { mode: 0o600 }))]);
     await fsp.rename(`${file}.partial`, file);
+  } catch (e) {
+    // The timer retries each minute: a failed one must not leave its partial file behind each time.
+    await fsp.rm(`${file}.partial`, { force: true });
+    throw e;
   } finally {
     await done();
   }
@@ -495,18 +499,22 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
       spec = await restoreSnapshot(s, inst, to, null, log);
     }
     await deployStack(s, { ...inst, node: to }, spec, SERVICES);
+    await updateState((st) => {
+      if (st.instances[name]) st.instances[name].node = to;
+    });
+    await waitAnswer(inst.port);
   } catch (e) {
-    // A live move that fails leaves the old copy whole: run it again there rather than leave the site down.
+    // A live move that fails leaves the old copy whole: run it again there rather than leave the
+    // site down (on a node being drained its tasks wait until drainNode makes the node active again).
     if (how === "live") {
       log(`${name}: the move to ${to} failed (${(e as Error).message}); starting it again on ${inst.node}`);
+      await updateState((st) => {
+        if (st.instances[name]) st.instances[name].node = inst.node;
+      }).catch(() => undefined);
       await (spec ? deployStack(s, inst, spec, SERVICES) : scale(mgr, name, 1)).catch((e2: unknown) => log(`${name}: restarting on ${inst.node} failed too: ${(e2 as Error).message}`));
     }
     throw e;
   }
-  await updateState((st) => {
-    if (st.instances[name]) st.instances[name].node = to;
-  });
-  await waitAnswer(inst.port);
   if (how === "live") {
     // The old copy goes only once the new one answers.
     await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
@@ -528,10 +536,20 @@ async function pickTarget(s: ClusterState, except: string): Promise<string> {
 export async function drainNode(node: string, log: (l: string) => void, step: Operation["step"] = inlineStep): Promise<{ node: string; moved: MoveResult[] }> {
   const s = await requireState();
   const mgr = await managerEngine(s);
+  const held = Object.values(s.instances).filter((i) => i.node === node);
+  // Refuse before draining when nothing could take its instances (a one-node cluster).
+  if (held.length) await pickTarget(s, node);
   await step(`drain ${node}`, () => drainPlacement(mgr, node));
   const moved: MoveResult[] = [];
-  for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
-    moved.push(await step(`move ${inst.name}`, async () => moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log)));
+  for (const inst of held) {
+    try {
+      moved.push(await step(`move ${inst.name}`, async () => moveInstance(inst.name, await pickTarget(await requireState(), node), "live", log)));
+    } catch (e) {
+      // The failed move restarted the instance on this node: make it placeable again so it runs.
+      await activateNode(mgr, node).catch(() => undefined);
+      log(`${node}: active again, because ${inst.name} could not move (${(e as Error).message}); its other instances stay here`);
+      throw e;
+    }
   }
   return { node, moved };
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { settings } from "../../lib/config";
 import { ConflictError, NotFoundError } from "../../lib/errors";
-import { LockBusyError, readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
+import { LockBusyError, lockBusyHere, readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
 import { readClientTls } from "../../lib/cluster/tls";
 import { tlsEngine, type Engine } from "../../lib/cluster/swarm";
 import type { LocalNode } from "../../lib/cluster/nodes";
@@ -71,9 +71,12 @@ export async function updateState<T>(fn: (s: ClusterState) => T | Promise<T>): P
  * with a partial one. `wait: false` (the timer) gives up at once instead of queueing.
  */
 export async function withInstanceLock<T>(name: string, fn: () => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
+  const file = path.join(clusterDir(), "locks", `${name}.lock`);
   try {
+    // Held or queued for in this process: the file lock's no-wait only covers other processes.
+    if (opts.wait === false && lockBusyHere(file)) throw new LockBusyError(`${name}.lock is busy here`);
     // Moves and snapshots hold it for minutes on a busy machine: a generous stale time.
-    return await withFileLock(path.join(clusterDir(), "locks", `${name}.lock`), fn, { wait: opts.wait, stale: 120_000 });
+    return await withFileLock(file, fn, { wait: opts.wait, stale: 120_000 });
   } catch (e) {
     if (e instanceof LockBusyError) throw new ConflictError(`${name} is busy with another cluster operation; try again when it ends`);
     throw e;

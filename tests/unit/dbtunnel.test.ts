@@ -218,6 +218,28 @@ describe("exec framing", () => {
   });
 });
 
+describe("a client gone before its exec opened (found in review: it crashed the process)", () => {
+  it("pump over a real execPipe closes both ends and raises no unhandled error", async () => {
+    const hijacked = new PassThrough();
+    const engine = { getContainer: () => ({ exec: async () => ({ start: async () => hijacked }) }) } as never;
+    const p = await execPipe(engine, "c1", forwardCmd(5432));
+    const client = new net.Socket();
+    client.destroy();
+    const errors: unknown[] = [];
+    const onUncaught = (e: unknown) => errors.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      await pump(client, p);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+    expect(errors).toEqual([]);
+    expect(hijacked.destroyed).toBe(true);
+    expect(p.output.destroyed).toBe(true);
+  });
+});
+
 describe("openTunnel: the listener and its life", () => {
   const opts = (over: Partial<Parameters<typeof openTunnel>[1]> = {}) => ({ instance: "cl1", owner: "session:a", until: Date.now() + 60_000, ...over });
 
