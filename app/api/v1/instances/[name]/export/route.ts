@@ -1,5 +1,5 @@
 import { route } from "@/edge/http/edge";
-import { launch, wantsWait } from "@/edge/http/launch";
+import { launchAnswer } from "@/edge/http/launch";
 import { instanceParam } from "@/edge/http/params";
 import { packedDownload } from "@/edge/http/streams";
 import { exportInstance } from "@/instances/archive";
@@ -19,7 +19,5 @@ export const POST = route<{ name: string }>(async ({ req, params }) => {
   const name = instanceParam(params);
   const token = newDownloadToken();
   const download = `/api/v1/instances/${name}/export/${token}`;
-  const { opId, done } = await launch(name, () => exportForDownload(name, token));
-  if (wantsWait(req)) return { ...(await done), download };
-  return Response.json({ name, operation: opId, download }, { status: 202 });
+  return launchAnswer(req, name, async () => ({ ...(await exportForDownload(name, token)), download }), { name, download });
 });
