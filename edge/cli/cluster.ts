@@ -1,6 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { activateNode, joinTokens, listNodes, localEngine, swarmInit, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
+import { activateNode, listNodes, localEngine, swarmJoin, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { UsageError } from "./exit";
 
 /**
@@ -10,8 +10,13 @@ import { UsageError } from "./exit";
  */
 const USAGE = `usage: moodle-dind cluster <verb> [options]
 
-  init [--advertise ADDR]              make this host's engine the swarm manager; prints the join command
+  init --advertise ADDR [--ports MIN-MAX]   make this host the manager of a cluster of real machines;
+                                       prints what to run for each other machine
+  certs NODE --address ADDR            that machine's engine certificates, from this cluster's CA
   join --token T --manager HOST[:2377] [--advertise ADDR]   join this host to a manager's swarm
+  add NODE --address ADDR [--api-port P]   record a machine that joined (its engine over mutual TLS);
+                                       copies the images instances need onto it
+  leave                                forget a cluster of real machines (no instance left) and leave the swarm
   nodes [--json]                       the swarm's nodes (state, availability, CPU, memory; with a
                                        cluster started here also their instances, CPU, memory and disk in use)
   drain NODE | activate NODE           drain moves this node's instances to others (live copy)
@@ -41,6 +46,8 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       token: { type: "string" },
       manager: { type: "string" },
       advertise: { type: "string" },
+      address: { type: "string" },
+      "api-port": { type: "string" },
       node: { type: "string" },
       to: { type: "string" },
       "from-snapshot": { type: "boolean" },
@@ -75,14 +82,37 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       out({ down: true }, () => "cluster removed");
       return 0;
     case "init": {
-      const engine = localEngine();
-      const addr = values.advertise ?? "";
-      if (!/^[\w.:-]{1,255}$/.test(addr)) throw new UsageError("cluster init --advertise ADDR (the address other hosts reach this one at)");
-      await swarmInit(engine, addr);
-      const t = await joinTokens(engine);
-      out({ manager: addr, workerToken: t.worker }, () => `swarm initialised. On another host running the host image:\n  moodle-dind cluster join --token ${t.worker} --manager ${addr}:2377`);
+      if (!values.advertise) throw new UsageError("cluster init --advertise ADDR (the address other hosts reach this one at)");
+      const [portMin, portMax] = values.ports ? values.ports.split("-").map((p) => Number.parseInt(p, 10)) : [undefined, undefined];
+      const r = await svc.initCluster({ advertise: values.advertise, portMin, portMax });
+      const addr = values.advertise;
+      out({ manager: r.state.manager, address: addr, workerToken: r.workerToken }, () =>
+        [
+          `${r.state.manager} is the manager of cluster ${r.state.name} (instance ports ${r.state.portMin}-${r.state.portMax}). For each other machine:`,
+          `  here:  moodle-dind cluster certs NODE --address ITS_ADDRESS   (copy the three files to its data volume's tls/, start its host with MDIND_DOCKER_TLS=1)`,
+          `  there: moodle-dind cluster join --token ${r.workerToken} --manager ${addr}:2377 --advertise ITS_ADDRESS`,
+          `  here:  moodle-dind cluster add NODE --address ITS_ADDRESS`,
+        ].join("\n"),
+      );
       return 0;
     }
+    case "certs": {
+      if (!values.address) throw new UsageError("cluster certs NODE --address ADDR");
+      const r = await svc.nodeCertificates(need("a node"), values.address);
+      out(r, () => `copy these to /var/lib/moodle-dind/tls/ on ${arg} (its data volume), then start its host with MDIND_DOCKER_TLS=1:\n${r.files.map((f) => `  ${f}`).join("\n")}`);
+      return 0;
+    }
+    case "add": {
+      if (!values.address) throw new UsageError("cluster add NODE --address ADDR [--api-port 2376]");
+      const apiPort = Number.parseInt(values["api-port"] ?? "2376", 10);
+      const r = await svc.addNode(need("a node"), values.address, apiPort, say);
+      out(r, () => `${r.node.hostname} added (${r.node.state}, ${r.node.availability})${r.images.length ? `; copied ${r.images.join(", ")}` : ""}`);
+      return 0;
+    }
+    case "leave":
+      await svc.leaveCluster();
+      out({ left: true }, () => "this host left the swarm; the cluster's record is gone");
+      return 0;
     case "join": {
       if (!values.token || !values.manager) throw new UsageError("cluster join --token T --manager HOST[:2377]");
       await swarmJoin(localEngine(), values.token, values.manager, values.advertise);

@@ -87,6 +87,93 @@ export async function writeFolder(engine: Engine, image: string, hostDir: string
   }
 }
 
+export interface Captured {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start a created helper, collect its output, wait (killing it at the deadline), remove it. */
+async function runToEnd(engine: Engine, c: Docker.Container, timeoutMs: number, what: string): Promise<Captured> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d: Buffer) => (stdout += d.toString()));
+  err.on("data", (d: Buffer) => (stderr += d.toString()));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const stream = await c.attach({ stream: true, stdout: true, stderr: true });
+    engine.modem.demuxStream(stream, out, err);
+    const ended = new Promise<void>((resolve) => {
+      stream.on("end", resolve);
+      stream.on("error", () => resolve());
+    });
+    await c.start();
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        c.kill().catch(() => undefined);
+        reject(new EngineError(`${what} did not finish in ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+    });
+    const r = (await Promise.race([c.wait(), expired])) as { StatusCode: number };
+    await Promise.race([ended, new Promise((res) => setTimeout(res, 2000))]);
+    return { exitCode: r.StatusCode, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * The host container's own environment (as its entrypoint saved it), then argv in `cwd`. A
+ * constant script: the caller's data only ever travels as arguments.
+ */
+const HOST_ENV_FILE = "/run/mdind/host.env";
+const HOST_RUN = `[ -r ${HOST_ENV_FILE} ] || { echo "${HOST_ENV_FILE} is missing: this node's host image is older than the control plane's" >&2; exit 125; }
+mapfile -d "" base < ${HOST_ENV_FILE}; cd -- "$0" && exec env -i "\${base[@]}" "$@"`;
+
+/**
+ * Run argv as if by `docker exec` in the node's host container, through the node's engine API
+ * only (all a control plane has for a real remote machine): a helper with the host's root at
+ * /host, sharing its network and pid namespaces, chrooted there. `env` (KEY=VALUE) is laid over
+ * the host's environment.
+ */
+export async function runInHost(
+  engine: Engine,
+  image: string,
+  argv: string[],
+  opts: { cwd?: string; env?: string[]; what?: string; timeoutMs?: number; check?: boolean } = {},
+): Promise<Captured> {
+  const what = opts.what ?? argv.join(" ");
+  for (const kv of opts.env ?? []) if (!/^[A-Z][A-Z0-9_]*=/.test(kv)) throw new EngineError(`not an environment setting: ${kv.split("=")[0]}`);
+  let c: Docker.Container;
+  try {
+    c = await engine.createContainer({
+      Image: image,
+      Entrypoint: ["chroot"],
+      Cmd: ["/host", "/bin/bash", "-c", HOST_RUN, opts.cwd ?? "/", ...(opts.env ?? []), ...argv],
+      Labels: { [HELPER_LABEL]: "true" },
+      HostConfig: { Binds: ["/:/host"], NetworkMode: "host", PidMode: "host" },
+    });
+  } catch (e) {
+    throw engineError("creating a helper container", e);
+  }
+  const r = await runToEnd(engine, c, opts.timeoutMs ?? 600_000, what);
+  if (r.exitCode !== 0 && opts.check !== false) throw new CommandError([what], r.exitCode, r.stdout, r.stderr, what);
+  return r;
+}
+
+/** Which of `paths` (absolute, inside `hostDir`) do not exist on the node. */
+export async function missingOn(engine: Engine, image: string, hostDir: string, paths: string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const rel = paths.map((p) => `/mnt${p.slice(hostDir.length)}`);
+  const c = await helper(engine, image, hostDir, ["sh", "-c", 'for f; do [ -e "$f" ] || printf "%s\\n" "$f"; done', "sh", ...rel]);
+  const r = await runToEnd(engine, c, 60_000, "checking files on the node");
+  const gone = new Set(r.stdout.split("\n").filter(Boolean));
+  return paths.filter((_, i) => gone.has(rel[i]));
+}
+
 /** Run argv in a helper with `hostDir` at /mnt, to completion. */
 export async function runOn(engine: Engine, image: string, hostDir: string, cmd: string[]): Promise<void> {
   const c = await helper(engine, image, hostDir, cmd);

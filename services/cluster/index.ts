@@ -7,3 +7,4 @@ export { createClusterInstance, listClusterInstances, moveInstance, snapshotInst
 export { cloneClusterInstance, exportClusterInstance } from "./export";
 export { snapshotRound, startSnapshotSchedule } from "./schedule";
 export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp } from "./ops";
+export { addNode, initCluster, leaveCluster, nodeCertificates } from "./join";

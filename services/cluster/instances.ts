@@ -5,15 +5,14 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar from "tar-stream";
-import { docker, LABEL, managedLabels } from "../../lib/docker";
+import { LABEL, managedLabels } from "../../lib/docker";
 import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
-import { execIn } from "../../lib/exec";
 import { mailPassword } from "../../lib/mail/auth";
 import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
-import { execOn, readFolder, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
+import { execOn, missingOn, readFolder, runInHost, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
 import { activateNode, drainPlacement, listNodes, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import type { InstanceSpec } from "../../instances/spec";
@@ -42,6 +41,8 @@ async function allocate(s: ClusterState, mgr: Engine): Promise<{ n: number; port
   for (let i = 100; i <= N_MAX && !n; i++) if (!usedN.has(i)) n = i;
   for (let i = N_MIN; i < 100 && !n; i++) if (!usedN.has(i)) n = i;
   const usedP = new Set(Object.values(s.instances).map((i) => i.port));
+  // On a real manager its own single-host instances publish ports from the same range.
+  for (const c of await mgr.listContainers()) for (const p of c.Ports ?? []) if (p.PublicPort) usedP.add(p.PublicPort);
   let port = 0;
   for (let p = s.portMin; p <= s.portMax && !port; p++) if (!usedP.has(p)) port = p;
   if (!n || !port) throw new ConflictError("the cluster has no free network or port left");
@@ -96,7 +97,9 @@ async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
  * logging in as themselves because every instance on a node arrives from the node's address.
  */
 async function mailEnv(s: ClusterState, name: string): Promise<string[]> {
-  const host = process.env.MDIND_CLUSTER_MAIL_HOST ?? s.subnet.replace(/\.0\/24$/, ".1");
+  // A cluster of real machines: the manager's address, where its host publishes the catcher.
+  const manager = s.nodes.find((x) => x.name === s.manager)?.ip ?? "";
+  const host = process.env.MDIND_CLUSTER_MAIL_HOST ?? (s.network ? s.subnet.replace(/\.0\/24$/, ".1") : manager);
   return [`MDIND_SMTP_HOST=${host}`, `MDIND_SMTP_PORT=${smtpPort()}`, `MDIND_SMTP_PASS=${await mailPassword(name)}`];
 }
 
@@ -105,19 +108,15 @@ const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/a
 /**
  * Make the instance's folders, config and installed site on the node with the node's own
  * moodle-dind (the same create as a single host), then hand its data to the swarm: the node-local
- * containers and bridge go, the folder stays.
+ * containers and bridge go, the folder stays. Everything goes through the node's engine API, so
+ * a real remote machine takes it as well as a node `cluster up` started here.
  */
 async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, archive?: string): Promise<InstanceSpec> {
-  // From an export archive already in the node container (a clone), else a new fixture site.
+  // From an export archive already on the node (a clone), else a new fixture site.
   const verb = archive ? ["import", archive, name, "--json"] : ["create", name, "--moodle", "fixture", "--json"];
-  const mail = await mailEnv(s, name);
-  const create = () =>
-    execIn(node, ["node", "bin/moodle-dind.mjs", ...verb], {
-      workdir: "/opt/moodle-dind",
-      env: [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...mail],
-      what: `create ${name} on ${node}`,
-      timeoutMs: 900_000,
-    });
+  const engine = await nodeEngine(s, node);
+  const env = [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...(await mailEnv(s, name))];
+  const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
   // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
   // machine; the create rolls itself back, and a second try finds the images and disk warm.
   const r = await create().catch((e: unknown) => {
@@ -127,13 +126,11 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   });
   const view = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}") as { n?: number };
   log(`${name}: made on ${node} by its own moodle-dind`);
-  const engine = await nodeEngine(s, node);
   for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
   if (view.n) await engine.getNetwork(`mdind-n${view.n}`).remove().catch(() => undefined);
   // The node's registry forgets the instance: the cluster's record owns its port and N now.
-  await execIn(node, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { workdir: "/opt/moodle-dind", what: "release the node's allocation" });
-  const rec = await execIn(node, ["cat", `${INSTANCES}/${name}/instance.json`], { what: "read the record" });
-  return (JSON.parse(rec.stdout) as { spec: InstanceSpec }).spec;
+  await runInHost(engine, HELPER_IMAGE, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { cwd: NODE_APP, what: "release the node's allocation" });
+  return readSpec(s, node, name);
 }
 
 async function ensureOverlay(mgr: Engine, n: number, name: string): Promise<void> {
@@ -180,11 +177,8 @@ async function deployStack(s: ClusterState, inst: ClusterInstance, spec: Instanc
   const missing = new Set<string>();
   type Cs = { Mounts?: { Source?: string }[] };
   const csOf = (x: (typeof specs)[keyof typeof specs]) => (x.TaskTemplate as { ContainerSpec: Cs }).ContainerSpec;
-  for (const spec of Object.values(specs)) {
-    for (const m of csOf(spec).Mounts ?? []) {
-      if (m.Source?.startsWith(`${NODE_APP}/`) && (await execIn(s.manager, ["test", "-e", m.Source], { check: false })).exitCode !== 0) missing.add(m.Source);
-    }
-  }
+  const appFiles = Object.values(specs).flatMap((x) => (csOf(x).Mounts ?? []).map((m) => m.Source ?? "").filter((src) => src.startsWith(`${NODE_APP}/`)));
+  for (const f of await missingOn(await nodeEngine(s, inst.node), HELPER_IMAGE, NODE_APP, [...new Set(appFiles)])) missing.add(f);
   for (const spec of Object.values(specs)) {
     const cs = csOf(spec);
     cs.Mounts = (cs.Mounts ?? []).filter((m) => !missing.has(m.Source ?? ""));
@@ -252,18 +246,18 @@ export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Rec
   }
 }
 
-/** Copies a control-plane file into a node container (this machine's nodes) as `inNode`, in /tmp. */
-async function putIntoNode(node: string, file: string, inNode: string): Promise<void> {
+/** Copies a control-plane file onto a node, through its engine, as `/tmp/<entry>` there. */
+async function putOntoNode(engine: Engine, file: string, entry: string): Promise<void> {
   const pack = tar.pack();
   const src = fs.createReadStream(file);
-  const entry = pack.entry({ name: path.basename(inNode), size: (await fsp.stat(file)).size, mode: 0o600 }, (e) => (e ? pack.destroy(e) : pack.finalize()));
-  pipeline(src, entry).catch((e: unknown) => pack.destroy(e as Error));
+  const item = pack.entry({ name: entry, size: (await fsp.stat(file)).size, mode: 0o600 }, (e) => (e ? pack.destroy(e) : pack.finalize()));
+  pipeline(src, item).catch((e: unknown) => pack.destroy(e as Error));
   try {
-    await docker().getContainer(node).putArchive(pack as unknown as NodeJS.ReadableStream, { path: path.dirname(inNode) });
+    await writeFolder(engine, HELPER_IMAGE, "/tmp", pack as unknown as Readable);
   } catch (e) {
     src.destroy();
     pack.destroy();
-    throw engineError(`copying ${path.basename(file)} into ${node}`, e);
+    throw e;
   }
 }
 
@@ -292,13 +286,14 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     // on a busy machine), then copied to the placed node through both engines.
     let spec: InstanceSpec;
     if (opts.archive) {
-      const inNode = `/tmp/mdind-import-${name}.tar.gz`;
+      const entry = `mdind-import-${name}.tar.gz`;
+      const engine = await nodeEngine(s0, s0.manager);
       try {
-        await putIntoNode(s0.manager, opts.archive, inNode);
-        spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, inNode);
+        await putOntoNode(engine, opts.archive, entry);
+        spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, `/tmp/${entry}`);
       } finally {
         // A partly written copy goes too.
-        await execIn(s0.manager, ["rm", "-f", inNode], { check: false }).catch(() => undefined);
+        await runOn(engine, HELPER_IMAGE, "/tmp", ["rm", "-f", `/mnt/${entry}`]).catch(() => undefined);
       }
     } else {
       spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);

@@ -104,6 +104,7 @@ async function waitReady(manager: Awaited<ReturnType<typeof waitEngine>>, count:
 /** Remove the node containers, their volumes, the network and the record (snapshots included). */
 export async function clusterDown(log: (l: string) => void, name?: string): Promise<void> {
   const s = await readState();
+  if (s && !s.network) throw new ConflictError("this cluster joins real machines: `cluster leave` forgets it");
   const cluster = s?.name ?? validateClusterName(name ?? "mdind");
   await removeLocalCluster(cluster, s?.network ?? `${cluster}-cluster`, log);
   await fs.rm(clusterDir(), { recursive: true, force: true });

@@ -3,12 +3,12 @@ import { settings } from "../../lib/config";
 import { ConflictError, NotFoundError } from "../../lib/errors";
 import { LockBusyError, lockBusyHere, readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
 import { readClientTls } from "../../lib/cluster/tls";
-import { tlsEngine, type Engine } from "../../lib/cluster/swarm";
 import type { LocalNode } from "../../lib/cluster/nodes";
+import { localEngine, tlsEngine, type Engine } from "../../lib/cluster/swarm";
 
 /**
- * The control plane's record of a cluster started with `cluster up`: its nodes (container, private
- * address, API port) and, per instance, N, port and the node its data lives on. Kept in
+ * The control plane's record of a cluster (started with `cluster up`, or made by `cluster init`):
+ * its nodes (name, address, API port) and, per instance, N, port and the node its data lives on. Kept in
  * MDIND_HOME/cluster/state.json (0600, written atomically under a file lock). The swarm itself
  * stays the truth for what runs where; this record says where data lives and where snapshots are.
  */
@@ -21,13 +21,21 @@ export interface ClusterInstance {
   snapshot?: { file: string; at: string; bytes: number };
 }
 
+/**
+ * A node and how the control plane reaches its engine: a `cluster up` node at 127.0.0.1:apiPort
+ * (published from its container); a real machine at ip:apiPort ("direct"), both over mutual TLS;
+ * the control plane's own host through its socket ("local").
+ */
+export type ClusterNode = Omit<LocalNode, "mode"> & Partial<Pick<LocalNode, "mode">> & { reach?: "local" | "direct" };
+
 export interface ClusterState {
   name: string;
+  /** The bridge `cluster up` nodes talk over; "" for a cluster of real machines. */
   network: string;
   subnet: string;
   portMin: number;
   portMax: number;
-  nodes: LocalNode[];
+  nodes: ClusterNode[];
   manager: string;
   instances: Record<string, ClusterInstance>;
 }
@@ -85,14 +93,16 @@ export async function withInstanceLock<T>(name: string, fn: () => Promise<T>, op
 
 const engines = new Map<string, Engine>();
 
-/** A node's engine over mutual TLS, by container name or swarm hostname (they are the same). */
+/** A node's engine, by its swarm hostname (for `cluster up` nodes also their container name). */
 export async function nodeEngine(s: ClusterState, node: string): Promise<Engine> {
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new NotFoundError(`no node '${node}' in cluster ${s.name}`);
-  const key = `${n.name}:${n.apiPort}`;
+  if (n.reach === "local") return localEngine();
+  const host = n.reach === "direct" ? n.ip : "127.0.0.1";
+  const key = `${n.name}:${host}:${n.apiPort}`;
   let e = engines.get(key);
   if (!e) {
-    e = tlsEngine("127.0.0.1", n.apiPort, await readClientTls(tlsDir()));
+    e = tlsEngine(host, n.apiPort, await readClientTls(tlsDir()));
     engines.set(key, e);
   }
   return e;
