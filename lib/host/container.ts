@@ -64,7 +64,7 @@ export function defaultHostOptions(root: string, allInterfaces = false): HostOpt
   const portMax = Number.isFinite(pmax) ? pmax : 8099;
   const env: Record<string, string> = {};
   // Passed through only when the user set them: the admin password they chose, the TLS opt-in.
-  for (const k of ["MDIND_ADMIN_PASSWORD", "MDIND_DOCKER_TLS", "MDIND_IPTABLES", "MDIND_DEBIAN_MIRROR", "MDIND_SESSION_TTL_HOURS"]) {
+  for (const k of ["MDIND_ADMIN_PASSWORD", "MDIND_DOCKER_TLS", "MDIND_CLUSTER_NODE", "MDIND_IPTABLES", "MDIND_DEBIAN_MIRROR", "MDIND_SESSION_TTL_HOURS"]) {
     const v = process.env[k];
     if (v) env[k] = v;
   }
@@ -115,6 +115,15 @@ export function containerSpec(o: HostOptions, mode: Mode): Docker.ContainerCreat
     // Opt-in only, and only with mutual TLS (dind/host/bin/mdind-dockerd refuses without certs).
     exposed["2376/tcp"] = {};
     bindings["2376/tcp"] = [{ HostIp: o.bindAddress, HostPort: process.env.MDIND_DOCKER_TLS_PORT ?? "2376" }];
+  }
+  if (env.MDIND_CLUSTER_NODE === "1") {
+    // A machine of a cluster (docs/cluster.md): the swarm's own ports, one to one, so the address
+    // the engine advertises is the machine's; and the mail catcher, where instances on the other
+    // machines send (logged in as themselves: lib/mail/auth.ts).
+    for (const p of ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp", "1025/tcp"]) {
+      exposed[p] = {};
+      bindings[p] = [{ HostIp: o.bindAddress, HostPort: p.split("/")[0] }];
+    }
   }
   const binds = hostBinds(o);
   if (o.moodleSource) env.MOODLE_SOURCE = `${INNER_SOURCE_DIR}/${path.basename(o.moodleSource)}`;

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runInHost } from "../../lib/cluster/engine-io";
+import { containerSpec, defaultHostOptions } from "../../lib/host/container";
 import type { Engine } from "../../lib/cluster/swarm";
 import { addNode, nodeCertificates, validateAddress, validateApiPort, validateNodeName } from "../../services/cluster/join";
 import { writeState } from "../../services/cluster/state";
@@ -27,6 +28,18 @@ describe("a cluster of real machines: input", () => {
     for (const bad of ["--rm", "node", "=x", "lower=x", "A B=x", "-u=x"]) {
       await expect(runInHost(engine, "img", ["true"], { env: [bad] })).rejects.toThrow(/not an environment setting/);
     }
+  });
+});
+
+describe("a machine's host container for a cluster", () => {
+  const SWARM = ["2377/tcp", "7946/tcp", "7946/udp", "4789/udp", "1025/tcp"];
+  it("publishes the swarm's ports and the mail catcher's one to one with MDIND_CLUSTER_NODE=1, and only then", () => {
+    const base = defaultHostOptions("/x", true);
+    const on = containerSpec({ ...base, env: { ...base.env, MDIND_CLUSTER_NODE: "1", MDIND_DOCKER_TLS: "1" } }, "capabilities");
+    for (const p of SWARM) expect(on.HostConfig?.PortBindings?.[p]).toEqual([{ HostIp: "0.0.0.0", HostPort: p.split("/")[0] }]);
+    expect(on.HostConfig?.PortBindings?.["2376/tcp"]).toBeTruthy();
+    const off = containerSpec({ ...base, env: {} }, "capabilities");
+    for (const p of [...SWARM, "2376/tcp"]) expect(off.HostConfig?.PortBindings?.[p]).toBeUndefined();
   });
 });
 
