@@ -3,6 +3,7 @@ import { settings } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { docker } from "../lib/docker";
 import { execIn } from "../lib/exec";
+import { readyCommand } from "./db";
 import { containerName } from "./stack";
 import type { InstanceSpec } from "./spec";
 
@@ -62,10 +63,7 @@ export async function waitReady(
   for (const s of services) {
     const started = Date.now();
     if (s === "db") {
-      const cmd =
-        spec.db.engine === "postgres"
-          ? ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"]
-          : ["sh", "-c", "mariadb-admin -h 127.0.0.1 ping >/dev/null 2>&1 || mysqladmin -h 127.0.0.1 ping >/dev/null 2>&1"];
+      const cmd = readyCommand(spec.db.engine);
       await until(`${spec.db.engine} ${spec.db.version}`, timeoutMs, async () => (await execIn(containerName(name, "db"), cmd, { check: false })).exitCode === 0, containerName(name, "db"));
     } else if (s === "app") {
       await until(`php-fpm ${spec.php}`, timeoutMs, async () =>

@@ -22,7 +22,7 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   drain NODE | activate NODE           drain moves this node's instances to others (live copy)
   up --nodes N [--ports MIN-MAX]       N DinD host containers on this machine in one swarm
   down                                 remove them (containers, volumes, network, snapshots)
-  create NAME [--node NODE]            an instance (fixture app) as a swarm stack
+  create NAME [--node NODE] [--db ENGINE[:X]]   an instance (fixture app) as a swarm stack
   list [--json]                        instances, their node, port and state
   start NAME                           deploy NAME's stack again on the node holding its data
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
@@ -49,6 +49,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       address: { type: "string" },
       "api-port": { type: "string" },
       node: { type: "string" },
+      db: { type: "string" },
       to: { type: "string" },
       "from-snapshot": { type: "boolean" },
       lines: { type: "string" },
@@ -141,7 +142,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case "create": {
-      const r = await svc.createClusterInstance(need("a name"), { node: values.node }, say);
+      const r = await svc.createClusterInstance(need("a name"), { node: values.node, db: values.db }, say);
       out(r, () => `${r.name} runs on ${r.node}, port ${r.port} (172.20.${r.n}.0/24)`);
       return 0;
     }

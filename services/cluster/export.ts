@@ -75,7 +75,7 @@ async function exportUnlocked(name: string, file: string, log: (l: string) => vo
   // A folder that cannot be made fails here, before a long dump.
   await fsp.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const engine = await nodeEngine(s, inst.node);
-  const dump = await dumpOnNode(engine, name, inst.node);
+  const dump = await dumpOnNode(engine, inst);
   log(`${name}: database dumped on ${inst.node} (${(dump.length / 1e6).toFixed(1)} MB)`);
   const { stream, done } = await readInstanceFolder(engine, name);
   const partial = `${file}.partial`;
@@ -142,7 +142,10 @@ export async function cloneClusterInstance(from: string, to: string, log: (l: st
   try {
     const file = path.join(work, `${validateName(from)}.tar.gz`);
     await step(`export ${from}`, () => exportClusterInstance(from, file, log));
-    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file }, log));
+    // The clone's database is the source's: the images it needs are copied to the nodes first.
+    const src = (await requireState()).instances[validateName(from)];
+    const db = src?.db ? `${src.db.engine}:${src.db.version}` : undefined;
+    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file, db }, log));
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
   }

@@ -13,10 +13,12 @@ import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
 import { execOn, missingOn, readFolder, runInHost, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
-import { activateNode, drainPlacement, listNodes, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
+import { activateNode, drainPlacement, listNodes, localEngine, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
-import type { InstanceSpec } from "../../instances/spec";
-import { SERVICES } from "../../instances/stack";
+import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from "../../instances/spec";
+import { SERVICES, stackImages } from "../../instances/stack";
+import { dumpCommand, readyCommand, restoreSteps } from "../../instances/db";
+import { copyImages } from "../../lib/images/copy";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
@@ -111,9 +113,9 @@ const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/a
  * containers and bridge go, the folder stays. Everything goes through the node's engine API, so
  * a real remote machine takes it as well as a node `cluster up` started here.
  */
-async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, archive?: string): Promise<InstanceSpec> {
+async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, from: { archive?: string; db?: string }): Promise<InstanceSpec> {
   // From an export archive already on the node (a clone), else a new fixture site.
-  const verb = archive ? ["import", archive, name, "--json"] : ["create", name, "--moodle", "fixture", "--json"];
+  const verb = from.archive ? ["import", from.archive, name, "--json"] : ["create", name, "--moodle", "fixture", ...(from.db ? ["--db", from.db] : []), "--json"];
   const engine = await nodeEngine(s, node);
   const env = [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...(await mailEnv(s, name))];
   const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
@@ -261,12 +263,21 @@ async function putOntoNode(engine: Engine, file: string, entry: string): Promise
   }
 }
 
+/** The images a cluster site with `db` (ENGINE[:VERSION], default PostgreSQL) needs; validates `db`. */
+function wantedSpec(name: string, db?: string): InstanceSpec {
+  return resolveSpec(parseCreateInput({ name, moodle: "fixture", ...(db ? { db } : {}) }), "fixture");
+}
+
+const imageRefs = (spec: InstanceSpec) => stackImages(spec).map((i) => imageRef(i.kind, i.version));
+
 /**
  * A new instance of the cluster, placed by the swarm scheduler (or on `opts.node`): a new fixture
- * site, or with `opts.archive` (an export archive on the control plane) that site imported.
+ * site (`opts.db`: ENGINE[:VERSION]), or with `opts.archive` (an export archive on the control
+ * plane, made with `opts.db`) that site imported. Images the nodes lack are copied from this host.
  */
-export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string; db?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
   const name = validateName(nameIn);
+  const want = wantedSpec(name, opts.db);
   const started = Date.now();
   const s0 = await requireState();
   if (s0.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
@@ -285,20 +296,26 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     // Made on the manager, whose templates are warm (a node's first PostgreSQL initdb takes minutes
     // on a busy machine), then copied to the placed node through both engines.
     let spec: InstanceSpec;
+    await copyImages(localEngine(), await nodeEngine(s0, s0.manager), imageRefs(want), log);
     if (opts.archive) {
       const entry = `mdind-import-${name}.tar.gz`;
       const engine = await nodeEngine(s0, s0.manager);
       try {
         await putOntoNode(engine, opts.archive, entry);
-        spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, `/tmp/${entry}`);
+        spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, { archive: `/tmp/${entry}` });
       } finally {
         // A partly written copy goes too.
         await runOn(engine, HELPER_IMAGE, "/tmp", ["rm", "-f", `/mnt/${entry}`]).catch(() => undefined);
       }
     } else {
-      spec = await prepareOnNode(s0, s0.manager, name, inst.port, log);
+      spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, { db: opts.db });
     }
+    inst.db = { engine: spec.db.engine, version: spec.db.version };
+    await updateState((s) => {
+      if (s.instances[name]) s.instances[name].db = inst.db;
+    });
     if (node !== s0.manager) {
+      await copyImages(localEngine(), await nodeEngine(s0, node), imageRefs(spec), log);
       await liveCopy(s0, s0.manager, node, name);
       await runOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]);
       log(`${name}: data copied to ${node}`);
@@ -338,11 +355,18 @@ export async function listClusterInstances(): Promise<(ClusterInstance & { runni
   return out;
 }
 
-/** The instance's database (pg_dump -Fc), dumped by its running db task: consistent while the site runs. */
-export async function dumpOnNode(engine: Engine, name: string, node: string): Promise<Buffer> {
-  const db = await taskContainer(engine, serviceName(name, "db"));
-  if (!db) throw new ConflictError(`${name}'s database is not running on ${node}`);
-  return (await execOn(engine, db, ["pg_dump", "-U", "postgres", "-Fc", "-Z", "1", "moodle"], { user: "postgres", what: "database dump" })).stdout;
+/** The engine of an instance's database (records older than MariaDB in a cluster: PostgreSQL). */
+export const dbEngineOf = (inst: ClusterInstance): DbEngine => inst.db?.engine ?? "postgres";
+
+/** Where a snapshot keeps its dump. */
+const snapshotDump = (engine: DbEngine) => (engine === "postgres" ? "db.pgdump" : "db.sql");
+
+/** The instance's database dumped by its running db task (instances/db.ts's dump): consistent while the site runs. */
+export async function dumpOnNode(engine: Engine, inst: ClusterInstance): Promise<Buffer> {
+  const db = await taskContainer(engine, serviceName(inst.name, "db"));
+  if (!db) throw new ConflictError(`${inst.name}'s database is not running on ${inst.node}`);
+  const { cmd, user } = dumpCommand(dbEngineOf(inst));
+  return (await execOn(engine, db, cmd, { user, what: "database dump" })).stdout;
 }
 
 /** A tar stream of the instance's folder on a node (entries start with `NAME/`); call done() after. */
@@ -363,7 +387,7 @@ async function takeSnapshot(name: string, log: (l: string) => void): Promise<{ f
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
   const engine = await nodeEngine(s, inst.node);
   const at = new Date().toISOString();
-  const dump = await dumpOnNode(engine, name, inst.node);
+  const dump = await dumpOnNode(engine, inst);
   await fsp.mkdir(snapshotDir(), { recursive: true, mode: 0o700 });
   const file = path.join(snapshotDir(), `${name}-${at.replace(/[:.]/g, "-")}.tar.gz`);
   const { stream, done } = await readInstanceFolder(engine, name);
@@ -380,7 +404,7 @@ async function takeSnapshot(name: string, log: (l: string) => void): Promise<{ f
       body.pipe(pack.entry(h, next));
     });
     extract.on("finish", () => {
-      pack.entry({ name: `${name}/snapshot/db.pgdump`, mode: 0o600, mtime: new Date(at) }, dump);
+      pack.entry({ name: `${name}/snapshot/${snapshotDump(dbEngineOf(inst))}`, mode: 0o600, mtime: new Date(at) }, dump);
       pack.finalize();
     });
     await Promise.all([pipeline(stream, extract), pipeline(pack, createGzip({ level: 1 }), fs.createWriteStream(`${file}.partial`, { mode: 0o600 }))]);
@@ -432,11 +456,11 @@ async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: strin
   let db: string | null = null;
   for (;;) {
     db = await taskContainer(dst, serviceName(inst.name, "db"));
-    if (db && (await execOn(dst, db, ["pg_isready", "-q", "-h", "127.0.0.1", "-U", "moodle"], { check: false })).exitCode === 0) break;
+    if (db && (await execOn(dst, db, readyCommand(dbEngineOf(inst)), { check: false })).exitCode === 0) break;
     if (Date.now() > deadline) throw new EngineError(`${inst.name}'s database did not start on ${to}`);
     await sleep(1000);
   }
-  const dumpRead = await readFolder(dst, HELPER_IMAGE, INSTANCES, `${inst.name}/snapshot/db.pgdump`);
+  const dumpRead = await readFolder(dst, HELPER_IMAGE, INSTANCES, `${inst.name}/snapshot/${snapshotDump(dbEngineOf(inst))}`);
   const chunks: Buffer[] = [];
   try {
     const extract = tar.extract();
@@ -450,7 +474,10 @@ async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: strin
   } finally {
     await dumpRead.done();
   }
-  await execOn(dst, db, ["pg_restore", "-U", "postgres", "-d", "moodle", "--no-owner", "--role=moodle", "--clean", "--if-exists"], { user: "postgres", stdin: Buffer.concat(chunks), what: "pg_restore" });
+  const steps = restoreSteps(dbEngineOf(inst));
+  for (const [i, st] of steps.entries()) {
+    await execOn(dst, db, st.cmd, { user: st.user, stdin: i === steps.length - 1 ? Buffer.concat(chunks) : st.stdin, what: st.what });
+  }
   log(`${inst.name}: database restored on ${to} from the snapshot of ${inst.snapshot.at}`);
   return sp;
 }

@@ -1,10 +1,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
+import { AppError, ConflictError, EngineError, NotFoundError } from "../../lib/errors";
 import { settings } from "../../lib/config";
 import { imageRef } from "../../lib/images/catalog";
+import { copyImages } from "../../lib/images/copy";
 import { validateClusterName } from "../../lib/cluster/nodes";
-import { joinTokens, listNodes, localEngine, swarmInit, swarmLeave, tlsEngine, type Engine, type NodeView } from "../../lib/cluster/swarm";
+import { joinTokens, listNodes, localEngine, swarmInit, swarmLeave, tlsEngine, type NodeView } from "../../lib/cluster/swarm";
 import { ensureCa, ensureServerCert, readClientTls } from "../../lib/cluster/tls";
 import { NODE_IMAGES } from "./local";
 import { clusterDir, nodeTlsDir, readState, requireState, tlsDir, updateState, writeState, type ClusterState } from "./state";
@@ -83,31 +84,6 @@ export async function nodeCertificates(nodeIn: string, addressIn: string): Promi
   return { dir, files: files.map((f) => path.join(dir, f)) };
 }
 
-/** Images an instance needs that the node lacks, copied from the manager's engine (no registry). */
-async function pushImages(from: Engine, to: Engine, log: (l: string) => void): Promise<string[]> {
-  const copied: string[] = [];
-  for (const img of NODE_IMAGES) {
-    const ref = imageRef(img.kind, img.version);
-    if (await to.getImage(ref).inspect().then(() => true, () => false)) continue;
-    const src = await from.getImage(ref).get().catch((e: unknown) => {
-      throw engineError(`reading ${ref} on the manager`, e);
-    });
-    const res = (await to.loadImage(src, { quiet: true }).catch((e: unknown) => {
-      throw engineError(`loading ${ref} onto the node`, e);
-    })) as NodeJS.ReadableStream;
-    await new Promise<void>((resolve, reject) =>
-      to.modem.followProgress(res, (err: Error | null, out: { error?: string }[]) => {
-        const failed = err?.message ?? out.find((x) => x.error)?.error;
-        if (failed) reject(new EngineError(`loading ${ref} onto the node: ${failed}`));
-        else resolve();
-      }),
-    );
-    log(`${ref} copied onto the node`);
-    copied.push(ref);
-  }
-  return copied;
-}
-
 /**
  * `cluster add NODE --address ADDR`: record a machine that has joined the swarm, after proving its
  * engine answers over mutual TLS with this cluster's certificates and is that swarm node; the
@@ -130,7 +106,7 @@ export async function addNode(nodeIn: string, addressIn: string, apiPortIn: numb
   const view = (await listNodes(localEngine())).find((n) => n.id === info.Swarm?.NodeID);
   if (!view) throw new NotFoundError(`the engine at ${address}:${apiPort} has not joined this swarm: run \`cluster join\` there first`);
   if (view.hostname !== node) throw new ConflictError(`the engine at ${address}:${apiPort} is swarm node ${view.hostname}, not ${node}`);
-  const images = await pushImages(localEngine(), engine, log);
+  const images = await copyImages(localEngine(), engine, NODE_IMAGES.map((i) => imageRef(i.kind, i.version)), log);
   await updateState((st) => {
     if (st.nodes.some((n) => n.name === node)) throw new ConflictError(`${node} is already recorded`);
     st.nodes.push({ name: node, index: Math.max(...st.nodes.map((n) => n.index)) + 1, ip: address, apiPort, reach: "direct" });

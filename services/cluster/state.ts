@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError } from "../../lib/errors";
 import { LockBusyError, lockBusyHere, readJson, withFileLock, writeFileAtomic } from "../../lib/lock";
 import { readClientTls } from "../../lib/cluster/tls";
 import type { LocalNode } from "../../lib/cluster/nodes";
+import type { DbEngine } from "../../lib/versions";
 import { localEngine, tlsEngine, type Engine } from "../../lib/cluster/swarm";
 
 /**
@@ -18,6 +19,8 @@ export interface ClusterInstance {
   port: number;
   /** Hostname of the swarm node whose volumes hold the data. */
   node: string;
+  /** Its database (absent in records made before MariaDB could run in a cluster: PostgreSQL). */
+  db?: { engine: DbEngine; version: string };
   snapshot?: { file: string; at: string; bytes: number };
 }
 

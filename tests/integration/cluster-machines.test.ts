@@ -16,7 +16,8 @@ import { NODE_IMAGES } from "../../services/cluster/local";
  * plane runs inside host A (its CLI, as `docker exec moodle-dind-host moodle-dind …` would run it)
  * and has only A's own engine and B's engine over mutual TLS at B's address: no `docker exec` into
  * B from outside. A makes the cluster and B's certificates; B joins; A adds B (copying the images
- * B lacks), creates an instance placed on B, reaches it through A's port, and moves it back.
+ * B lacks), creates an instance placed on B, reaches it through A's port, and moves it back; then a
+ * MariaDB site on B comes back on A from its snapshot.
  * Opt-in with the drill (MDIND_CLUSTER_TEST=1): it starts two hosts and installs a site.
  */
 const wanted = process.env.MDIND_CLUSTER_TEST === "1";
@@ -51,6 +52,11 @@ async function sql(host: string, name: string, query: string): Promise<string> {
   return (await execIn(host, ["docker", "exec", "-u", "postgres", id, "psql", "-tA", "-d", "moodle", "-c", query])).stdout.trim();
 }
 
+async function mariadb(host: string, name: string, query: string): Promise<string> {
+  const id = (await execIn(host, ["docker", "ps", "-q", "--filter", `label=com.docker.swarm.service.name=mdind-${name}_db`])).stdout.trim().split("\n")[0];
+  return (await execIn(host, ["docker", "exec", id, "sh", "-c", 'exec $(command -v mariadb || command -v mysql) -uroot -N -B moodle -e "$0"', query])).stdout.trim();
+}
+
 async function waitDocker(host: string): Promise<void> {
   const deadline = Date.now() + 180_000;
   while ((await execIn(host, ["docker", "info"], { check: false }).catch(() => ({ exitCode: 1 }))).exitCode !== 0) {
@@ -70,7 +76,8 @@ describe.runIf(wanted)("cluster of real machines: the control plane inside a hos
     await ensureClusterNetwork(NETWORK, SUBNET, CLUSTER);
     const a = await startLocalNode({ cluster: CLUSTER, name: A.name, index: 1, ip: A.ip, network: NETWORK, tlsDir: path.join(tmp, "a-tls"), ports: { min: PORT, max: PORT + 1 } }, log);
     const engine = await waitEngine(a, await readClientTls(path.join(tmp, "outer")), 180_000);
-    const images = await syncSharedImages(path.resolve("shared-images"), NODE_IMAGES, log);
+    // What a user preloads on the first machine: the default stack's images and MariaDB's.
+    const images = await syncSharedImages(path.resolve("shared-images"), [...NODE_IMAGES, { kind: "mariadb", version: "10.11" }], log);
     await loadImages(engine, [...images.written, ...images.current], log);
   }, 900_000);
 
@@ -116,6 +123,23 @@ describe.runIf(wanted)("cluster of real machines: the control plane inside a hos
     expect((await page(PORT)).site).toBeTruthy();
     expect(await sql(A.name, "mach1", "SELECT fullname FROM mdl_course")).toBe("made on B");
     await cli(A.name, ["remove", "mach1"]);
-    await cli(A.name, ["leave"]);
   }, 900_000);
+
+  it("a MariaDB site on B (its image copied from A), snapshotted, recovered on A from the snapshot", async () => {
+    const r = (await cli(A.name, ["create", "mach2", "--node", B.name, "--db", "mariadb:10.11"])) as { node: string; port: number; db: { engine: string } };
+    expect(r).toMatchObject({ node: B.name, db: { engine: "mariadb" } });
+    expect((await page(r.port)).site).toBeTruthy();
+    expect((await execIn(B.name, ["docker", "image", "inspect", "moodle-dind/mariadb:10.11"], { check: false })).exitCode).toBe(0);
+    await mariadb(B.name, "mach2", "CREATE TABLE mdl_course (id int auto_increment primary key, fullname text); INSERT INTO mdl_course (fullname) VALUES ('before the snapshot')");
+    const snap = (await cli(A.name, ["snapshot", "mach2"])) as { bytes: number };
+    expect(snap.bytes).toBeGreaterThan(0);
+    await mariadb(B.name, "mach2", "INSERT INTO mdl_course (fullname) VALUES ('after the snapshot')");
+    const m = (await cli(A.name, ["move", "mach2", "--to", A.name, "--from-snapshot"])) as { seconds: number; how: string };
+    log(`mariadb site from its snapshot onto A: ${m.seconds.toFixed(1)} s`);
+    expect(m.how).toBe("snapshot");
+    expect((await page(r.port)).site).toBeTruthy();
+    expect(await mariadb(A.name, "mach2", "SELECT fullname FROM mdl_course ORDER BY id")).toBe("before the snapshot");
+    await cli(A.name, ["remove", "mach2"]);
+    await cli(A.name, ["leave"]);
+  }, 1_200_000);
 });
