@@ -2,7 +2,7 @@ import { z } from "zod";
 import {
   actionSchema, blueprintApplySchema, configPutSchema, createBodySchema, imagesBuildSchema, imagesSaveSchema, loginSchema,
   moodleDownloadSchema, passwordChangeSchema, phpSwitchSchema, tokenCreateSchema, tokenRevokeSchema, upgradeBodySchema,
-  cloneBodySchema, snapshotBodySchema, mailListQuerySchema, importQuerySchema, execBodySchema,
+  cloneBodySchema, snapshotBodySchema, mailListQuerySchema, importQuerySchema, execBodySchema, clusterCreateBodySchema, clusterMoveBodySchema,
 } from "./http/schemas";
 import { profileBodySchema } from "../instances/profile";
 
@@ -216,6 +216,18 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/metrics": { get: { summary: "Prometheus scrape endpoint (a bearer token suits scrapers)", produces: "text/plain" } },
   "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
+  "/cluster/instances": {
+    post: { summary: "Create a cluster instance (a new fixture site) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy" } },
+  },
+  "/cluster/instances/{name}": {
+    delete: { summary: "Remove a cluster instance: its stack, overlay, data on its node and snapshot (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
+  },
+  "/cluster/instances/{name}/start": {
+    post: { summary: "Deploy a cluster instance's stack again on the node holding its data and wait until it answers (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
+  },
+  "/cluster/instances/{name}/move": {
+    post: { summary: "Move a cluster instance to another node by a live copy (from: live, the default) or from its latest snapshot (from: snapshot); same port; operation on the instance; ?wait=1 answers {name, from, to, how, seconds}", params: N, body: clusterMoveBodySchema, query: WAIT, responses: { 202: "Operation started ({name, to, from, operation})", 404: "No cluster, no such instance or node, or no snapshot to move from", 409: "Already on that node, the node is not ready and active, or busy" } },
+  },
   "/cluster/instances/{name}/logs": {
     get: {
       summary: "A cluster instance's log files, read on the node holding its data (over mutual TLS): {node, files} without file; {node, path, text} with it",
@@ -242,6 +254,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/cluster/nodes/{node}/drain": {
     post: { summary: "Drain a node: the scheduler places nothing new there and each of its instances moves by live copy to the active node with the fewest; operation on channel _cluster; ?wait=1 answers {node, moved}", params: ["node"], query: WAIT, responses: { 202: "Operation started ({node, channel, operation})", 404: "No cluster or no such node", 409: "Another node operation is running, or no other active node", 422: "Not a node hostname or id" } },
+  },
+  "/cluster/nodes/{node}/recover": {
+    post: { summary: "Recover a lost node: once the swarm sees it down (waits up to 120 s, then refuses), each instance it held comes back on another node from its latest snapshot; operation on channel _cluster; ?wait=1 answers {moved, lost}", params: ["node"], query: WAIT, responses: { 202: "Operation started ({node, channel, operation})", 404: "No cluster or no such node", 409: "Another node operation is running", 422: "Not a node hostname or id" } },
   },
   "/cluster/nodes/{node}/activate": {
     post: { summary: "Make a node active again (the scheduler may place there); answers the node", params: ["node"], responses: { 200: "The node", 404: "No cluster or no such node", 409: "A node operation is running", 422: "Not a node hostname or id" } },

@@ -4,6 +4,7 @@ import { createInputSchema, PHP_VERSIONS } from "../../instances/spec";
 import { GIT_REF_RE, UPLOAD_NAME_RE } from "../../lib/moodle/paths";
 import { upgradeInputSchema } from "../../instances/upgrade/plan";
 import { nameSchema } from "../../lib/names";
+import { nodeRefSchema } from "../../lib/cluster/swarm";
 
 /** Request schemas shared by the route handlers and the OpenAPI document. */
 export const loginSchema = z.object({ password: z.string().min(1).max(1024) }).strict();
@@ -70,6 +71,10 @@ export const phpSwitchSchema = z.object({ version: z.enum(PHP_VERSIONS) }).stric
 
 /** POST /instances/{name}/clone: the new instance's name. */
 export const cloneBodySchema = z.object({ to: nameSchema }).strict();
+/** POST /cluster/instances: the new instance's name and the node to put it on (without one, the swarm scheduler picks). */
+export const clusterCreateBodySchema = z.object({ name: nameSchema, node: nodeRefSchema.optional() }).strict();
+/** POST /cluster/instances/{name}/move: the target node, and whether the data comes by live copy (default) or from the latest snapshot. */
+export const clusterMoveBodySchema = z.object({ to: nodeRefSchema, from: z.enum(["live", "snapshot"]).default("live") }).strict();
 /** POST /instances/{name}/snapshots: an optional label (part of the snapshot id). */
 export const snapshotBodySchema = z.object({ label: z.string().regex(/^[a-z0-9-]{1,32}$/).optional() }).strict();
 /** GET /instances/{name}/mail: paging. */

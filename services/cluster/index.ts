@@ -6,5 +6,5 @@ export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";
 export { cloneClusterInstance, exportClusterInstance } from "./export";
 export { snapshotRound, startSnapshotSchedule } from "./schedule";
-export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp } from "./ops";
+export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp, createClusterOp, startClusterOp, moveClusterOp, removeClusterOp, recoverNodeOp } from "./ops";
 export { addNode, initCluster, leaveCluster, nodeCertificates } from "./join";

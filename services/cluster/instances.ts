@@ -594,9 +594,9 @@ async function waitNodeDown(mgr: Engine, node: string, log: (l: string) => void)
 }
 
 /** A lost node (its engine no longer answers): every instance it held, from its latest snapshot. */
-export async function recoverNode(node: string, log: (l: string) => void): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
+export async function recoverNode(node: string, log: (l: string) => void, step: Operation["step"] = inlineStep): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
   const s = await requireState();
-  await waitNodeDown(await managerEngine(s), node, log);
+  await step(`wait until the swarm sees ${node} down`, async () => waitNodeDown(await managerEngine(s), node, log));
   const moved: MoveResult[] = [];
   const lost: { name: string; lost: string }[] = [];
   for (const inst of Object.values(s.instances).filter((i) => i.node === node)) {
@@ -605,7 +605,7 @@ export async function recoverNode(node: string, log: (l: string) => void): Promi
       log(`${inst.name}: no snapshot, nothing to recover from`);
       continue;
     }
-    const m = await moveInstance(inst.name, await pickTarget(await requireState(), node), "snapshot", log);
+    const m = await step(`restore ${inst.name}`, async () => moveInstance(inst.name, await pickTarget(await requireState(), node), "snapshot", log));
     lost.push({ name: inst.name, lost: `every change after ${inst.snapshot.at} (database and moodledata)` });
     moved.push(m);
   }

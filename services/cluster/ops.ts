@@ -1,10 +1,10 @@
-import { ConflictError, NotFoundError } from "../../lib/errors";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
 import { CLUSTER_CHANNEL, runOperation } from "../../lib/operations";
 import { activateNode, findNode, validateNodeRef, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { exportForDownload } from "../../instances/downloads";
 import { cloneClusterInstance, exportClusterInstance } from "./export";
-import { drainNode, snapshotInstance, type MoveResult } from "./instances";
+import { createClusterInstance, drainNode, moveInstance, recoverNode, removeClusterInstance, snapshotInstance, startClusterInstance, type MoveResult } from "./instances";
 import { managerEngine, requireState, type ClusterInstance } from "./state";
 
 /**
@@ -21,11 +21,17 @@ async function existing(name: string): Promise<ClusterInstance> {
   return inst;
 }
 
+/** A new instance must not shadow one the cluster already records. */
+async function freeName(nameIn: string): Promise<string> {
+  const name = validateName(nameIn);
+  if ((await requireState()).instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+  return name;
+}
+
 /** Clone `from` as `to`, on `to`'s channel (a single host's clone runs on the new name too). */
 export async function cloneClusterOp(from: string, to: string): Promise<ClusterInstance & { seconds: number }> {
   const src = (await existing(from)).name;
-  const name = validateName(to);
-  if ((await requireState()).instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+  const name = await freeName(to);
   return runOperation(name, "clone", (op) => cloneClusterInstance(src, name, (l) => op.log(l), (s, fn) => op.step(s, fn)));
 }
 
@@ -64,4 +70,71 @@ export async function drainNodeOp(ref: string): Promise<{ node: string; moved: M
 export async function activateNodeOp(ref: string): Promise<NodeView> {
   const { node, mgr } = await swarmNode(ref);
   return runOperation(CLUSTER_CHANNEL, "activate", (op) => op.step(`activate ${node.hostname}`, () => activateNode(mgr, node.id)));
+}
+
+/**
+ * Only a ready, active node can take an instance: its tasks would never be placed on another, and
+ * the create or move would wait minutes before failing. Said at once instead.
+ */
+function placeable(node: NodeView): void {
+  if (node.state !== "ready" || node.availability !== "active") throw new ConflictError(`${node.hostname} is not a ready, active node (${node.state}, ${node.availability})`);
+}
+
+/**
+ * A new instance on `node` (hostname or id), else where the scheduler places it; on the new
+ * name's channel, as a single host's create. Both inputs are checked before the cluster record
+ * is read, the name before the swarm is asked about the node.
+ */
+export async function createClusterOp(nameIn: string, nodeRef?: string): Promise<ClusterInstance & { seconds: number }> {
+  validateName(nameIn);
+  if (nodeRef !== undefined) validateNodeRef(nodeRef);
+  const name = await freeName(nameIn);
+  let node: string | undefined;
+  if (nodeRef !== undefined) {
+    const found = (await swarmNode(nodeRef)).node;
+    placeable(found);
+    // The service matches by hostname; an id from the caller becomes one here.
+    node = found.hostname;
+  }
+  return runOperation(name, "create", (op) => op.step(node ? `create on ${node}` : "create where the scheduler places it", () => createClusterInstance(name, { node }, (l) => op.log(l))));
+}
+
+/** Deploy an instance's stack again on the node holding its data, on the instance's channel. */
+export async function startClusterOp(name: string): Promise<ClusterInstance & { seconds: number }> {
+  const inst = await existing(name);
+  return runOperation(inst.name, "start", (op) => op.step(`start on ${inst.node}`, () => startClusterInstance(inst.name)));
+}
+
+/**
+ * Move to node `to` by a live copy or from the latest snapshot, on the instance's channel. What
+ * the move would refuse after stopping the site (no snapshot, the node it is on, a node that
+ * cannot take it) is refused here, while it still runs.
+ */
+export async function moveClusterOp(name: string, to: string, how: "live" | "snapshot"): Promise<MoveResult> {
+  validateName(name);
+  validateNodeRef(to);
+  if (how !== "live" && how !== "snapshot") throw new ValidationError("from: live or snapshot", "from");
+  const inst = await existing(name);
+  const { node } = await swarmNode(to);
+  if (node.hostname === inst.node) throw new ConflictError(`${inst.name} is already on ${node.hostname}`);
+  if (how === "snapshot" && !inst.snapshot) throw new NotFoundError(`${inst.name} has no snapshot to restore from`);
+  placeable(node);
+  return runOperation(inst.name, "move", (op) => op.step(`move ${inst.node} → ${node.hostname} (${how})`, () => moveInstance(inst.name, node.hostname, how, (l) => op.log(l))));
+}
+
+/** Remove an instance the cluster records (stack, overlay, data on its node, snapshot), on its channel. */
+export async function removeClusterOp(name: string): Promise<{ name: string; removed: true }> {
+  const inst = await existing(name);
+  await runOperation(inst.name, "remove", (op) => op.step(`remove from ${inst.node}`, () => removeClusterInstance(inst.name, (l) => op.log(l))));
+  return { name: inst.name, removed: true };
+}
+
+/**
+ * Bring a lost node's instances back from their snapshots elsewhere, on `_cluster` like a drain
+ * (both pick target nodes). A node the swarm still sees ready is not refused here: the service
+ * waits for the swarm to mark it down, as the CLI's recover does, and refuses after that wait.
+ */
+export async function recoverNodeOp(ref: string): Promise<{ moved: MoveResult[]; lost: { name: string; lost: string }[] }> {
+  const { node } = await swarmNode(ref);
+  return runOperation(CLUSTER_CHANNEL, "recover", (op) => recoverNode(node.hostname, (l) => op.log(l), (s, fn) => op.step(s, fn)));
 }

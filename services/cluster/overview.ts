@@ -24,7 +24,8 @@ export interface NodeUsage {
 }
 
 export interface NodeOverview extends NodeView {
-  instances: { name: string; port: number; running: boolean; webHere: boolean; cpuPercent: number | null; memBytes: number | null }[];
+  /** `node` holds the instance's data (a move's source); `snapshotAt` the latest snapshot a move or recover can restore. */
+  instances: { name: string; port: number; node: string; running: boolean; webHere: boolean; snapshotAt: string | null; cpuPercent: number | null; memBytes: number | null }[];
   usage: NodeUsage | null;
   error: string | null;
 }
@@ -123,7 +124,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
         .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
         .map((i) => {
           const u = usage && Object.hasOwn(usage.byInstance, i.name) ? usage.byInstance[i.name] : undefined;
-          return { name: i.name, port: i.port, running: i.running, webHere: i.webNode === n.hostname, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
+          return { name: i.name, port: i.port, node: i.node, running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
         });
       return { ...n, instances: mine, usage, error };
     }),

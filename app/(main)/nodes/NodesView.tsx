@@ -8,12 +8,13 @@ import ClusterLogs from "./ClusterLogs";
 import ClusterTerminal from "./ClusterTerminal";
 import ClusterOpPanel from "./ClusterOpPanel";
 import { InstanceActions, NodeActions } from "./ClusterActions";
+import ClusterCreate from "./ClusterCreate";
 import type { PanelOp, StartOp } from "../instances/[name]/ops";
 
 /** Refreshed while the page is open; each refresh reads every node's engine once. */
 const REFRESH_MS = 15_000;
 
-function NodeCard({ n, busy, onStarted }: { n: NodeOverview; busy: boolean; onStarted: StartOp }) {
+function NodeCard({ n, nodes, busy, onStarted }: { n: NodeOverview; nodes: NodeOverview[]; busy: boolean; onStarted: StartOp }) {
   const u = n.usage;
   const [logsOf, setLogsOf] = useState<string | null>(null);
   const [termOf, setTermOf] = useState<string | null>(null);
@@ -67,7 +68,7 @@ function NodeCard({ n, busy, onStarted }: { n: NodeOverview; busy: boolean; onSt
                   )}
                 </span>
                 {/* Once per instance: on its web task's node, or (not running) on its data's. */}
-                {(i.webHere || !i.running) && <InstanceActions name={i.name} busy={busy} onStarted={onStarted} />}
+                {(i.webHere || !i.running) && <InstanceActions i={i} nodes={nodes} busy={busy} onStarted={onStarted} />}
               </li>
             ))}
           </ul>
@@ -131,8 +132,9 @@ export default function NodesView() {
             Cluster <Mono>{o.cluster.name}</Mono>, manager <Mono>{o.cluster.manager}</Mono>, overlays in <Mono>{o.cluster.subnet}</Mono>, ports{" "}
             <Mono>{o.cluster.portMin}–{o.cluster.portMax}</Mono> on the manager.
           </p>
+          <ClusterCreate nodes={o.nodes} busy={busy} onStarted={start} />
           <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
-            {o.nodes.map((n) => <NodeCard key={n.id} n={n} busy={busy} onStarted={start} />)}
+            {o.nodes.map((n) => <NodeCard key={n.id} n={n} nodes={o.nodes} busy={busy} onStarted={start} />)}
           </div>
         </>
       )}

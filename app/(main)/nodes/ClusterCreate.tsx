@@ -1,0 +1,50 @@
+"use client";
+
+import { useState } from "react";
+import { api } from "../../_lib/api";
+import { ErrorNote } from "../../_components/ui";
+import type { NodeOverview } from "../../_lib/types";
+import type { StartOp } from "../instances/[name]/ops";
+import { BASE, placeable } from "./clusterApi";
+
+/**
+ * A new cluster instance (a fixture site, as `cluster create`): on the node picked, or, by
+ * default, where the swarm scheduler places it. A refusal (a taken or bad name) stays beside the
+ * form to fix; the create itself runs in the operation panel on the new name's channel.
+ */
+export default function ClusterCreate({ nodes, busy, onStarted }: { nodes: NodeOverview[]; busy: boolean; onStarted: StartOp }) {
+  const [name, setName] = useState("");
+  const [node, setNode] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  async function create(e: React.FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await api<{ name: string; operation: string }>(`${BASE}/instances`, { method: "POST", body: node ? { name, node } : { name } });
+      setName("");
+      onStarted({ id: r.operation, label: `create ${r.name}${node ? ` on ${node}` : ""}`, channel: r.name, onDone: () => `${r.name} runs` });
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }
+
+  return (
+    <form className="card flex flex-wrap items-end gap-3 p-4" onSubmit={create} data-testid="cluster-create" aria-label="New cluster instance">
+      <h2 className="w-full text-sm font-semibold">New instance</h2>
+      <label className="space-y-1 text-sm">
+        <span className="block">Name</span>
+        <input className="input font-mono" value={name} onChange={(e) => setName(e.target.value)} required maxLength={32} pattern="[a-z][a-z0-9\-]{0,30}[a-z0-9]" title="2–32 characters: lowercase letters, digits and '-', starting with a letter" />
+      </label>
+      <label className="space-y-1 text-sm">
+        <span className="block">Node</span>
+        <select className="input font-mono" value={node} onChange={(e) => setNode(e.target.value)}>
+          <option value="">scheduler picks</option>
+          {placeable(nodes).map((n) => <option key={n.id} value={n.hostname}>{n.hostname}</option>)}
+        </select>
+      </label>
+      <button type="submit" className="btn-primary" disabled={busy || !name}>Create</button>
+      {error && <div className="w-full"><ErrorNote>{error}</ErrorNote></div>}
+    </form>
+  );
+}
