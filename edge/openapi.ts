@@ -217,7 +217,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/cluster/instances": {
-    post: { summary: "Create a cluster instance (a new fixture site) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy" } },
+    post: { summary: "Create a cluster instance (a new fixture site, PostgreSQL by default or db: mariadb[:X]) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy" } },
   },
   "/cluster/instances/{name}": {
     delete: { summary: "Remove a cluster instance: its stack, overlay, data on its node and snapshot (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
@@ -262,6 +262,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
     post: { summary: "Make a node active again (the scheduler may place there); answers the node", params: ["node"], responses: { 200: "The node", 404: "No cluster or no such node", 409: "A node operation is running", 422: "Not a node hostname or id" } },
   },
   "/cluster": { get: { summary: "The cluster started here (cluster: null when none): each swarm node's state, availability, role, the instances whose data or web task it holds, and its CPU, memory and disk read from its engine over mutual TLS (error names a node that did not answer)" } },
+  "/cluster/join": { get: { summary: "For a cluster of real machines run from here (cluster init): the commands that add a machine, with the swarm's worker token (a secret)", responses: { 200: "{address, token, certs, join, add}", 404: "No cluster of real machines here" } } },
   "/health": { get: { summary: "{ok} for anyone; engine, disk and supervisor details with a session or token", public: true } },
   "/reconcile": { post: { summary: "Repair registry, folders and engine after a crash (?dryRun=1 reports only)", query: [{ name: "dryRun", description: "1 = report only" }] } },
   "/meta": { get: { summary: "The compatibility table the create form offers, and the Moodle builds in the library" } },

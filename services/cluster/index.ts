@@ -7,4 +7,4 @@ export { createClusterInstance, listClusterInstances, moveInstance, snapshotInst
 export { cloneClusterInstance, exportClusterInstance } from "./export";
 export { snapshotRound, startSnapshotSchedule } from "./schedule";
 export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp, createClusterOp, startClusterOp, moveClusterOp, removeClusterOp, recoverNodeOp } from "./ops";
-export { addNode, initCluster, leaveCluster, nodeCertificates } from "./join";
+export { addNode, initCluster, joinInstructions, leaveCluster, nodeCertificates, type JoinInstructions } from "./join";

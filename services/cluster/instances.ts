@@ -263,8 +263,8 @@ async function putOntoNode(engine: Engine, file: string, entry: string): Promise
   }
 }
 
-/** The images a cluster site with `db` (ENGINE[:VERSION], default PostgreSQL) needs; validates `db`. */
-function wantedSpec(name: string, db?: string): InstanceSpec {
+/** The stack of a cluster site with `db` (ENGINE[:VERSION], default PostgreSQL); validates `db`. */
+export function clusterSiteSpec(name: string, db?: string): InstanceSpec {
   return resolveSpec(parseCreateInput({ name, moodle: "fixture", ...(db ? { db } : {}) }), "fixture");
 }
 
@@ -277,7 +277,7 @@ const imageRefs = (spec: InstanceSpec) => stackImages(spec).map((i) => imageRef(
  */
 export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string; db?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
   const name = validateName(nameIn);
-  const want = wantedSpec(name, opts.db);
+  const want = clusterSiteSpec(name, opts.db);
   const started = Date.now();
   const s0 = await requireState();
   if (s0.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);

@@ -114,6 +114,30 @@ export async function addNode(nodeIn: string, addressIn: string, apiPortIn: numb
   return { node: view, images };
 }
 
+export interface JoinInstructions {
+  address: string;
+  /** The swarm's worker token: a secret, for signed-in users only. */
+  token: string;
+  certs: string;
+  join: string;
+  add: string;
+}
+
+/** What adding a machine takes, as the Nodes view shows it; null unless this is a cluster of real machines. */
+export async function joinInstructions(): Promise<JoinInstructions | null> {
+  const s = await readState();
+  if (!s || s.network) return null;
+  const address = s.nodes.find((n) => n.name === s.manager)?.ip ?? "";
+  const token = (await joinTokens(localEngine())).worker;
+  return {
+    address,
+    token,
+    certs: "moodle-dind cluster certs HOSTNAME --address ADDRESS",
+    join: `moodle-dind cluster join --token ${token} --manager ${address}:2377 --advertise ADDRESS`,
+    add: "moodle-dind cluster add HOSTNAME --address ADDRESS",
+  };
+}
+
 /** Forget a cluster of real machines: only with no instance left; this engine leaves the swarm. */
 export async function leaveCluster(): Promise<void> {
   const s = await requireState();

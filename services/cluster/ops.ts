@@ -4,7 +4,7 @@ import { CLUSTER_CHANNEL, runOperation } from "../../lib/operations";
 import { activateNode, findNode, validateNodeRef, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { exportForDownload } from "../../instances/downloads";
 import { cloneClusterInstance, exportClusterInstance } from "./export";
-import { createClusterInstance, drainNode, moveInstance, recoverNode, removeClusterInstance, snapshotInstance, startClusterInstance, type MoveResult } from "./instances";
+import { clusterSiteSpec, createClusterInstance, drainNode, moveInstance, recoverNode, removeClusterInstance, snapshotInstance, startClusterInstance, type MoveResult } from "./instances";
 import { managerEngine, requireState, type ClusterInstance } from "./state";
 
 /**
@@ -85,9 +85,11 @@ function placeable(node: NodeView): void {
  * name's channel, as a single host's create. Both inputs are checked before the cluster record
  * is read, the name before the swarm is asked about the node.
  */
-export async function createClusterOp(nameIn: string, nodeRef?: string): Promise<ClusterInstance & { seconds: number }> {
+export async function createClusterOp(nameIn: string, nodeRef?: string, db?: string): Promise<ClusterInstance & { seconds: number }> {
   validateName(nameIn);
   if (nodeRef !== undefined) validateNodeRef(nodeRef);
+  // A database the version table refuses is a 422 now, not a failed operation later.
+  clusterSiteSpec(nameIn, db);
   const name = await freeName(nameIn);
   let node: string | undefined;
   if (nodeRef !== undefined) {
@@ -96,7 +98,7 @@ export async function createClusterOp(nameIn: string, nodeRef?: string): Promise
     // The service matches by hostname; an id from the caller becomes one here.
     node = found.hostname;
   }
-  return runOperation(name, "create", (op) => op.step(node ? `create on ${node}` : "create where the scheduler places it", () => createClusterInstance(name, { node }, (l) => op.log(l))));
+  return runOperation(name, "create", (op) => op.step(node ? `create on ${node}` : "create where the scheduler places it", () => createClusterInstance(name, { node, db }, (l) => op.log(l))));
 }
 
 /** Deploy an instance's stack again on the node holding its data, on the instance's channel. */

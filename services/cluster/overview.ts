@@ -31,7 +31,8 @@ export interface NodeOverview extends NodeView {
 }
 
 export interface ClusterOverview {
-  cluster: { name: string; manager: string; subnet: string; portMin: number; portMax: number } | null;
+  /** `machines`: a cluster of real machines (`cluster init`), else containers `cluster up` started here. */
+  cluster: { name: string; manager: string; subnet: string; portMin: number; portMax: number; machines: boolean } | null;
   nodes: NodeOverview[];
 }
 
@@ -129,5 +130,5 @@ export async function clusterOverview(): Promise<ClusterOverview> {
       return { ...n, instances: mine, usage, error };
     }),
   );
-  return { cluster: { name: s.name, manager: s.manager, subnet: s.subnet, portMin: s.portMin, portMax: s.portMax }, nodes: out };
+  return { cluster: { name: s.name, manager: s.manager, subnet: s.subnet, portMin: s.portMin, portMax: s.portMax, machines: !s.network }, nodes: out };
 }

@@ -166,6 +166,28 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     }
   }, 2 * PER_INSTANCE_MS);
 
+  it("REST: create on a chosen node, move it live, start it again, remove it", async () => {
+    const name = "clrest";
+    const c = await rest("POST", "/api/v1/cluster/instances?wait=1", { body: { name, node: `${CLUSTER}-node3` } });
+    expect(c.status).toBe(200);
+    expect(c.body).toMatchObject({ name, node: `${CLUSTER}-node3` });
+    try {
+      const site = (await page(c.body.port)).site;
+      expect(site).toBeTruthy();
+      const m = await rest("POST", `/api/v1/cluster/instances/${name}/move?wait=1`, { body: { to: `${CLUSTER}-node2` } });
+      expect(m.status).toBe(200);
+      expect(m.body).toMatchObject({ to: `${CLUSTER}-node2`, how: "live" });
+      expect((await page(c.body.port)).site).toBe(site);
+      const st = await rest("POST", `/api/v1/cluster/instances/${name}/start?wait=1`);
+      expect(st.status).toBe(200);
+      log(`REST: ${name} created on node3, moved live to node2 in ${m.body.seconds.toFixed(1)} s, started again in ${st.body.seconds.toFixed(1)} s`);
+    } finally {
+      const d = await rest("DELETE", `/api/v1/cluster/instances/${name}?wait=1`);
+      expect(d.status).toBe(200);
+    }
+    expect(((await cli(["list"])) as Row[]).map((r) => r.name)).not.toContain(name);
+  }, 3 * PER_INSTANCE_MS);
+
   it("the Nodes view: each node with the instances it runs, and its CPU, memory and disk", async () => {
     const nodes = (await cli(["nodes"])) as NodeOverview[];
     log(`nodes: ${nodes.map((n) => `${n.hostname} ${n.instances.length} inst, ${n.usage ? `${n.usage.cpuPercent.toFixed(1)} % cpu, ${(n.usage.memBytes / 2 ** 20).toFixed(0)} MiB, ${n.usage.containersRunning} containers, disk ${n.usage.disk ? "ok" : "?"}` : n.error}`).join("; ")}`);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runInHost } from "../../lib/cluster/engine-io";
 import { containerSpec, defaultHostOptions } from "../../lib/host/container";
 import type { Engine } from "../../lib/cluster/swarm";
-import { addNode, nodeCertificates, validateAddress, validateApiPort, validateNodeName } from "../../services/cluster/join";
+import { addNode, joinInstructions, nodeCertificates, validateAddress, validateApiPort, validateNodeName } from "../../services/cluster/join";
 import { writeState } from "../../services/cluster/state";
 
 describe("a cluster of real machines: input", () => {
@@ -61,5 +61,7 @@ describe("a cluster of real machines: refusals on a `cluster up` record", () => 
     await expect(nodeCertificates("n2", "10.0.0.2")).rejects.toThrow(/cluster up/);
     await expect(addNode("n2", "10.0.0.2", 2376, () => undefined)).rejects.toThrow(/cluster up/);
     await expect(nodeCertificates("../n2", "10.0.0.2")).rejects.toThrow(/node name/);
+    // Its nodes are containers on this machine: no join command to show.
+    expect(await joinInstructions()).toBeNull();
   });
 });

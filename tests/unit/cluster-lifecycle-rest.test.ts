@@ -91,6 +91,8 @@ describe("hostile payloads: 4xx, nothing started", () => {
       ...WRONG_TYPES.map((node) => ({ name: "web9", node })),
       { name: "web9", node: "t-node2", image: "evil" }, { name: "web9", archive: "/etc/passwd" }, '{"name":"web9","__proto__":{"node":"t-node2"}}',
       {}, [], '"web9"', null,
+      // The database: the create schema's rule, then the version table (postgres 16 is no fixture version).
+      ...["mariadb;id", "$(id)", "sqlite", "postgres:16", "mariadb:10.11;x", "postgres:".padEnd(40, "1"), 7, null, ["mariadb"]].map((db) => ({ name: "web9", db })),
     ];
     for (const b of bodies) {
       const r = await call("create", {}, b);
@@ -159,6 +161,9 @@ describe("404 and 409 before the operation, 202 when it starts", () => {
     const c = await call("create", {}, { name: "web9", node: "id2" });
     expect(c).toMatchObject({ status: 202, body: { name: "web9", node: "id2", operation: expect.stringMatching(op) } });
     expect(svc.create).toHaveBeenCalledWith("web9", { node: "t-node2" }, expect.any(Function));
+    expect((await call("create", {}, { name: "web8", db: "mariadb:10.11" })).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(svc.create).toHaveBeenCalledWith("web8", { db: "mariadb:10.11" }, expect.any(Function));
     const m = await call("move", { name: "web1" }, { to: "t-node2" });
     expect(m).toMatchObject({ status: 202, body: { name: "web1", to: "t-node2", from: "live", operation: expect.stringMatching(op) } });
     expect(svc.move).toHaveBeenCalledWith("web1", "t-node2", "live", expect.any(Function));

@@ -8,20 +8,21 @@ import type { StartOp } from "../instances/[name]/ops";
 import { BASE, placeable } from "./clusterApi";
 
 /**
- * A new cluster instance (a fixture site, as `cluster create`): on the node picked, or, by
+ * A new cluster instance (a fixture site, as `cluster create`), on PostgreSQL or MariaDB: on the node picked, or, by
  * default, where the swarm scheduler places it. A refusal (a taken or bad name) stays beside the
  * form to fix; the create itself runs in the operation panel on the new name's channel.
  */
 export default function ClusterCreate({ nodes, busy, onStarted }: { nodes: NodeOverview[]; busy: boolean; onStarted: StartOp }) {
   const [name, setName] = useState("");
   const [node, setNode] = useState("");
+  const [db, setDb] = useState("postgres");
   const [error, setError] = useState<string | null>(null);
 
   async function create(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
     try {
-      const r = await api<{ name: string; operation: string }>(`${BASE}/instances`, { method: "POST", body: node ? { name, node } : { name } });
+      const r = await api<{ name: string; operation: string }>(`${BASE}/instances`, { method: "POST", body: { name, db, ...(node ? { node } : {}) } });
       setName("");
       onStarted({ id: r.operation, label: `create ${r.name}${node ? ` on ${node}` : ""}`, channel: r.name, onDone: () => `${r.name} runs` });
     } catch (err) {
@@ -41,6 +42,14 @@ export default function ClusterCreate({ nodes, busy, onStarted }: { nodes: NodeO
         <select className="input font-mono" value={node} onChange={(e) => setNode(e.target.value)}>
           <option value="">scheduler picks</option>
           {placeable(nodes).map((n) => <option key={n.id} value={n.hostname}>{n.hostname}</option>)}
+        </select>
+      </label>
+      <label className="space-y-1 text-sm">
+        <span className="block">Database</span>
+        {/* The engine only: its version is the version table's default for the fixture site. */}
+        <select className="input font-mono" value={db} onChange={(e) => setDb(e.target.value)} data-testid="cluster-create-db">
+          <option value="postgres">PostgreSQL</option>
+          <option value="mariadb">MariaDB</option>
         </select>
       </label>
       <button type="submit" className="btn-primary" disabled={busy || !name}>Create</button>

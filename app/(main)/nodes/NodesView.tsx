@@ -9,6 +9,7 @@ import ClusterTerminal from "./ClusterTerminal";
 import ClusterOpPanel from "./ClusterOpPanel";
 import { InstanceActions, NodeActions } from "./ClusterActions";
 import ClusterCreate from "./ClusterCreate";
+import ClusterJoin from "./ClusterJoin";
 import type { PanelOp, StartOp } from "../instances/[name]/ops";
 
 /** Refreshed while the page is open; each refresh reads every node's engine once. */
@@ -121,8 +122,9 @@ export default function NodesView() {
         <div className="card space-y-2 p-5" data-testid="no-cluster">
           <p>This host runs on its own: no cluster.</p>
           <p className="text-sm text-slate-500">
-            To spread instances over several DinD hosts in one Docker Swarm, run <Mono>moodle-dind cluster up --nodes 3</Mono> on
-            this machine; <Mono>docs/cluster.md</Mono> says how to join another machine.
+            To spread instances over several machines in one Docker Swarm, run <Mono>moodle-dind cluster init --advertise ADDRESS</Mono> in
+            this host; this page then shows how to add each machine (<Mono>docs/cluster.md</Mono>). To try it on this machine alone:{" "}
+            <Mono>moodle-dind cluster up --nodes 3</Mono>.
           </p>
         </div>
       )}
@@ -133,6 +135,7 @@ export default function NodesView() {
             <Mono>{o.cluster.portMin}–{o.cluster.portMax}</Mono> on the manager.
           </p>
           <ClusterCreate nodes={o.nodes} busy={busy} onStarted={start} />
+          {o.cluster.machines && <ClusterJoin />}
           <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
             {o.nodes.map((n) => <NodeCard key={n.id} n={n} nodes={o.nodes} busy={busy} onStarted={start} />)}
           </div>
