@@ -19,6 +19,7 @@ import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from 
 import { SERVICES, stackImages } from "../../instances/stack";
 import { dumpCommand, readyCommand, restoreSteps } from "../../instances/db";
 import { copyImages } from "../../lib/images/copy";
+import { ensureImages } from "../../lib/images/build";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
@@ -296,6 +297,8 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     // Made on the manager, whose templates are warm (a node's first PostgreSQL initdb takes minutes
     // on a busy machine), then copied to the placed node through both engines.
     let spec: InstanceSpec;
+    // On this host's engine first (built when missing, as a single host's create does), then to the manager.
+    await ensureImages(stackImages(want), log);
     await copyImages(localEngine(), await nodeEngine(s0, s0.manager), imageRefs(want), log);
     if (opts.archive) {
       const entry = `mdind-import-${name}.tar.gz`;

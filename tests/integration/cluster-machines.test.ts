@@ -33,9 +33,9 @@ const PORT = Number.parseInt(process.env.MDIND_CLUSTER_MACHINES_PORT ?? "8380", 
 const log = (l: string) => process.stderr.write(`[machines] ${l}\n`);
 let tmp = "";
 
-/** moodle-dind's CLI inside a host, as a user runs it there. */
+/** moodle-dind's CLI inside a host, as a user runs it there (`docker exec moodle-dind-host moodle-dind …`). */
 async function cli(host: string, args: string[]): Promise<Record<string, unknown>> {
-  const r = await execIn(host, ["node", "bin/moodle-dind.mjs", "cluster", ...args, "--json"], { workdir: "/opt/moodle-dind", what: `cluster ${args[0]} in ${host}`, timeoutMs: 1_200_000 });
+  const r = await execIn(host, ["moodle-dind", "cluster", ...args, "--json"], { what: `cluster ${args[0]} in ${host}`, timeoutMs: 1_200_000 });
   for (const l of r.stderr.trim().split("\n").filter(Boolean)) log(`${host}: ${l}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }
