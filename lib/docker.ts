@@ -114,12 +114,21 @@ export async function containersNamed(names: string[]): Promise<Docker.Container
   }
 }
 
+/** Set on every container the swarm runs for a service. */
+export const SWARM_TASK_LABEL = "com.docker.swarm.task.id";
+
+/**
+ * This host's own instances' containers. A cluster instance's swarm tasks keep the same labels but
+ * are the cluster's (services/cluster): never listed here, so no single-host view, status push or
+ * reconcile ever counts, shows or removes them.
+ */
 export async function listManagedContainers(opts: { instance?: string; running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
   try {
-    return await docker().listContainers({
+    const list = await docker().listContainers({
       all: !opts.running,
       filters: { label: managedFilter(opts), ...(opts.running ? { status: ["running"] } : {}) },
     });
+    return list.filter((c) => !c.Labels?.[SWARM_TASK_LABEL]);
   } catch (e) {
     throw engineError("listing containers", e);
   }

@@ -160,7 +160,11 @@ export async function runInHost(
     throw engineError("creating a helper container", e);
   }
   const r = await runToEnd(engine, c, opts.timeoutMs ?? 600_000, what);
-  if (r.exitCode !== 0 && opts.check !== false) throw new CommandError([what], r.exitCode, r.stdout, r.stderr, what);
+  if (r.exitCode !== 0 && opts.check !== false) {
+    // The node CLI's own error line says why; its progress lines before it do not.
+    const said = r.stderr.split("\n").filter((l) => l.startsWith("moodle-dind: ")).map((l) => l.slice(13));
+    throw new CommandError([what], r.exitCode, r.stdout, said.length ? said.join("\n") : r.stderr, what);
+  }
   return r;
 }
 

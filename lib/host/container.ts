@@ -1,3 +1,4 @@
+import os from "node:os";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type Docker from "dockerode";
@@ -36,6 +37,17 @@ export interface HostOptions {
   mtu: number | null;
   /** Extra environment for the host (MDIND_ADMIN_PASSWORD, MDIND_DOCKER_TLS …). */
   env: Record<string, string>;
+  /** The host container's hostname: the machine's own, so a cluster's nodes are named after their machines. */
+  hostname?: string;
+}
+
+const HOSTNAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** MDIND_HOST_HOSTNAME, else this machine's short hostname when it is a valid one (else the engine's default). */
+function hostHostname(): string | undefined {
+  if (process.env.MDIND_HOST_HOSTNAME !== undefined) return process.env.MDIND_HOST_HOSTNAME;
+  const h = os.hostname().split(".")[0].toLowerCase();
+  return HOSTNAME_RE.test(h) ? h : undefined;
 }
 
 export type Mode = "privileged" | "capabilities";
@@ -83,10 +95,12 @@ export function defaultHostOptions(root: string, allInterfaces = false): HostOpt
     outerPortBase: portMin,
     mtu: Number.isFinite(Number.parseInt(process.env.MDIND_MTU ?? "", 10)) ? Number.parseInt(process.env.MDIND_MTU!, 10) : null,
     env,
+    hostname: hostHostname(),
   };
 }
 
 export function validateHostOptions(o: HostOptions): void {
+  if (o.hostname !== undefined && !HOSTNAME_RE.test(o.hostname)) throw new AppError("validation", "MDIND_HOST_HOSTNAME: 1–63 of a-z, 0-9 and '-'");
   const port = (p: number) => Number.isInteger(p) && p > 0 && p < 65536;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(o.name)) throw new AppError("validation", `bad container name '${o.name}'`);
   if (!port(o.dashboardPort) || !port(o.portMin) || !port(o.portMax) || o.portMax < o.portMin || o.portMax - o.portMin > 999) {
@@ -143,6 +157,7 @@ export function containerSpec(o: HostOptions, mode: Mode): Docker.ContainerCreat
         };
   return {
     name: o.name,
+    ...(o.hostname ? { Hostname: o.hostname } : {}),
     Image: o.image,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     ExposedPorts: exposed,

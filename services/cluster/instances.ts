@@ -19,6 +19,7 @@ import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from 
 import { SERVICES, stackImages } from "../../instances/stack";
 import { dumpCommand, readyCommand, restoreSteps } from "../../instances/db";
 import { copyImages } from "../../lib/images/copy";
+import { readRegistry } from "../../lib/allocation";
 import { ensureImages } from "../../lib/images/build";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
@@ -118,7 +119,7 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   // From an export archive already on the node (a clone), else a new fixture site.
   const verb = from.archive ? ["import", from.archive, name, "--json"] : ["create", name, "--moodle", "fixture", ...(from.db ? ["--db", from.db] : []), "--json"];
   const engine = await nodeEngine(s, node);
-  const env = [`MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...(await mailEnv(s, name))];
+  const env = [`MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...(await mailEnv(s, name))];
   const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
   // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
   // machine; the create rolls itself back, and a second try finds the images and disk warm.
@@ -132,7 +133,7 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
   if (view.n) await engine.getNetwork(`mdind-n${view.n}`).remove().catch(() => undefined);
   // The node's registry forgets the instance: the cluster's record owns its port and N now.
-  await runInHost(engine, HELPER_IMAGE, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { cwd: NODE_APP, what: "release the node's allocation" });
+  await runInHost(engine, HELPER_IMAGE, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { cwd: NODE_APP, env, what: "release the node's allocation" });
   return readSpec(s, node, name);
 }
 
@@ -282,6 +283,9 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
   const started = Date.now();
   const s0 = await requireState();
   if (s0.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+  // One namespace with this host's own instances: the dashboard lists both, and on a manager that
+  // is this host the node's create would meet that instance's containers.
+  if ((await readRegistry()).instances[name]) throw new ConflictError(`${name} is an instance of this host; pick another name`);
   const mgr = await managerEngine(s0);
   const node = opts.node ? (await listNodes(mgr)).find((n) => n.hostname === opts.node)?.hostname : await placeByScheduler(mgr, name);
   if (!node) throw new NotFoundError(`no node '${opts.node}'`);

@@ -14,7 +14,12 @@ import type { InstanceSpec } from "../../instances/spec";
  * IPVS), and pinned to the node whose volumes hold the data. Plus `proxy` on the manager when the
  * kernel has no IPVS (see docs/cluster.md).
  */
-export const NODE_HOME = "/var/lib/moodle-dind";
+/**
+ * Where cluster instances live on every node: a data dir of their own inside the host's volume,
+ * apart from the host's own single-host instances (its registry, locks and reconciler never see
+ * them, and the host that runs the control plane can take cluster instances too).
+ */
+export const NODE_HOME = "/var/lib/moodle-dind/cluster-node";
 /** The host image's copy of this repository (files mounted from it, e.g. instances/php/). */
 export const NODE_APP = "/opt/moodle-dind";
 export const stackName = (name: string) => `mdind-${name}`;

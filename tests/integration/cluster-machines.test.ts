@@ -122,6 +122,12 @@ describe.runIf(wanted)("cluster of real machines: the control plane inside a hos
     log(`move to A: ${r.seconds.toFixed(1)} s`);
     expect((await page(PORT)).site).toBeTruthy();
     expect(await sql(A.name, "mach1", "SELECT fullname FROM mdl_course")).toBe("made on B");
+    // The host's own reconcile (every dashboard start runs it) leaves cluster tasks and data alone.
+    const rec = await execIn(A.name, ["moodle-dind", "reconcile", "--json"]);
+    const report = JSON.parse(rec.stdout.trim().split("\n").pop()!) as { orphanContainers: string[]; orphanFolders: string[] };
+    expect(report).toMatchObject({ orphanContainers: [], orphanFolders: [] });
+    expect((await page(PORT)).site).toBeTruthy();
+    expect(await sql(A.name, "mach1", "SELECT fullname FROM mdl_course")).toBe("made on B");
     await cli(A.name, ["remove", "mach1"]);
   }, 900_000);
 

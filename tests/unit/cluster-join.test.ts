@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runInHost } from "../../lib/cluster/engine-io";
-import { containerSpec, defaultHostOptions } from "../../lib/host/container";
+import { containerSpec, defaultHostOptions, validateHostOptions } from "../../lib/host/container";
 import type { Engine } from "../../lib/cluster/swarm";
 import { addNode, joinInstructions, nodeCertificates, validateAddress, validateApiPort, validateNodeName } from "../../services/cluster/join";
 import { writeState } from "../../services/cluster/state";
@@ -38,8 +38,28 @@ describe("a machine's host container for a cluster", () => {
     const on = containerSpec({ ...base, env: { ...base.env, MDIND_CLUSTER_NODE: "1", MDIND_DOCKER_TLS: "1" } }, "capabilities");
     for (const p of SWARM) expect(on.HostConfig?.PortBindings?.[p]).toEqual([{ HostIp: "0.0.0.0", HostPort: p.split("/")[0] }]);
     expect(on.HostConfig?.PortBindings?.["2376/tcp"]).toBeTruthy();
-    const off = containerSpec({ ...base, env: {} }, "capabilities");
+    const off = containerSpec({ ...base, env: {}, hostname: undefined }, "capabilities");
+    expect(off.Hostname).toBeUndefined();
+    expect(containerSpec({ ...base, hostname: "school-a" }, "capabilities").Hostname).toBe("school-a");
     for (const p of [...SWARM, "2376/tcp"]) expect(off.HostConfig?.PortBindings?.[p]).toBeUndefined();
+  });
+});
+
+describe("the host container's hostname (a cluster node's name)", () => {
+  const saved = process.env.MDIND_HOST_HOSTNAME;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.MDIND_HOST_HOSTNAME;
+    else process.env.MDIND_HOST_HOSTNAME = saved;
+  });
+  it("is the machine's by default, MDIND_HOST_HOSTNAME when set, and a bad one is refused", () => {
+    delete process.env.MDIND_HOST_HOSTNAME;
+    expect(defaultHostOptions("/x").hostname ?? "").toMatch(/^([a-z0-9][a-z0-9-]{0,62})?$/);
+    process.env.MDIND_HOST_HOSTNAME = "lab-2";
+    expect(defaultHostOptions("/x").hostname).toBe("lab-2");
+    for (const bad of ["", "-x", "a b", "a;id", "A_B", "x".repeat(64), "a.b"]) {
+      process.env.MDIND_HOST_HOSTNAME = bad;
+      expect(() => validateHostOptions(defaultHostOptions("/x")), bad).toThrow(/MDIND_HOST_HOSTNAME/);
+    }
   });
 });
 
