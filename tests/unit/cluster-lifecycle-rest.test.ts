@@ -1,7 +1,5 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { tempClusterHome } from "../helpers/cluster-home";
 
 /**
  * The routes for create, start, move, remove and recover, called through their real handlers (a
@@ -9,18 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
  * oversize, wrong types, unknown fields. Each answers 4xx before any operation starts and without
  * reaching the service layer, which is stubbed; a good request answers 202 with the operation.
  */
-const home = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-cluster-life-rest-"));
-process.env.MDIND_HOME = home;
-afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-
-fs.mkdirSync(path.join(home, "cluster"), { recursive: true });
-fs.writeFileSync(
-  path.join(home, "cluster", "state.json"),
-  JSON.stringify({
-    name: "t", network: "t-cluster", subnet: "10.213.7.0/24", portMin: 8000, portMax: 8009, nodes: [], manager: "t-node1",
-    instances: { web1: { name: "web1", n: 100, port: 8000, node: "t-node1" } },
-  }),
-);
+tempClusterHome("mdind-cluster-life-rest-", { web1: { name: "web1", n: 100, port: 8000, node: "t-node1" } });
 
 const NODES = [
   { id: "id1", hostname: "t-node1", state: "ready", availability: "active" },

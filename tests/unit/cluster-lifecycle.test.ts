@@ -1,7 +1,5 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { tempClusterHome } from "../helpers/cluster-home";
 
 /**
  * services/cluster/ops.ts for create, start, move, remove and recover, with the service layer
@@ -9,21 +7,10 @@ import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
  * right arguments on the right channel, and each refusal comes before any operation starts
  * (no event on any channel, the service never called). The cluster record is a temp-home file.
  */
-const home = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-cluster-life-"));
-process.env.MDIND_HOME = home;
-afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-
-fs.mkdirSync(path.join(home, "cluster"), { recursive: true });
-fs.writeFileSync(
-  path.join(home, "cluster", "state.json"),
-  JSON.stringify({
-    name: "t", network: "t-cluster", subnet: "10.213.7.0/24", portMin: 8000, portMax: 8009, nodes: [], manager: "t-node1",
-    instances: {
-      web1: { name: "web1", n: 100, port: 8000, node: "t-node1", snapshot: { file: "/x/web1.tar.gz", at: "2026-11-30T00:00:00.000Z", bytes: 1 } },
-      web2: { name: "web2", n: 101, port: 8001, node: "t-node2" },
-    },
-  }),
-);
+tempClusterHome("mdind-cluster-life-", {
+  web1: { name: "web1", n: 100, port: 8000, node: "t-node1", snapshot: { file: "/x/web1.tar.gz", at: "2026-11-30T00:00:00.000Z", bytes: 1 } },
+  web2: { name: "web2", n: 101, port: 8001, node: "t-node2" },
+});
 
 const NODES = [
   { id: "id1", hostname: "t-node1", state: "ready", availability: "active" },

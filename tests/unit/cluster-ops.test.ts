@@ -1,22 +1,12 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { tempClusterHome } from "../helpers/cluster-home";
 
 /**
  * services/cluster/ops.ts wiring, with the engine work stubbed: each verb runs as an operation on
  * the channel a single host's would use, its steps and log lines reach the channel's subscribers,
  * and the channel's lock refuses a second one. The cluster record is a file in a temp home.
  */
-const home = fs.mkdtempSync(path.join(os.tmpdir(), "mdind-cluster-ops-"));
-process.env.MDIND_HOME = home;
-afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-
-fs.mkdirSync(path.join(home, "cluster"), { recursive: true });
-fs.writeFileSync(
-  path.join(home, "cluster", "state.json"),
-  JSON.stringify({ name: "t", network: "t-cluster", subnet: "10.213.7.0/24", portMin: 8000, portMax: 8009, nodes: [], manager: "t-node1", instances: { web1: { name: "web1", n: 100, port: 8000, node: "t-node2" } } }),
-);
+tempClusterHome("mdind-cluster-ops-", { web1: { name: "web1", n: 100, port: 8000, node: "t-node2" } });
 
 const gate = { wait: Promise.resolve() };
 vi.mock("../../services/cluster/state", async (orig) => ({ ...(await orig<object>()), managerEngine: async () => ({}) }));
