@@ -131,8 +131,8 @@ export default function NodesView() {
       {o?.cluster && (
         <>
           <p className="text-sm text-slate-500">
-            Cluster <Mono>{o.cluster.name}</Mono>, manager <Mono>{o.cluster.manager}</Mono>, overlays in <Mono>{o.cluster.subnet}</Mono>, ports{" "}
-            <Mono>{o.cluster.portMin}–{o.cluster.portMax}</Mono> on the manager.
+            Cluster <Mono>{o.cluster.name}</Mono> ({o.cluster.machines ? "machines joined with cluster init" : <>containers on this machine, on <Mono>{o.cluster.subnet}</Mono></>}), manager{" "}
+            <Mono>{o.cluster.manager}</Mono>, ports <Mono>{o.cluster.portMin}–{o.cluster.portMax}</Mono> on the manager.
           </p>
           <ClusterCreate nodes={o.nodes} busy={busy} onStarted={start} />
           {o.cluster.machines && <ClusterJoin />}
