@@ -216,7 +216,7 @@ const OWN_VERBS: readonly VerbSpec[] = [
     usage: ["cluster init|join|nodes|drain|activate|up|down|create|list|move|snapshot|export|clone|logs|remove|recover …"],
     summary: "Several DinD hosts in one Docker Swarm (docs/cluster.md); `moodle-dind cluster --help` lists its own verbs and options.",
     options: [],
-    subs: Object.fromEntries(["init", "join", "nodes", "drain", "activate", "up", "down", "create", "list", "move", "snapshot", "export", "clone", "logs", "remove", "recover"].map((s) => [s, { args: [] }])),
+    subs: Object.fromEntries(["init", "certs", "join", "add", "leave", "nodes", "drain", "activate", "up", "down", "create", "list", "start", "move", "snapshot", "export", "clone", "logs", "remove", "recover"].map((s) => [s, { args: [] }])),
     examples: ["moodle-dind cluster up --nodes 3"],
     delegated: "edge/cli/cluster.ts",
   },

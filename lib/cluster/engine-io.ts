@@ -112,12 +112,19 @@ async function runToEnd(engine: Engine, c: Docker.Container, timeoutMs: number, 
     await c.start();
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        c.kill().catch(() => undefined);
-        reject(new EngineError(`${what} did not finish in ${Math.round(timeoutMs / 1000)} s`));
+        // TERM first, so the command's own rollback runs (the engine kills it after 10 s), and
+        // only then the answer, since removing the helper would kill it at once.
+        const late = new EngineError(`${what} did not finish in ${Math.round(timeoutMs / 1000)} s`);
+        c.stop({ t: 10 }).then(() => reject(late), () => reject(late));
       }, timeoutMs);
     });
-    const r = (await Promise.race([c.wait(), expired])) as { StatusCode: number };
-    await Promise.race([ended, new Promise((res) => setTimeout(res, 2000))]);
+    const waited = c.wait() as Promise<{ StatusCode: number }>;
+    // Once the deadline has won, a wait that fails later (the node's connection gone) is nobody's.
+    waited.catch(() => undefined);
+    const r = await Promise.race([waited, expired]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((res) => (grace = setTimeout(res, 2000)))]);
+    clearTimeout(grace);
     return { exitCode: r.StatusCode, stdout, stderr };
   } finally {
     clearTimeout(timer);
@@ -174,6 +181,7 @@ export async function missingOn(engine: Engine, image: string, hostDir: string, 
   const rel = paths.map((p) => `/mnt${p.slice(hostDir.length)}`);
   const c = await helper(engine, image, hostDir, ["sh", "-c", 'for f; do [ -e "$f" ] || printf "%s\\n" "$f"; done', "sh", ...rel]);
   const r = await runToEnd(engine, c, 60_000, "checking files on the node");
+  if (r.exitCode !== 0) throw new EngineError(`checking files on the node exited ${r.exitCode}: ${r.stderr.trim().slice(-300)}`);
   const gone = new Set(r.stdout.split("\n").filter(Boolean));
   return paths.filter((_, i) => gone.has(rel[i]));
 }

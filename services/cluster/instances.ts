@@ -45,8 +45,10 @@ async function allocate(s: ClusterState, mgr: Engine): Promise<{ n: number; port
   for (let i = 100; i <= N_MAX && !n; i++) if (!usedN.has(i)) n = i;
   for (let i = N_MIN; i < 100 && !n; i++) if (!usedN.has(i)) n = i;
   const usedP = new Set(Object.values(s.instances).map((i) => i.port));
-  // On a real manager its own single-host instances publish ports from the same range.
-  for (const c of await mgr.listContainers()) for (const p of c.Ports ?? []) if (p.PublicPort) usedP.add(p.PublicPort);
+  // On a real manager its own single-host instances take ports from the same range: running ones
+  // publish them, stopped ones keep them in this host's registry.
+  for (const c of await mgr.listContainers({ all: true })) for (const p of c.Ports ?? []) if (p.PublicPort) usedP.add(p.PublicPort);
+  if (s.nodes.find((x) => x.name === s.manager)?.reach === "local") for (const a of Object.values((await readRegistry()).instances)) usedP.add(a.port);
   let port = 0;
   for (let p = s.portMin; p <= s.portMax && !port; p++) if (!usedP.has(p)) port = p;
   if (!n || !port) throw new ConflictError("the cluster has no free network or port left");
@@ -133,7 +135,7 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
   if (view.n) await engine.getNetwork(`mdind-n${view.n}`).remove().catch(() => undefined);
   // The node's registry forgets the instance: the cluster's record owns its port and N now.
-  await runInHost(engine, HELPER_IMAGE, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { cwd: NODE_APP, env, what: "release the node's allocation" });
+  await runInHost(engine, HELPER_IMAGE, ["node", "--import", "tsx", "--input-type=module", "-e", RELEASE_SCRIPT, name], { cwd: NODE_APP, env: [`MDIND_HOME=${NODE_HOME}`], what: "release the node's allocation" });
   return readSpec(s, node, name);
 }
 
@@ -332,6 +334,13 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     await waitAnswer(inst.port);
   } catch (e) {
     await removeClusterInstance(name, () => undefined).catch(() => undefined);
+    // What the manager's own create left when a later step failed: its copy, and (after a
+    // timeout killed it before its own rollback) its containers and record in the node's data dir.
+    const m = await nodeEngine(s0, s0.manager).catch(() => null);
+    if (m) {
+      await runOn(m, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+      await runInHost(m, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", "remove", name, "--yes", "--json"], { cwd: NODE_APP, env: [`MDIND_HOME=${NODE_HOME}`], check: false, timeoutMs: 120_000 }).catch(() => undefined);
+    }
     throw e;
   }
   log(`${name}: answers on 127.0.0.1:${inst.port}`);
@@ -516,6 +525,10 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
   if (!(await listNodes(mgr)).some((n) => n.hostname === to && n.state === "ready" && n.availability === "active")) {
     throw new ConflictError(`${to} is not a ready, active node`);
   }
+  // The images the site needs go to the target before anything stops: a node that never ran this
+  // stack (a MariaDB site's, say) lacks them and its tasks would wait on "No such image".
+  const want = how === "live" ? await readSpec(s, inst.node, name) : clusterSiteSpec(name, inst.db ? `${inst.db.engine}:${inst.db.version}` : undefined);
+  await copyImages(localEngine(), await nodeEngine(s, to), imageRefs(want), log);
   let spec: InstanceSpec | null = null;
   try {
     await scale(mgr, name, 0);

@@ -50,6 +50,21 @@ export async function initCluster(o: { advertise: string; name?: string; portMin
   if (await readState()) throw new ConflictError("a cluster is already recorded here");
   const engine = localEngine();
   await swarmInit(engine, advertise);
+  try {
+    return await recordCluster(engine, { name, advertise, portMin, portMax });
+  } catch (e) {
+    // No record, no swarm: a half-made cluster would answer every later init with "already part of a swarm".
+    await swarmLeave(engine).catch(() => undefined);
+    await fs.rm(clusterDir(), { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function recordCluster(
+  engine: ReturnType<typeof localEngine>,
+  o: { name: string; advertise: string; portMin: number; portMax: number },
+): Promise<{ state: ClusterState; workerToken: string }> {
+  const { name, advertise, portMin, portMax } = o;
   const hostname = ((await engine.info()) as { Name: string }).Name;
   await fs.mkdir(clusterDir(), { recursive: true, mode: 0o700 });
   await ensureCa(tlsDir());
@@ -141,6 +156,7 @@ export async function joinInstructions(): Promise<JoinInstructions | null> {
 /** Forget a cluster of real machines: only with no instance left; this engine leaves the swarm. */
 export async function leaveCluster(): Promise<void> {
   const s = await requireState();
+  if (s.network) throw new ConflictError("this cluster's nodes are containers on this machine: `cluster down` removes them");
   const left = Object.keys(s.instances);
   if (left.length) throw new ConflictError(`remove the cluster's instances first: ${left.join(", ")}`);
   await swarmLeave(localEngine());

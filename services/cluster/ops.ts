@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
+import { readRegistry } from "../../lib/allocation";
 import { CLUSTER_CHANNEL, runOperation } from "../../lib/operations";
 import { activateNode, findNode, validateNodeRef, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { exportForDownload } from "../../instances/downloads";
@@ -25,6 +26,7 @@ async function existing(name: string): Promise<ClusterInstance> {
 async function freeName(nameIn: string): Promise<string> {
   const name = validateName(nameIn);
   if ((await requireState()).instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
+  if ((await readRegistry()).instances[name]) throw new ConflictError(`${name} is an instance of this host; pick another name`);
   return name;
 }
 

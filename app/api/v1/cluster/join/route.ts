@@ -6,5 +6,6 @@ import { joinInstructions } from "@/services/cluster";
 export const GET = route(async () => {
   const j = await joinInstructions();
   if (!j) throw new NotFoundError("no cluster of real machines is run from here (`moodle-dind cluster init`)");
-  return j;
+  // The swarm's join token is a secret: no cache keeps it.
+  return Response.json(j, { headers: { "cache-control": "no-store" } });
 });
