@@ -5,7 +5,7 @@ import type Docker from "dockerode";
 import { LABEL, listManagedContainers, managedEvents } from "../lib/docker";
 import { paths } from "../lib/config";
 
-import { subscribe, type OpEvent } from "../lib/operations";
+import { isBusy, subscribe, type OpEvent } from "../lib/operations";
 import { recordFile, type InstanceRecord } from "../instances/store";
 import { toView, type InstanceView } from "../instances/query";
 import { WATCH_INTERVAL_MS, withHealth } from "../instances/health";
@@ -246,6 +246,16 @@ const INTERESTING = /^(create|start|restart|die|stop|kill|destroy|pause|unpause|
 const OPS_KEPT = 2000;
 
 /**
+ * Run `fn` once operation `opId` no longer holds `instance`. Its "done" is emitted before its log
+ * is flushed and its lock released, so a view read right after it (a loaded machine makes the gap
+ * long) still said "busy", and nothing refreshed it until the next container event.
+ */
+export function whenIdle(instance: string, opId: string, fn: () => void, triesLeft = 200): void {
+  if (isBusy(instance)?.id !== opId || triesLeft <= 0) return fn();
+  setTimeout(() => whenIdle(instance, opId, fn, triesLeft - 1), 50);
+}
+
+/**
  * Record every operation event under one process-wide sequence (the SSE id), and refresh the
  * instance when an operation moves: a create's record goes creating → installing → ready without
  * any container event.
@@ -259,9 +269,8 @@ export function trackOperations(): void {
     h.ops.push(item);
     if (h.ops.length > OPS_KEPT) h.ops.splice(0, h.ops.length - OPS_KEPT);
     h.emitter.emit("op", item);
-    if (ev.type === "start" || ev.type === "done" || ev.type === "error" || (ev.type === "step" && ev.status !== "running")) {
-      schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 50);
-    }
+    if (ev.type === "done" || ev.type === "error") whenIdle(ev.instance, ev.opId, () => schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 0));
+    else if (ev.type === "start" || (ev.type === "step" && ev.status !== "running")) schedule(ev.instance, `operation:${ev.op}:${ev.type}`, 50);
   });
 }
 
