@@ -46,6 +46,27 @@ export async function taskContainer(engine: Engine, service: string): Promise<st
 }
 
 const HELPER_LABEL = "org.moodle-dind.cluster-helper";
+/** When a started helper's run is over at the latest (epoch ms): past it, one left behind is a leftover. */
+const HELPER_UNTIL_LABEL = "org.moodle-dind.cluster-helper.until";
+/** Past the deadline, the TERM and the engine's 10 s kill still take a moment. */
+const SWEEP_GRACE_MS = 60_000;
+
+/**
+ * Remove the helpers a control plane that died mid-run left on a node (a helper's command line
+ * carries the node CLI's settings, the mail password among them, so none should outlive its
+ * run). Only those past their own deadline: another control plane's (the CLI's beside the
+ * dashboard's) may be running now. Returns how many went.
+ */
+export async function sweepHelpers(engine: Engine, now = Date.now()): Promise<number> {
+  const list = await engine.listContainers({ all: true, filters: { label: [HELPER_UNTIL_LABEL] } });
+  let removed = 0;
+  for (const c of list) {
+    const until = Number(c.Labels?.[HELPER_UNTIL_LABEL]);
+    if (!Number.isFinite(until) || until + SWEEP_GRACE_MS > now) continue;
+    await engine.getContainer(c.Id).remove({ force: true }).then(() => removed++, () => undefined);
+  }
+  return removed;
+}
 
 /** A created (not started) container that bind-mounts `hostDir` at /mnt; removed by the caller. */
 async function helper(engine: Engine, image: string, hostDir: string, cmd: string[] = ["true"]): Promise<Docker.Container> {
@@ -154,19 +175,22 @@ export async function runInHost(
 ): Promise<Captured> {
   const what = opts.what ?? argv.join(" ");
   for (const kv of opts.env ?? []) if (!/^[A-Z][A-Z0-9_]*=/.test(kv)) throw new EngineError(`not an environment setting: ${kv.split("=")[0]}`);
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  // Best effort: a sweep that fails (the engine busy) must not fail the command.
+  await sweepHelpers(engine).catch(() => 0);
   let c: Docker.Container;
   try {
     c = await engine.createContainer({
       Image: image,
       Entrypoint: ["chroot"],
       Cmd: ["/host", "/bin/bash", "-c", HOST_RUN, opts.cwd ?? "/", ...(opts.env ?? []), ...argv],
-      Labels: { [HELPER_LABEL]: "true" },
+      Labels: { [HELPER_LABEL]: "true", [HELPER_UNTIL_LABEL]: String(Date.now() + timeoutMs) },
       HostConfig: { Binds: ["/:/host"], NetworkMode: "host", PidMode: "host" },
     });
   } catch (e) {
     throw engineError("creating a helper container", e);
   }
-  const r = await runToEnd(engine, c, opts.timeoutMs ?? 600_000, what);
+  const r = await runToEnd(engine, c, timeoutMs, what);
   if (r.exitCode !== 0 && opts.check !== false) {
     // The node CLI's own error line says why; its progress lines before it do not.
     const said = r.stderr.split("\n").filter((l) => l.startsWith("moodle-dind: ")).map((l) => l.slice(13));

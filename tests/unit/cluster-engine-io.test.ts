@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
-import { missingOn, runInHost } from "../../lib/cluster/engine-io";
+import { missingOn, runInHost, sweepHelpers } from "../../lib/cluster/engine-io";
 import { copyImages } from "../../lib/images/copy";
 import type { Engine } from "../../lib/cluster/swarm";
 
@@ -31,6 +31,7 @@ function stubEngine(run: { stdout?: string; stderr?: string; code?: number; hang
       calls.create.push(o);
       return container;
     },
+    listContainers: async () => [],
     modem: {
       demuxStream: (_s: unknown, out: PassThrough, err: PassThrough) => {
         if (run.stdout) out.write(run.stdout);
@@ -66,6 +67,41 @@ describe("runInHost: the node's own CLI through its engine API", () => {
     await expect(runInHost(engine, "img", ["sleep", "1000"], { timeoutMs: 30, what: "slow" })).rejects.toThrow(/slow did not finish/);
     expect(calls.stop).toBe(1);
     expect(calls.remove).toBe(1);
+  });
+});
+
+describe("sweepHelpers: leftovers of a control plane that died mid-run", () => {
+  it("removes only helpers past their deadline (and its grace), never one still running its time", async () => {
+    const now = 10_000_000;
+    const until = (ms: number) => ({ "org.moodle-dind.cluster-helper.until": String(ms) });
+    const listed = [
+      { Id: "old", Labels: until(now - 120_000) },
+      { Id: "in-grace", Labels: until(now - 1_000) },
+      { Id: "running", Labels: until(now + 600_000) },
+      { Id: "garbled", Labels: { "org.moodle-dind.cluster-helper.until": "soon;rm -rf /" } },
+    ];
+    const removed: string[] = [];
+    const filters: unknown[] = [];
+    const engine = {
+      listContainers: async (o: { filters: unknown }) => {
+        filters.push(o.filters);
+        return listed;
+      },
+      getContainer: (id: string) => ({ remove: async () => void removed.push(id) }),
+    } as unknown as Engine;
+    expect(await sweepHelpers(engine, now)).toBe(1);
+    expect(removed).toEqual(["old"]);
+    expect(filters[0]).toEqual({ label: ["org.moodle-dind.cluster-helper.until"] });
+  });
+
+  it("runInHost labels its helper with its deadline", async () => {
+    const { engine, calls } = stubEngine({});
+    const before = Date.now();
+    await runInHost(engine, "img", ["true"], { timeoutMs: 5_000 });
+    const labels = (calls.create[0] as { Labels: Record<string, string> }).Labels;
+    const until = Number(labels["org.moodle-dind.cluster-helper.until"]);
+    expect(until).toBeGreaterThanOrEqual(before + 5_000);
+    expect(until).toBeLessThan(before + 6_000);
   });
 });
 
