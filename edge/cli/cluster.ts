@@ -22,7 +22,8 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   drain NODE | activate NODE           drain moves this node's instances to others (live copy)
   up --nodes N [--ports MIN-MAX]       N DinD host containers on this machine in one swarm
   down                                 remove them (containers, volumes, network, snapshots)
-  create NAME [--node NODE] [--db ENGINE[:X]]   an instance (fixture app) as a swarm stack
+  create NAME [--moodle BUILD] [--node NODE] [--db ENGINE[:X]]   a Moodle site as a swarm stack: BUILD as
+                                       for create (default: the newest in the library; fixture: the test app)
   list [--json]                        instances, their node, port and state
   start NAME                           deploy NAME's stack again on the node holding its data
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
@@ -50,6 +51,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       "api-port": { type: "string" },
       node: { type: "string" },
       db: { type: "string" },
+      moodle: { type: "string" },
       to: { type: "string" },
       "from-snapshot": { type: "boolean" },
       lines: { type: "string" },
@@ -142,7 +144,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case "create": {
-      const r = await svc.createClusterInstance(need("a name"), { node: values.node, db: values.db }, say);
+      const r = await svc.createClusterInstance(need("a name"), { node: values.node, db: values.db, moodle: values.moodle }, say);
       out(r, () => `${r.name} runs on ${r.node}, port ${r.port} (172.20.${r.n}.0/24)`);
       return 0;
     }
@@ -153,7 +155,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     }
     case "list": {
       const rows = await svc.listClusterInstances();
-      out(rows, () => rows.map((r) => `${r.name.padEnd(20)} ${r.node.padEnd(16)} ${String(r.port).padEnd(6)} ${r.running ? "running" : "not running"}${r.snapshot ? `  snapshot ${r.snapshot.at}` : ""}`).join("\n") || "no instances");
+      out(rows, () => rows.map((r) => `${r.name.padEnd(20)} ${r.node.padEnd(16)} ${String(r.port).padEnd(6)} ${(r.moodle ?? "fixture").padEnd(30)} ${r.running ? "running" : "not running"}${r.snapshot ? `  snapshot ${r.snapshot.at}` : ""}`).join("\n") || "no instances");
       return 0;
     }
     case "move": {

@@ -72,7 +72,9 @@ export const phpSwitchSchema = z.object({ version: z.enum(PHP_VERSIONS) }).stric
 /** POST /instances/{name}/clone: the new instance's name. */
 export const cloneBodySchema = z.object({ to: nameSchema }).strict();
 /** POST /cluster/instances: the new instance's name and the node to put it on (without one, the swarm scheduler picks). */
-export const clusterCreateBodySchema = z.object({ name: nameSchema, node: nodeRefSchema.optional(), db: createInputSchema.shape.db.unwrap().optional() }).strict();
+export const clusterCreateBodySchema = z
+  .object({ name: nameSchema, node: nodeRefSchema.optional(), db: createInputSchema.shape.db.unwrap().optional(), moodle: createInputSchema.shape.moodle.unwrap().optional() })
+  .strict();
 /** POST /cluster/instances/{name}/move: the target node, and whether the data comes by live copy (default) or from the latest snapshot. */
 export const clusterMoveBodySchema = z.object({ to: nodeRefSchema, from: z.enum(["live", "snapshot"]).default("live") }).strict();
 /** POST /instances/{name}/snapshots: an optional label (part of the snapshot id). */

@@ -145,7 +145,7 @@ export async function cloneClusterInstance(from: string, to: string, log: (l: st
     // The clone's database is the source's: the images it needs are copied to the nodes first.
     const src = (await requireState()).instances[validateName(from)];
     const db = src?.db ? `${src.db.engine}:${src.db.version}` : undefined;
-    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file, db }, log));
+    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file, db, moodle: src?.moodle }, log));
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
   }

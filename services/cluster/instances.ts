@@ -24,6 +24,7 @@ import { ensureImages } from "../../lib/images/build";
 import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
+import { branchOfId, ensureBuildOn, FIXTURE, resolveClusterMoodle } from "./builds";
 
 /**
  * Instances of a cluster: created on the node the swarm scheduler picks, run as a swarm stack
@@ -117,11 +118,14 @@ const RELEASE_SCRIPT = 'const { release } = await import("/opt/moodle-dind/lib/a
  * containers and bridge go, the folder stays. Everything goes through the node's engine API, so
  * a real remote machine takes it as well as a node `cluster up` started here.
  */
-async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, from: { archive?: string; db?: string }): Promise<InstanceSpec> {
-  // From an export archive already on the node (a clone), else a new fixture site.
-  const verb = from.archive ? ["import", from.archive, name, "--json"] : ["create", name, "--moodle", "fixture", ...(from.db ? ["--db", from.db] : []), "--json"];
+async function prepareOnNode(s: ClusterState, node: string, name: string, port: number, log: (l: string) => void, from: { archive?: string; db?: string; moodle?: string }): Promise<InstanceSpec> {
+  // From an export archive already on the node (a clone), else a new site of a build in the node's library.
+  const verb = from.archive ? ["import", from.archive, name, "--json"] : ["create", name, "--moodle", from.moodle ?? FIXTURE, ...(from.db ? ["--db", from.db] : []), "--json"];
   const engine = await nodeEngine(s, node);
-  const env = [`MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...(await mailEnv(s, name))];
+  // The node's library holds only what the control plane copied there: the host's own Moodle
+  // sources (its moodle-sources/, MOODLE_SOURCE) are not scanned into it as well.
+  const noSources = [`MDIND_MOODLE_SOURCES=${NODE_HOME}/no-sources`, "MOODLE_SOURCE="];
+  const env = [`MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...noSources, ...(await mailEnv(s, name))];
   const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
   // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
   // machine; the create rolls itself back, and a second try finds the images and disk warm.
@@ -228,18 +232,24 @@ async function waitStopped(s: ClusterState, node: string, name: string): Promise
   }
 }
 
-/** GET http://127.0.0.1:port/ until the fixture answers 200 with its site (installed DB reached). */
-export async function waitAnswer(port: number, timeoutMs = 420_000): Promise<Record<string, unknown>> {
+/**
+ * Until the site answers through the manager: the fixture's front page with its site (its
+ * installed DB reached), or Moodle's login page (Moodle answers it only with its database up;
+ * a bootstrap error is a 503 page).
+ */
+export async function waitAnswer(port: number, moodle: string = FIXTURE, timeoutMs = 420_000): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
+  const fixture = moodle === FIXTURE;
   let last = "";
   for (;;) {
     try {
       // One deadline for headers and body, on a timer that holds the event loop (lib/deadline.ts).
-      const { status, body } = await withDeadline(5000, async (signal) => {
-        const r = await fetch(`http://127.0.0.1:${port}/`, { signal });
+      const { status, body } = await withDeadline(fixture ? 5000 : 30_000, async (signal) => {
+        const r = await fetch(`http://127.0.0.1:${port}/${fixture ? "" : "login/index.php"}`, { signal, redirect: "manual" });
         return { status: r.status, body: await r.text() };
       });
-      if (status === 200) {
+      if (status === 200 && !fixture && body.includes('id="loginbtn"')) return { site: "moodle", login: true };
+      if (status === 200 && fixture) {
         const j = JSON.parse(body) as Record<string, unknown>;
         if (j.site) return j;
       }
@@ -267,21 +277,25 @@ async function putOntoNode(engine: Engine, file: string, entry: string): Promise
   }
 }
 
-/** The stack of a cluster site with `db` (ENGINE[:VERSION], default PostgreSQL); validates `db`. */
-export function clusterSiteSpec(name: string, db?: string): InstanceSpec {
-  return resolveSpec(parseCreateInput({ name, moodle: "fixture", ...(db ? { db } : {}) }), "fixture");
+/** The stack of a cluster site of build `moodle` (an id, or the fixture) with `db` (ENGINE[:VERSION], default PostgreSQL); validates `db` against the build's branch. */
+export function clusterSiteSpec(name: string, db?: string, moodle: string = FIXTURE): InstanceSpec {
+  return resolveSpec(parseCreateInput({ name, moodle, ...(db ? { db } : {}) }), branchOfId(moodle));
 }
 
 const imageRefs = (spec: InstanceSpec) => stackImages(spec).map((i) => imageRef(i.kind, i.version));
 
 /**
- * A new instance of the cluster, placed by the swarm scheduler (or on `opts.node`): a new fixture
- * site (`opts.db`: ENGINE[:VERSION]), or with `opts.archive` (an export archive on the control
- * plane, made with `opts.db`) that site imported. Images the nodes lack are copied from this host.
+ * A new instance of the cluster, placed by the swarm scheduler (or on `opts.node`): a new site of
+ * `opts.moodle` (what a single host's create takes: "auto" for the newest build in this host's
+ * library, a branch, release or build id, or "fixture") on `opts.db` (ENGINE[:VERSION]), or with
+ * `opts.archive` (an export archive on the control plane, of build id `opts.moodle` on `opts.db`)
+ * that site imported. Builds and images the nodes lack are copied from this host.
  */
-export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string; db?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
+export async function createClusterInstance(nameIn: string, opts: { node?: string; archive?: string; db?: string; moodle?: string }, log: (l: string) => void): Promise<ClusterInstance & { seconds: number }> {
   const name = validateName(nameIn);
-  const want = clusterSiteSpec(name, opts.db);
+  // An archive carries its code: only its build's name is kept, for the images a restore needs.
+  const moodle = opts.archive ? (opts.moodle ?? FIXTURE) : (await resolveClusterMoodle(opts.moodle ?? "auto")).id;
+  const want = clusterSiteSpec(name, opts.db, moodle);
   const started = Date.now();
   const s0 = await requireState();
   if (s0.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
@@ -294,7 +308,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
   const inst = await updateState(async (s) => {
     if (s.instances[name]) throw new ConflictError(`${name} already exists in the cluster`);
     const a = await allocate(s, mgr);
-    const rec: ClusterInstance = { name, n: a.n, port: a.port, node };
+    const rec: ClusterInstance = { name, n: a.n, port: a.port, node, moodle };
     s.instances[name] = rec;
     return rec;
   });
@@ -317,7 +331,8 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
         await runOn(engine, HELPER_IMAGE, "/tmp", ["rm", "-f", `/mnt/${entry}`]).catch(() => undefined);
       }
     } else {
-      spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, { db: opts.db });
+      await ensureBuildOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, moodle, log);
+      spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, { db: opts.db, moodle });
     }
     inst.db = { engine: spec.db.engine, version: spec.db.version };
     await updateState((s) => {
@@ -331,7 +346,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     }
     await deployStack(await requireState(), inst, spec);
     log(`${name}: stack deployed on ${node}; waiting for 127.0.0.1:${inst.port}`);
-    await waitAnswer(inst.port);
+    await waitAnswer(inst.port, moodle);
   } catch (e) {
     await removeClusterInstance(name, () => undefined).catch(() => undefined);
     // What the manager's own create left when a later step failed: its copy, and (after a
@@ -354,7 +369,7 @@ export async function startClusterInstance(name: string): Promise<ClusterInstanc
   const inst = s.instances[name];
   if (!inst) throw new NotFoundError(`no cluster instance ${name}`);
   await deployStack(s, inst, await readSpec(s, inst.node, name));
-  await waitAnswer(inst.port);
+  await waitAnswer(inst.port, inst.moodle);
   return { ...inst, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -527,7 +542,7 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
   }
   // The images the site needs go to the target before anything stops: a node that never ran this
   // stack (a MariaDB site's, say) lacks them and its tasks would wait on "No such image".
-  const want = how === "live" ? await readSpec(s, inst.node, name) : clusterSiteSpec(name, inst.db ? `${inst.db.engine}:${inst.db.version}` : undefined);
+  const want = how === "live" ? await readSpec(s, inst.node, name) : clusterSiteSpec(name, inst.db ? `${inst.db.engine}:${inst.db.version}` : undefined, inst.moodle);
   await copyImages(localEngine(), await nodeEngine(s, to), imageRefs(want), log);
   let spec: InstanceSpec | null = null;
   try {
@@ -544,7 +559,7 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
     await updateState((st) => {
       if (st.instances[name]) st.instances[name].node = to;
     });
-    await waitAnswer(inst.port);
+    await waitAnswer(inst.port, inst.moodle);
   } catch (e) {
     // A live move that fails leaves the old copy whole: run it again there rather than leave the
     // site down (on a node being drained its tasks wait until drainNode makes the node active again).

@@ -7,6 +7,8 @@ import { exportForDownload } from "../../instances/downloads";
 import { cloneClusterInstance, exportClusterInstance } from "./export";
 import { clusterSiteSpec, createClusterInstance, drainNode, moveInstance, recoverNode, removeClusterInstance, snapshotInstance, startClusterInstance, type MoveResult } from "./instances";
 import { managerEngine, requireState, type ClusterInstance } from "./state";
+import { checkWant } from "../../lib/moodle/library";
+import { FIXTURE, resolveClusterMoodle } from "./builds";
 
 /**
  * The cluster's long verbs as operations, for the dashboard and the REST API: each runs on the
@@ -87,11 +89,10 @@ function placeable(node: NodeView): void {
  * name's channel, as a single host's create. Both inputs are checked before the cluster record
  * is read, the name before the swarm is asked about the node.
  */
-export async function createClusterOp(nameIn: string, nodeRef?: string, db?: string): Promise<ClusterInstance & { seconds: number }> {
+export async function createClusterOp(nameIn: string, nodeRef?: string, db?: string, moodleIn = "auto"): Promise<ClusterInstance & { seconds: number }> {
   validateName(nameIn);
   if (nodeRef !== undefined) validateNodeRef(nodeRef);
-  // A database the version table refuses is a 422 now, not a failed operation later.
-  clusterSiteSpec(nameIn, db);
+  if (moodleIn !== FIXTURE) checkWant(moodleIn);
   const name = await freeName(nameIn);
   let node: string | undefined;
   if (nodeRef !== undefined) {
@@ -100,7 +101,11 @@ export async function createClusterOp(nameIn: string, nodeRef?: string, db?: str
     // The service matches by hostname; an id from the caller becomes one here.
     node = found.hostname;
   }
-  return runOperation(name, "create", (op) => op.step(node ? `create on ${node}` : "create where the scheduler places it", () => createClusterInstance(name, { node, db }, (l) => op.log(l))));
+  // A Moodle the library lacks, or a database the version table refuses for it, is a 422 now,
+  // not a failed operation later; "auto" is fixed here, so the operation makes what was checked.
+  const moodle = (await resolveClusterMoodle(moodleIn)).id;
+  clusterSiteSpec(name, db, moodle);
+  return runOperation(name, "create", (op) => op.step(node ? `create on ${node}` : "create where the scheduler places it", () => createClusterInstance(name, { node, db, moodle }, (l) => op.log(l))));
 }
 
 /** Deploy an instance's stack again on the node holding its data, on the instance's channel. */

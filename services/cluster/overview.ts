@@ -25,7 +25,7 @@ export interface NodeUsage {
 
 export interface NodeOverview extends NodeView {
   /** `node` holds the instance's data (a move's source); `snapshotAt` the latest snapshot a move or recover can restore. */
-  instances: { name: string; port: number; node: string; running: boolean; webHere: boolean; snapshotAt: string | null; cpuPercent: number | null; memBytes: number | null }[];
+  instances: { name: string; port: number; node: string; moodle: string; running: boolean; webHere: boolean; snapshotAt: string | null; cpuPercent: number | null; memBytes: number | null }[];
   usage: NodeUsage | null;
   error: string | null;
 }
@@ -125,7 +125,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
         .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
         .map((i) => {
           const u = usage && Object.hasOwn(usage.byInstance, i.name) ? usage.byInstance[i.name] : undefined;
-          return { name: i.name, port: i.port, node: i.node, running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
+          return { name: i.name, port: i.port, node: i.node, moodle: i.moodle ?? "fixture", running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
         });
       return { ...n, instances: mine, usage, error };
     }),

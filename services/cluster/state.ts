@@ -21,6 +21,8 @@ export interface ClusterInstance {
   node: string;
   /** Its database (absent in records made before MariaDB could run in a cluster: PostgreSQL). */
   db?: { engine: DbEngine; version: string };
+  /** The Moodle build id it was made from ("fixture", or absent in records made before real Moodle could run in a cluster: the fixture). */
+  moodle?: string;
   snapshot?: { file: string; at: string; bytes: number };
 }
 

@@ -108,7 +108,7 @@ describe.runIf(wanted)("cluster of real machines: the control plane inside a hos
 
   it("an instance placed on B is made through engine APIs only and answers through A's port", async () => {
     const t0 = Date.now();
-    const r = (await cli(A.name, ["create", "mach1", "--node", B.name])) as { node: string; port: number };
+    const r = (await cli(A.name, ["create", "mach1", "--moodle", "fixture", "--node", B.name])) as { node: string; port: number };
     log(`create on ${r.node}: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     expect(r).toMatchObject({ node: B.name, port: PORT });
     expect((await page(PORT)).site).toBeTruthy();
@@ -132,7 +132,7 @@ describe.runIf(wanted)("cluster of real machines: the control plane inside a hos
   }, 900_000);
 
   it("a MariaDB site on B (its image copied from A), snapshotted, recovered on A from the snapshot", async () => {
-    const r = (await cli(A.name, ["create", "mach2", "--node", B.name, "--db", "mariadb:10.11"])) as { node: string; port: number; db: { engine: string } };
+    const r = (await cli(A.name, ["create", "mach2", "--moodle", "fixture", "--node", B.name, "--db", "mariadb:10.11"])) as { node: string; port: number; db: { engine: string } };
     expect(r).toMatchObject({ node: B.name, db: { engine: "mariadb" } });
     expect((await page(r.port)).site).toBeTruthy();
     expect((await execIn(B.name, ["docker", "image", "inspect", "moodle-dind/mariadb:10.11"], { check: false })).exitCode).toBe(0);

@@ -117,7 +117,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
 
   it("places instances over at least two nodes, each answering through the manager", async () => {
     for (let i = 1; i <= COUNT; i++) {
-      const r = (await cli(["create", `cl${i}`])) as Row & { seconds: number };
+      const r = (await cli(["create", `cl${i}`, "--moodle", "fixture"])) as Row & { seconds: number };
       log(`create cl${i}: ${r.node} port ${r.port} in ${r.seconds.toFixed(0)} s`);
     }
     rows.push(...((await cli(["list"])) as Row[]));
@@ -132,6 +132,11 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     expect((await rest("POST", "/api/v1/cluster/instances/nosuch/snapshots")).status).toBe(404);
     expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: rows[1].name } })).status).toBe(409);
     expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: "../x" } })).status).toBe(422);
+    expect((await rest("POST", "/api/v1/cluster/instances", { body: { name: "clz", moodle: "5.1;id" } })).status).toBe(422);
+    // The default is the newest build of this host's library, which is empty here: said before any work.
+    const none = await rest("POST", "/api/v1/cluster/instances", { body: { name: "clz" } });
+    expect(none.status).toBe(422);
+    expect(JSON.stringify(none.body)).toMatch(/No Moodle build/);
   });
 
   it("REST: snapshot and export of an instance on another node", async () => {
@@ -168,7 +173,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
 
   it("REST: create on a chosen node, move it live, start it again, remove it", async () => {
     const name = "clrest";
-    const c = await rest("POST", "/api/v1/cluster/instances?wait=1", { body: { name, node: `${CLUSTER}-node3` } });
+    const c = await rest("POST", "/api/v1/cluster/instances?wait=1", { body: { name, node: `${CLUSTER}-node3`, moodle: "fixture" } });
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({ name, node: `${CLUSTER}-node3` });
     try {
@@ -187,6 +192,44 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     }
     expect(((await cli(["list"])) as Row[]).map((r) => r.name)).not.toContain(name);
   }, 3 * PER_INSTANCE_MS);
+
+  it("a build of this host's library, by default: copied to the node once, its login page answering, moved live", async () => {
+    // The fixture app packed as a Moodle 5.1 package (first-run.spec.ts does the same): it takes
+    // the path a real build takes (library, copy to the node, install, login page), in seconds.
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), "mdind-cluster-pkg-"));
+    const names = ["cllib", "cllib2"];
+    try {
+      const tree = path.join(work, "moodle");
+      await fs.cp(path.join(ROOT, "tests", "fixture-app"), tree, { recursive: true });
+      const vp = path.join(tree, "public", "version.php");
+      await fs.writeFile(vp, (await fs.readFile(vp, "utf8")).replace("'fixture 1.0'", "'5.1.0 (Build: 20251006)'").replace("$branch   = 'fixture'", "$branch   = '501'"));
+      const pkg = path.join(work, "moodle-5.1.0.tgz");
+      await run("tar", ["-czf", pkg, "-C", work, "moodle"]);
+      const added = JSON.parse((await run("node", ["bin/moodle-dind.mjs", "moodle", "add", pkg, "--json"], { cwd: ROOT, env: env() })).stdout.trim().split("\n").pop()!) as { id: string };
+      expect(added.id).toMatch(/^5\.1-/);
+      const target = `${CLUSTER}-node2`;
+      const c1 = (await cli(["create", names[0], "--node", target])) as Row & { moodle: string; seconds: number };
+      expect(c1.moodle).toBe(added.id);
+      const login = async (port: number) => {
+        const res = await fetch(`http://127.0.0.1:${port}/login/index.php`, { signal: AbortSignal.timeout(10_000) });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain('id="loginbtn"');
+      };
+      await login(c1.port);
+      // The second site of the same build on the same node finds the build there.
+      const c2 = (await cli(["create", names[1], "--node", target])) as Row & { moodle: string; seconds: number };
+      await login(c2.port);
+      log(`library build ${added.id}: ${names[0]} on ${target} in ${c1.seconds.toFixed(0)} s (build copied), ${names[1]} in ${c2.seconds.toFixed(0)} s (already there)`);
+      const m = (await cli(["move", names[0], "--to", `${CLUSTER}-node3`])) as { seconds: number };
+      await login(c1.port);
+      log(`${names[0]} moved live to node3 in ${m.seconds.toFixed(1)} s, its login page answering`);
+      const listed = ((await cli(["list"])) as (Row & { moodle?: string })[]).find((r) => r.name === names[0]);
+      expect(listed?.moodle).toBe(added.id);
+    } finally {
+      for (const n of names) await cli(["remove", n]).catch((e: Error) => log(`remove ${n}: ${e.message}`));
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }, 4 * PER_INSTANCE_MS);
 
   it("the Nodes view: each node with the instances it runs, and its CPU, memory and disk", async () => {
     const nodes = (await cli(["nodes"])) as NodeOverview[];
@@ -450,7 +493,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     for (const r of now) expect((await page(r.port)).site, r.name).toBeTruthy();
     const nodesNow = (await cli(["nodes"])) as NodeOverview[];
     expect(nodesNow.find((n) => n.hostname === mgr)?.availability).toBe("drain");
-    const c = (await cli(["create", "clm"])) as Row;
+    const c = (await cli(["create", "clm", "--moodle", "fixture"])) as Row;
     try {
       expect(c.node).not.toBe(mgr);
       expect((await page(c.port)).site).toBeTruthy();

@@ -140,17 +140,22 @@ describe("404 and 409 before the operation, 202 when it starts", () => {
     expect((await call("move", { name: "web1" }, { to: "t-node1" })).status).toBe(409);
     expect((await call("move", { name: "web1" }, { to: "t-node2", from: "snapshot" })).status).toBe(404);
     expect((await call("recover", { node: "nosuch" })).status).toBe(404);
+    // The default Moodle is the library's newest; an empty library is said before anything starts.
+    const none = await call("create", {}, { name: "web9" });
+    expect(none.status).toBe(422);
+    expect(JSON.stringify(none.body)).toMatch(/No Moodle build/);
+    expect((await call("create", {}, { name: "web9", moodle: "../../etc" })).status).toBe(422);
     expect(serviceCalls()).toBe(0);
   });
 
   it("202 with the operation id, and the service called with the validated input", async () => {
     const op = /^[a-z0-9]+-[0-9a-f]{8}$/;
-    const c = await call("create", {}, { name: "web9", node: "id2" });
+    const c = await call("create", {}, { name: "web9", node: "id2", moodle: "fixture" });
     expect(c).toMatchObject({ status: 202, body: { name: "web9", node: "id2", operation: expect.stringMatching(op) } });
-    expect(svc.create).toHaveBeenCalledWith("web9", { node: "t-node2" }, expect.any(Function));
-    expect((await call("create", {}, { name: "web8", db: "mariadb:10.11" })).status).toBe(202);
+    expect(svc.create).toHaveBeenCalledWith("web9", { node: "t-node2", moodle: "fixture" }, expect.any(Function));
+    expect((await call("create", {}, { name: "web8", db: "mariadb:10.11", moodle: "fixture" })).status).toBe(202);
     await new Promise((r) => setTimeout(r, 20));
-    expect(svc.create).toHaveBeenCalledWith("web8", { db: "mariadb:10.11" }, expect.any(Function));
+    expect(svc.create).toHaveBeenCalledWith("web8", { db: "mariadb:10.11", moodle: "fixture" }, expect.any(Function));
     const m = await call("move", { name: "web1" }, { to: "t-node2" });
     expect(m).toMatchObject({ status: 202, body: { name: "web1", to: "t-node2", from: "live", operation: expect.stringMatching(op) } });
     expect(svc.move).toHaveBeenCalledWith("web1", "t-node2", "live", expect.any(Function));

@@ -79,13 +79,13 @@ beforeEach(() => {
 describe("the verbs run their service on the right channel", () => {
   it("create: on the new name's channel; a node id becomes its hostname; no node leaves it to the scheduler", async () => {
     const o = await ops();
-    const { out, events } = await recorded(() => o.createClusterOp("web9", "id2"));
+    const { out, events } = await recorded(() => o.createClusterOp("web9", "id2", undefined, "fixture"));
     expect(out).toMatchObject({ name: "web9", node: "t-node2" });
-    expect(svc.create).toHaveBeenCalledWith("web9", { node: "t-node2" }, expect.any(Function));
+    expect(svc.create).toHaveBeenCalledWith("web9", { node: "t-node2", moodle: "fixture" }, expect.any(Function));
     expect(events.every((e) => e.instance === "web9" && e.op === "create")).toBe(true);
     expect(events.map((e) => e.type)).toEqual(["start", "step", "log", "step", "done"]);
-    await o.createClusterOp("web8");
-    expect(svc.create).toHaveBeenLastCalledWith("web8", { node: undefined }, expect.any(Function));
+    await o.createClusterOp("web8", undefined, undefined, "fixture");
+    expect(svc.create).toHaveBeenLastCalledWith("web8", { node: undefined, moodle: "fixture" }, expect.any(Function));
   });
 
   it("start, move and remove: on the instance's channel", async () => {
@@ -132,6 +132,9 @@ describe("refusals come before any operation starts", () => {
     ["create, bad name", (o) => o.createClusterOp("../x", "t-node2"), "validation"],
     ["create, bad node beside a taken name", (o) => o.createClusterOp("web1", "n;rm -rf /"), "validation"],
     ["create, taken name (before the node is looked up)", (o) => o.createClusterOp("web1", "nosuch"), "conflict"],
+    ["create, hostile Moodle", (o) => o.createClusterOp("web9", undefined, undefined, "5.1;id"), "validation"],
+    ["create, no Moodle in the library (the default: its newest)", (o) => o.createClusterOp("web9"), "validation"],
+    ["create, a database the fixture's table refuses", (o) => o.createClusterOp("web9", undefined, "postgres:9", "fixture"), "validation"],
     ["create, unknown node", (o) => o.createClusterOp("web9", "nosuch"), "not_found"],
     ["create, node down", (o) => o.createClusterOp("web9", "t-node3"), "conflict"],
     ["create, node drained", (o) => o.createClusterOp("web9", "t-node4"), "conflict"],

@@ -5,6 +5,6 @@ import { createClusterOp } from "@/services/cluster";
 
 /** Create a cluster instance on the node given, else where the scheduler places it; the operation runs on the new name. */
 export const POST = route(async ({ req }) => {
-  const { name, node, db } = await jsonBody(req, clusterCreateBodySchema);
-  return launchAnswer(req, name, () => createClusterOp(name, node, db), { name, node: node ?? null });
+  const { name, node, db, moodle } = await jsonBody(req, clusterCreateBodySchema);
+  return launchAnswer(req, name, () => createClusterOp(name, node, db, moodle), { name, node: node ?? null });
 });
