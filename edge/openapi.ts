@@ -217,11 +217,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/cluster/instances": {
-    post: { summary: "Create a cluster instance (a new fixture site, PostgreSQL by default or db: mariadb[:X]) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy" } },
+    post: { summary: "Create a cluster instance (a new site of moodle: a build of this host's library, the newest by default, or fixture; PostgreSQL by default or db: mariadb[:X]) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy", 422: "Bad input, or no such Moodle build in the library" } },
   },
   "/cluster/instances/{name}": {
+    get: { summary: "A cluster instance: its node, port, URL, Moodle build and release, database and admin user (read from its node)", params: N, responses: { 200: "The instance", 404: "No cluster or no such instance", 422: "Not an instance name" } },
     delete: { summary: "Remove a cluster instance: its stack, overlay, data on its node and snapshot (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
   },
+  "/cluster/instances/{name}/secrets": { get: { summary: "A cluster instance's Moodle admin login (on request only, read from its node)", params: N } },
   "/cluster/instances/{name}/start": {
     post: { summary: "Deploy a cluster instance's stack again on the node holding its data and wait until it answers (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
   },

@@ -24,7 +24,8 @@ const USAGE = `usage: moodle-dind cluster <verb> [options]
   down                                 remove them (containers, volumes, network, snapshots)
   create NAME [--moodle BUILD] [--node NODE] [--db ENGINE[:X]]   a Moodle site as a swarm stack: BUILD as
                                        for create (default: the newest in the library; fixture: the test app)
-  list [--json]                        instances, their node, port and state
+  list [--json]                        instances, their node, port, Moodle and state
+  info NAME [--show-password]          NAME's URL, node, Moodle and admin user (with the flag, its password)
   start NAME                           deploy NAME's stack again on the node holding its data
   move NAME --to NODE [--from-snapshot]    snapshot NAME        remove NAME
   recover NODE                         a lost node's instances, from their latest snapshots
@@ -52,6 +53,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       node: { type: "string" },
       db: { type: "string" },
       moodle: { type: "string" },
+      "show-password": { type: "boolean" },
       to: { type: "string" },
       "from-snapshot": { type: "boolean" },
       lines: { type: "string" },
@@ -151,6 +153,13 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     case "start": {
       const r = await svc.startClusterInstance(need("a name"));
       out(r, () => `${r.name} answers on port ${r.port} from ${r.node} (${r.seconds.toFixed(1)} s)`);
+      return 0;
+    }
+    case "info": {
+      const r = await svc.clusterInstanceInfo(need("a name"), { showPassword: values["show-password"] === true });
+      out(r, () =>
+        [`${r.name}: ${r.url} (Moodle ${r.release}, ${r.moodle})`, `  on ${r.node}, port ${r.port}, 172.20.${r.n}.0/24, ${r.db ? `${r.db.engine} ${r.db.version}` : "postgres"}`, `  admin: ${r.adminUser}${r.adminPassword ? ` / ${r.adminPassword}` : " (--show-password for the password)"}`].join("\n"),
+      );
       return 0;
     }
     case "list": {

@@ -1,4 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
 import type Docker from "dockerode";
 import { CommandError, EngineError, engineError } from "../errors";
 import type { Engine } from "./swarm";
@@ -92,6 +94,25 @@ export async function readFolder(engine: Engine, image: string, hostDir: string,
   } catch (e) {
     await c.remove({ force: true }).catch(() => undefined);
     throw engineError(`reading ${hostDir}/${entry}`, e);
+  }
+}
+
+/** The JSON file `hostDir/entry` on a node, parsed. */
+export async function readJsonOn<T>(engine: Engine, image: string, hostDir: string, entry: string): Promise<T> {
+  const { stream, done } = await readFolder(engine, image, hostDir, entry);
+  try {
+    const extract = tar.extract();
+    const parts: Buffer[] = [];
+    extract.on("entry", (_h, body, next) => {
+      body.on("data", (d: unknown) => {
+        parts.push(Buffer.from(d as Uint8Array));
+      });
+      body.on("end", next);
+    });
+    await pipeline(stream, extract);
+    return JSON.parse(Buffer.concat(parts).toString("utf8")) as T;
+  } finally {
+    await done();
   }
 }
 

@@ -12,16 +12,17 @@ import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
-import { execOn, missingOn, readFolder, runInHost, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
+import { execOn, missingOn, readFolder, readJsonOn, runInHost, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
 import { activateNode, drainPlacement, listNodes, localEngine, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from "../../instances/spec";
 import { SERVICES, stackImages } from "../../instances/stack";
 import { dumpCommand, readyCommand, restoreSteps } from "../../instances/db";
+import { publicHost } from "../../instances/lifecycle";
 import { copyImages } from "../../lib/images/copy";
 import { readRegistry } from "../../lib/allocation";
 import { ensureImages } from "../../lib/images/build";
-import { NODE_APP, NODE_HOME, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
+import { HELPER_IMAGE, NODE_APP, NODE_HOME, NODE_INSTANCES, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
 import { branchOfId, ensureBuildOn, FIXTURE, resolveClusterMoodle } from "./builds";
@@ -30,8 +31,7 @@ import { branchOfId, ensureBuildOn, FIXTURE, resolveClusterMoodle } from "./buil
  * Instances of a cluster: created on the node the swarm scheduler picks, run as a swarm stack
  * pinned there, moved between nodes (live copy, or the latest snapshot when the node is gone).
  */
-const HELPER_IMAGE = imageRef("nginx", "1.22");
-const INSTANCES = `${NODE_HOME}/instances`;
+const INSTANCES = NODE_INSTANCES;
 const RESERVE_MB = Number.parseInt(process.env.MDIND_CLUSTER_RESERVE_MB ?? "256", 10);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -125,7 +125,9 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   // The node's library holds only what the control plane copied there: the host's own Moodle
   // sources (its moodle-sources/, MOODLE_SOURCE) are not scanned into it as well.
   const noSources = [`MDIND_MOODLE_SOURCES=${NODE_HOME}/no-sources`, "MOODLE_SOURCE="];
-  const env = [`MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...noSources, ...(await mailEnv(s, name))];
+  // Users reach every instance at the manager: its wwwroot names the control plane's public host
+  // (the node's own setting would name the node).
+  const env = [`MDIND_PUBLIC_HOST=${publicHost()}`, `MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...noSources, ...(await mailEnv(s, name))];
   const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
   // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
   // machine; the create rolls itself back, and a second try finds the images and disk warm.
@@ -161,22 +163,7 @@ async function ensureOverlay(mgr: Engine, n: number, name: string): Promise<void
 }
 
 async function readSpec(s: ClusterState, node: string, name: string): Promise<InstanceSpec> {
-  const engine = await nodeEngine(s, node);
-  const { stream, done } = await readFolder(engine, HELPER_IMAGE, INSTANCES, `${name}/instance.json`);
-  try {
-    const extract = tar.extract();
-    let json = "";
-    extract.on("entry", (h, body, next) => {
-      body.on("data", (d: unknown) => {
-        json += String(d);
-      });
-      body.on("end", next);
-    });
-    await pipeline(stream, extract);
-    return (JSON.parse(json) as { spec: InstanceSpec }).spec;
-  } finally {
-    await done();
-  }
+  return (await readJsonOn<{ spec: InstanceSpec }>(await nodeEngine(s, node), HELPER_IMAGE, INSTANCES, `${name}/instance.json`)).spec;
 }
 
 async function deployStack(s: ClusterState, inst: ClusterInstance, spec: InstanceSpec, only?: readonly string[]): Promise<void> {

@@ -22,6 +22,10 @@ import type { InstanceSpec } from "../../instances/spec";
 export const NODE_HOME = "/var/lib/moodle-dind/cluster-node";
 /** The host image's copy of this repository (files mounted from it, e.g. instances/php/). */
 export const NODE_APP = "/opt/moodle-dind";
+/** Where the node CLI keeps cluster instances' folders (its MDIND_HOME's instances/). */
+export const NODE_INSTANCES = `${NODE_HOME}/instances`;
+/** The image helper containers on a node run (every node has it: instances use it). */
+export const HELPER_IMAGE = imageRef("nginx", "1.22");
 export const stackName = (name: string) => `mdind-${name}`;
 export const serviceName = (name: string, service: string) => `${stackName(name)}_${service}`;
 /** The inverse of serviceName for an instance's own four services: the instance a task belongs to. */

@@ -216,6 +216,15 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
         expect(await res.text()).toContain('id="loginbtn"');
       };
       await login(c1.port);
+      // The way in: its address (the manager's) and the admin login, read from its node; the password only when asked.
+      const info = (await cli(["info", names[0], "--show-password"])) as { url: string; release: string; adminUser: string; adminPassword?: string };
+      expect(info).toMatchObject({ url: `http://127.0.0.1:${c1.port}/`, release: "5.1.0 (Build: 20251006)", adminUser: "admin" });
+      expect(info.adminPassword?.length).toBeGreaterThanOrEqual(12);
+      const plain = await rest("GET", `/api/v1/cluster/instances/${names[0]}`);
+      expect(plain.status).toBe(200);
+      expect(plain.body.adminPassword).toBeUndefined();
+      const secret = await rest("GET", `/api/v1/cluster/instances/${names[0]}/secrets`);
+      expect(secret.body).toEqual({ adminUser: "admin", adminPassword: info.adminPassword });
       // The second site of the same build on the same node finds the build there.
       const c2 = (await cli(["create", names[1], "--node", target])) as Row & { moodle: string; seconds: number };
       await login(c2.port);

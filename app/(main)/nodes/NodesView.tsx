@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { api, formatBytes } from "../../_lib/api";
 import type { ClusterOverview, NodeOverview } from "../../_lib/types";
 import { ErrorNote, Mono } from "../../_components/ui";
+import ClusterLogin from "./ClusterLogin";
 import ClusterLogs from "./ClusterLogs";
 import ClusterTerminal from "./ClusterTerminal";
 import ClusterOpPanel from "./ClusterOpPanel";
@@ -66,6 +67,7 @@ function NodeCard({ n, nodes, busy, onStarted }: { n: NodeOverview; nodes: NodeO
                       <a href={`/api/v1/instances/${encodeURIComponent(i.name)}/dbadmin`} target="_blank" rel="noreferrer" className="btn ml-1 px-2 py-0 text-xs" data-testid="cluster-dbadmin">
                         DB admin ↗
                       </a>
+                      <ClusterLogin name={i.name} />
                     </>
                   )}
                 </span>
