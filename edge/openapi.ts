@@ -223,7 +223,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
     get: { summary: "A cluster instance: its node, port, URL, Moodle build and release, database and admin user (read from its node)", params: N, responses: { 200: "The instance", 404: "No cluster or no such instance", 422: "Not an instance name" } },
     delete: { summary: "Remove a cluster instance: its stack, overlay, data on its node and snapshot (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
   },
-  "/cluster/instances/{name}/secrets": { get: { summary: "A cluster instance's Moodle admin login (on request only, read from its node)", params: N } },
+  "/cluster/instances/{name}/secrets": { get: { summary: "A cluster instance's Moodle admin login (on request only, read from its node; not cached)", params: N, responses: { 200: "{adminUser, adminPassword}", 404: "No cluster or no such instance", 422: "Not an instance name" } } },
   "/cluster/instances/{name}/start": {
     post: { summary: "Deploy a cluster instance's stack again on the node holding its data and wait until it answers (operation on the instance)", params: N, query: WAIT, responses: { 202: "Operation started ({name, operation})", 404: "No cluster or no such instance", 409: "Busy", 422: "Not an instance name" } },
   },

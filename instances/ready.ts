@@ -40,6 +40,25 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
   }
 }
 
+/**
+ * GET http://127.0.0.1:port/path as if addressed to `hostHeader` (a site's wwwroot host: Moodle
+ * redirects a request for any other), with its status and (the first MiB of its) body; only ever loopback.
+ */
+export function httpGetLoopback(port: number, pathname: string, hostHeader: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: pathname, signal, headers: { host: hostHeader } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        if (body.length < 1 << 20) body += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
 /** GET http://127.0.0.1:port/path and resolve the status code (only ever loopback). */
 export function httpStatusOf(port: number, pathname: string, timeoutMs = 3000): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -48,8 +48,8 @@ export async function taskContainer(engine: Engine, service: string): Promise<st
 }
 
 const HELPER_LABEL = "org.moodle-dind.cluster-helper";
-/** When a started helper's run is over at the latest (epoch ms): past it, one left behind is a leftover. */
-const HELPER_UNTIL_LABEL = "org.moodle-dind.cluster-helper.until";
+/** How long a started helper's run may take (ms), counted from its creation on the engine's clock. */
+const HELPER_TTL_LABEL = "org.moodle-dind.cluster-helper.ttl";
 /** Past the deadline, the TERM and the engine's 10 s kill still take a moment. */
 const SWEEP_GRACE_MS = 60_000;
 
@@ -57,14 +57,18 @@ const SWEEP_GRACE_MS = 60_000;
  * Remove the helpers a control plane that died mid-run left on a node (a helper's command line
  * carries the node CLI's settings, the mail password among them, so none should outlive its
  * run). Only those past their own deadline: another control plane's (the CLI's beside the
- * dashboard's) may be running now. Returns how many went.
+ * dashboard's) may be running now. Creation time and now both come from the node's engine, so
+ * no two machines' clocks are compared. Returns how many went.
  */
-export async function sweepHelpers(engine: Engine, now = Date.now()): Promise<number> {
-  const list = await engine.listContainers({ all: true, filters: { label: [HELPER_UNTIL_LABEL] } });
+export async function sweepHelpers(engine: Engine): Promise<number> {
+  const list = await engine.listContainers({ all: true, filters: { label: [HELPER_TTL_LABEL] } });
+  if (list.length === 0) return 0;
+  const now = Date.parse(((await engine.info()) as { SystemTime?: string }).SystemTime ?? "");
+  if (!Number.isFinite(now)) return 0;
   let removed = 0;
   for (const c of list) {
-    const until = Number(c.Labels?.[HELPER_UNTIL_LABEL]);
-    if (!Number.isFinite(until) || until + SWEEP_GRACE_MS > now) continue;
+    const ttl = Number(c.Labels?.[HELPER_TTL_LABEL]);
+    if (!Number.isFinite(ttl) || !Number.isFinite(c.Created) || c.Created * 1000 + ttl + SWEEP_GRACE_MS > now) continue;
     await engine.getContainer(c.Id).remove({ force: true }).then(() => removed++, () => undefined);
   }
   return removed;
@@ -205,7 +209,7 @@ export async function runInHost(
       Image: image,
       Entrypoint: ["chroot"],
       Cmd: ["/host", "/bin/bash", "-c", HOST_RUN, opts.cwd ?? "/", ...(opts.env ?? []), ...argv],
-      Labels: { [HELPER_LABEL]: "true", [HELPER_UNTIL_LABEL]: String(Date.now() + timeoutMs) },
+      Labels: { [HELPER_LABEL]: "true", [HELPER_TTL_LABEL]: String(timeoutMs) },
       HostConfig: { Binds: ["/:/host"], NetworkMode: "host", PidMode: "host" },
     });
   } catch (e) {
@@ -231,14 +235,9 @@ export async function missingOn(engine: Engine, image: string, hostDir: string, 
   return paths.filter((_, i) => gone.has(rel[i]));
 }
 
-/** Run argv in a helper with `hostDir` at /mnt, to completion. */
+/** Run argv in a helper with `hostDir` at /mnt, to completion; a failure says what the command said. */
 export async function runOn(engine: Engine, image: string, hostDir: string, cmd: string[]): Promise<void> {
   const c = await helper(engine, image, hostDir, cmd);
-  try {
-    await c.start();
-    const r = (await c.wait()) as { StatusCode: number };
-    if (r.StatusCode !== 0) throw new EngineError(`${cmd.join(" ")} on the node exited ${r.StatusCode}`);
-  } finally {
-    await c.remove({ force: true }).catch(() => undefined);
-  }
+  const r = await runToEnd(engine, c, 30 * 60_000, `${cmd[0]} on the node`);
+  if (r.exitCode !== 0) throw new EngineError(`${cmd.join(" ")} on the node exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-300)}` : ""}`);
 }

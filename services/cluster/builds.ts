@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import tarFs from "tar-fs";
 import { missingOn, runOn, writeFolder } from "../../lib/cluster/engine-io";
 import type { Engine } from "../../lib/cluster/swarm";
+import { EngineError } from "../../lib/errors";
 import { resolveBuild } from "../../lib/moodle/library";
 import { BUILD_ID_RE, libraryDir } from "../../lib/moodle/paths";
 import { NODE_HOME } from "./stack";
@@ -16,6 +17,8 @@ export const FIXTURE = "fixture";
 
 /** The node CLI's library: lib/moodle/paths.ts's layout under the cluster data dir. */
 const NODE_LIBRARY = `${NODE_HOME}/cache/moodle`;
+/** A stage this old is a copy whose control plane died: no copy of a build takes hours. */
+const STAGE_STALE_MINUTES = 180;
 
 export interface ClusterMoodle {
   /** A build id, or "fixture". */
@@ -34,30 +37,33 @@ export async function resolveClusterMoodle(want: string): Promise<ClusterMoodle>
 /** The branch of a recorded build id (its first part), or the fixture's. */
 export const branchOfId = (id: string): string => (BUILD_ID_RE.test(id) ? id.split("-")[0] : FIXTURE);
 
+const hasBuild = async (engine: Engine, image: string, dir: string) => (await missingOn(engine, image, NODE_LIBRARY, [`${NODE_LIBRARY}/${dir}/build.json`])).length === 0;
+
 /**
- * Put build `id` into the node's library unless it is there. Written under a stage name and
- * renamed when whole, as the library itself adds builds, so a copy cut off halfway is never
- * taken for a build (the next one starts over).
+ * Put build `id` into the node's library unless it is there. Written under a stage name, with
+ * build.json last, and renamed only when build.json arrived, as the library itself adds builds:
+ * a copy cut off halfway (or of a build removed meanwhile) is never taken for a build.
  */
 export async function ensureBuildOn(engine: Engine, image: string, id: string, log: (l: string) => void): Promise<void> {
   if (id === FIXTURE) return;
-  if (!BUILD_ID_RE.test(id)) throw new Error(`not a build id: ${id}`);
-  if ((await missingOn(engine, image, NODE_LIBRARY, [`${NODE_LIBRARY}/${id}/build.json`])).length === 0) return;
+  if (!BUILD_ID_RE.test(id)) throw new EngineError(`not a build id: ${id}`);
+  if (await hasBuild(engine, image, id)) return;
   // Two creates may copy the same build at once: each into its own stage.
   const stage = `.incoming-${id}-${process.pid}-${Date.now().toString(36)}`;
   const started = Date.now();
   log(`Moodle ${id}: copying the build to the node's library`);
   await runOn(engine, image, "/", ["mkdir", "-p", `/mnt${NODE_LIBRARY}`]);
-  await runOn(engine, image, NODE_LIBRARY, ["rm", "-rf", `/mnt/${stage}`]);
-  const pack = tarFs.pack(libraryDir(), {
-    entries: [id],
-    map: (h) => ({ ...h, name: stage + h.name.slice(id.length) }),
-  }) as unknown as Readable;
+  // Stages left by a control plane that died mid-copy (hundreds of MB each).
+  await runOn(engine, image, NODE_LIBRARY, ["find", "/mnt", "-mindepth", "1", "-maxdepth", "1", "-name", ".incoming-*", "-mmin", `+${STAGE_STALE_MINUTES}`, "-exec", "rm", "-rf", "{}", "+"]);
+  // Modes as they are in the library (no umask: instances hard-link these files and www-data reads them).
+  const opts = { entries: [`${id}/tree`, `${id}/build.json`], umask: 0, map: (h: tarFs.Headers) => ({ ...h, name: stage + h.name.slice(id.length) }) };
+  const pack = tarFs.pack(libraryDir(), opts as tarFs.PackOptions) as unknown as Readable;
   try {
     await writeFolder(engine, image, NODE_LIBRARY, pack);
+    if (!(await hasBuild(engine, image, stage))) throw new EngineError(`Moodle ${id} changed in the library while it was copied to the node (removed?); try again`);
     await runOn(engine, image, NODE_LIBRARY, ["mv", "-T", `/mnt/${stage}`, `/mnt/${id}`]).catch(async (e: unknown) => {
       // The other copy won the rename: the build is there, which is all that was wanted.
-      if ((await missingOn(engine, image, NODE_LIBRARY, [`${NODE_LIBRARY}/${id}/build.json`])).length) throw e;
+      if (!(await hasBuild(engine, image, id))) throw e;
     });
   } finally {
     await runOn(engine, image, NODE_LIBRARY, ["rm", "-rf", `/mnt/${stage}`]).catch(() => undefined);

@@ -141,11 +141,13 @@ export async function cloneClusterInstance(from: string, to: string, log: (l: st
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), "mdind-cluster-clone-"));
   try {
     const file = path.join(work, `${validateName(from)}.tar.gz`);
-    await step(`export ${from}`, () => exportClusterInstance(from, file, log));
-    // The clone's database is the source's: the images it needs are copied to the nodes first.
+    // The clone's database and build are the source's (read before the export, which holds its
+    // lock): the images it needs are copied to the nodes first, and its answer is waited for as such.
     const src = (await requireState()).instances[validateName(from)];
-    const db = src?.db ? `${src.db.engine}:${src.db.version}` : undefined;
-    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file, db, moodle: src?.moodle }, log));
+    if (!src) throw new NotFoundError(`no cluster instance ${from}`);
+    await step(`export ${from}`, () => exportClusterInstance(from, file, log));
+    const db = src.db ? `${src.db.engine}:${src.db.version}` : undefined;
+    return await step(`create ${name}`, () => createClusterInstance(name, { archive: file, db, moodle: src.moodle }, log));
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
   }

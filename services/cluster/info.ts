@@ -10,7 +10,9 @@ import { nodeEngine, requireState, type ClusterInstance } from "./state";
  * rendered) and, asked for explicitly, Moodle's admin login, read from its folder on its node
  * over that node's engine. The database password never leaves the node.
  */
-export interface ClusterInstanceInfo extends ClusterInstance {
+export interface ClusterInstanceInfo extends Omit<ClusterInstance, "snapshot"> {
+  /** When its latest snapshot was taken (the file stays the control plane's business). */
+  snapshotAt: string | null;
   url: string;
   release: string;
   adminUser: string;
@@ -25,8 +27,10 @@ export async function clusterInstanceInfo(nameIn: string, opts: { showPassword?:
   const engine = await nodeEngine(s, inst.node);
   const rec = await readJsonOn<InstanceRecord>(engine, HELPER_IMAGE, NODE_INSTANCES, `${name}/instance.json`);
   const sec = await readJsonOn<Secrets>(engine, HELPER_IMAGE, NODE_INSTANCES, `${name}/secrets.json`);
+  const { snapshot, ...rest } = inst;
   return {
-    ...inst,
+    ...rest,
+    snapshotAt: snapshot?.at ?? null,
     moodle: inst.moodle ?? "fixture",
     url: rec.url,
     release: rec.source.release,

@@ -19,6 +19,7 @@ import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from 
 import { SERVICES, stackImages } from "../../instances/stack";
 import { dumpCommand, readyCommand, restoreSteps } from "../../instances/db";
 import { publicHost } from "../../instances/lifecycle";
+import { httpGetLoopback } from "../../instances/ready";
 import { copyImages } from "../../lib/images/copy";
 import { readRegistry } from "../../lib/allocation";
 import { ensureImages } from "../../lib/images/build";
@@ -230,11 +231,9 @@ export async function waitAnswer(port: number, moodle: string = FIXTURE, timeout
   let last = "";
   for (;;) {
     try {
-      // One deadline for headers and body, on a timer that holds the event loop (lib/deadline.ts).
-      const { status, body } = await withDeadline(fixture ? 5000 : 30_000, async (signal) => {
-        const r = await fetch(`http://127.0.0.1:${port}/${fixture ? "" : "login/index.php"}`, { signal, redirect: "manual" });
-        return { status: r.status, body: await r.text() };
-      });
+      // One deadline for headers and body, on a timer that holds the event loop (lib/deadline.ts);
+      // addressed as its wwwroot (the public host; the proxy passes Host on), or Moodle redirects.
+      const { status, body } = await withDeadline(fixture ? 5000 : 30_000, (signal) => httpGetLoopback(port, fixture ? "/" : "/login/index.php", `${publicHost()}:${port}`, signal));
       if (status === 200 && !fixture && body.includes('id="loginbtn"')) return { site: "moodle", login: true };
       if (status === 200 && fixture) {
         const j = JSON.parse(body) as Record<string, unknown>;
@@ -322,8 +321,9 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
       spec = await prepareOnNode(s0, s0.manager, name, inst.port, log, { db: opts.db, moodle });
     }
     inst.db = { engine: spec.db.engine, version: spec.db.version };
+    inst.images = imageRefs(spec);
     await updateState((s) => {
-      if (s.instances[name]) s.instances[name].db = inst.db;
+      if (s.instances[name]) Object.assign(s.instances[name], { db: inst.db, images: inst.images });
     });
     if (node !== s0.manager) {
       await copyImages(localEngine(), await nodeEngine(s0, node), imageRefs(spec), log);
@@ -529,8 +529,8 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
   }
   // The images the site needs go to the target before anything stops: a node that never ran this
   // stack (a MariaDB site's, say) lacks them and its tasks would wait on "No such image".
-  const want = how === "live" ? await readSpec(s, inst.node, name) : clusterSiteSpec(name, inst.db ? `${inst.db.engine}:${inst.db.version}` : undefined, inst.moodle);
-  await copyImages(localEngine(), await nodeEngine(s, to), imageRefs(want), log);
+  const want = how === "live" ? imageRefs(await readSpec(s, inst.node, name)) : (inst.images ?? imageRefs(clusterSiteSpec(name, inst.db ? `${inst.db.engine}:${inst.db.version}` : undefined, inst.moodle)));
+  await copyImages(localEngine(), await nodeEngine(s, to), want, log);
   let spec: InstanceSpec | null = null;
   try {
     await scale(mgr, name, 0);

@@ -85,9 +85,10 @@ function placeable(node: NodeView): void {
 }
 
 /**
- * A new instance on `node` (hostname or id), else where the scheduler places it; on the new
- * name's channel, as a single host's create. Both inputs are checked before the cluster record
- * is read, the name before the swarm is asked about the node.
+ * A new instance of `moodleIn` on `node` (hostname or id), else where the scheduler places it;
+ * on the new name's channel, as a single host's create. The inputs' syntax is checked before the
+ * cluster record is read, the name before the swarm is asked about the node, and the build (in
+ * the library) and the database (against its branch) last, still before anything starts.
  */
 export async function createClusterOp(nameIn: string, nodeRef?: string, db?: string, moodleIn = "auto"): Promise<ClusterInstance & { seconds: number }> {
   validateName(nameIn);

@@ -23,6 +23,8 @@ export interface ClusterInstance {
   db?: { engine: DbEngine; version: string };
   /** The Moodle build id it was made from ("fixture", or absent in records made before real Moodle could run in a cluster: the fixture). */
   moodle?: string;
+  /** The images its stack runs (what a restore elsewhere copies first; absent in older records: the defaults of its build). */
+  images?: string[];
   snapshot?: { file: string; at: string; bytes: number };
 }
 

@@ -71,14 +71,15 @@ describe("runInHost: the node's own CLI through its engine API", () => {
 });
 
 describe("sweepHelpers: leftovers of a control plane that died mid-run", () => {
-  it("removes only helpers past their deadline (and its grace), never one still running its time", async () => {
-    const now = 10_000_000;
-    const until = (ms: number) => ({ "org.moodle-dind.cluster-helper.until": String(ms) });
+  it("removes only helpers past their deadline (and its grace) on the engine's clock, never one still running its time", async () => {
+    const now = 10_000_000_000;
+    const ttl = (ms: number) => ({ "org.moodle-dind.cluster-helper.ttl": String(ms) });
+    const created = (msAgo: number) => (now - msAgo) / 1000;
     const listed = [
-      { Id: "old", Labels: until(now - 120_000) },
-      { Id: "in-grace", Labels: until(now - 1_000) },
-      { Id: "running", Labels: until(now + 600_000) },
-      { Id: "garbled", Labels: { "org.moodle-dind.cluster-helper.until": "soon;rm -rf /" } },
+      { Id: "old", Created: created(900_000), Labels: ttl(600_000) },
+      { Id: "in-grace", Created: created(610_000), Labels: ttl(600_000) },
+      { Id: "running", Created: created(60_000), Labels: ttl(600_000) },
+      { Id: "garbled", Created: created(900_000), Labels: { "org.moodle-dind.cluster-helper.ttl": "soon;rm -rf /" } },
     ];
     const removed: string[] = [];
     const filters: unknown[] = [];
@@ -88,20 +89,19 @@ describe("sweepHelpers: leftovers of a control plane that died mid-run", () => {
         return listed;
       },
       getContainer: (id: string) => ({ remove: async () => void removed.push(id) }),
+      // The node's clock, not this process's (which the test leaves as it is).
+      info: async () => ({ SystemTime: new Date(now).toISOString() }),
     } as unknown as Engine;
-    expect(await sweepHelpers(engine, now)).toBe(1);
+    expect(await sweepHelpers(engine)).toBe(1);
     expect(removed).toEqual(["old"]);
-    expect(filters[0]).toEqual({ label: ["org.moodle-dind.cluster-helper.until"] });
+    expect(filters[0]).toEqual({ label: ["org.moodle-dind.cluster-helper.ttl"] });
   });
 
-  it("runInHost labels its helper with its deadline", async () => {
+  it("runInHost labels its helper with its time limit", async () => {
     const { engine, calls } = stubEngine({});
-    const before = Date.now();
     await runInHost(engine, "img", ["true"], { timeoutMs: 5_000 });
     const labels = (calls.create[0] as { Labels: Record<string, string> }).Labels;
-    const until = Number(labels["org.moodle-dind.cluster-helper.until"]);
-    expect(until).toBeGreaterThanOrEqual(before + 5_000);
-    expect(until).toBeLessThan(before + 6_000);
+    expect(labels["org.moodle-dind.cluster-helper.ttl"]).toBe("5000");
   });
 });
 

@@ -2,7 +2,7 @@
 
 import { useState } from "react";
 import { api } from "../../_lib/api";
-import { ErrorNote, Mono } from "../../_components/ui";
+import { Mono } from "../../_components/ui";
 import { BASE } from "./clusterApi";
 
 interface Login {
@@ -37,7 +37,7 @@ export default function ClusterLogin({ name }: { name: string }) {
         <button type="button" className="btn ml-1 px-2 py-0 text-xs" onClick={show} aria-label={`Login of ${name}`}>
           Login
         </button>
-        {error && <ErrorNote>{error}</ErrorNote>}
+        {error && <span role="alert" className="ml-1 text-xs text-rose-600">{error}</span>}
       </>
     );
   }
