@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import { execOn } from "../../lib/cluster/engine-io";
 import { listNodes, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { withDeadline } from "../../lib/deadline";
+import { readBuilds } from "../../lib/moodle/store";
 import { listClusterInstances } from "./instances";
 import { instanceOfTask } from "./stack";
 import { managerEngine, nodeEngine, readState } from "./state";
@@ -25,7 +26,7 @@ export interface NodeUsage {
 
 export interface NodeOverview extends NodeView {
   /** `node` holds the instance's data (a move's source); `snapshotAt` the latest snapshot a move or recover can restore. */
-  instances: { name: string; port: number; node: string; moodle: string; running: boolean; webHere: boolean; snapshotAt: string | null; cpuPercent: number | null; memBytes: number | null }[];
+  instances: { name: string; port: number; node: string; moodle: string; release: string; running: boolean; webHere: boolean; snapshotAt: string | null; cpuPercent: number | null; memBytes: number | null }[];
   usage: NodeUsage | null;
   error: string | null;
 }
@@ -108,7 +109,9 @@ export async function clusterOverview(): Promise<ClusterOverview> {
   const s = await readState();
   if (!s) return { cluster: null, nodes: [] };
   const mgr = await managerEngine(s);
-  const [nodes, instances] = await Promise.all([listNodes(mgr), listClusterInstances()]);
+  const [nodes, instances, builds] = await Promise.all([listNodes(mgr), listClusterInstances(), readBuilds()]);
+  // What a person reads: the release of each build (this host's library), its id when removed since.
+  const release = (id: string | undefined) => (!id || id === "fixture" ? "fixture app" : `Moodle ${builds.find((b) => b.id === id)?.release ?? id}`);
   const out = await Promise.all(
     nodes.map(async (n): Promise<NodeOverview> => {
       let usage: NodeUsage | null = null;
@@ -125,7 +128,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
         .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
         .map((i) => {
           const u = usage && Object.hasOwn(usage.byInstance, i.name) ? usage.byInstance[i.name] : undefined;
-          return { name: i.name, port: i.port, node: i.node, moodle: i.moodle ?? "fixture", running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
+          return { name: i.name, port: i.port, node: i.node, moodle: i.moodle ?? "fixture", release: release(i.moodle), running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
         });
       return { ...n, instances: mine, usage, error };
     }),

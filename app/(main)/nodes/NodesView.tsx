@@ -52,7 +52,7 @@ function NodeCard({ n, nodes, busy, onStarted }: { n: NodeOverview; nodes: NodeO
             {n.instances.map((i) => (
               <li key={i.name} className="flex flex-wrap justify-between gap-x-2 gap-y-1">
                 <Mono>{i.name}</Mono>
-                <span className="text-xs text-slate-500" title="Moodle build">{i.moodle === "fixture" ? "fixture app" : i.moodle}</span>
+                <span className="text-xs text-slate-500" title={i.moodle}>{i.release}</span>
                 <span className="text-slate-500">
                   :{i.port} · {i.running ? (i.webHere ? "running here" : "data here, web elsewhere") : "not running"}
                   {i.memBytes !== null && i.cpuPercent !== null ? ` · ${i.cpuPercent.toFixed(1)} % · ${formatBytes(i.memBytes)}` : null}
