@@ -217,6 +217,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/terminal/sessions": { get: { summary: "Before opening the terminal WebSocket (/api/v1/terminal): whether the host shell is allowed, the caller's live sessions and the limits" } },
   "/host": { get: { summary: "Engine info, disk use, networks and ports in use" } },
   "/cluster/instances": {
+    get: { summary: "The cluster's sites as the Instances page lists them (name, node, port, running, release, url); no cluster: {cluster: null, sites: []}" },
     post: { summary: "Create a cluster instance (a new site of moodle: a build of this host's library, the newest by default, or fixture; PostgreSQL by default or db: mariadb[:X]) on the node given, else where the swarm scheduler places it; the operation runs on the new name; ?wait=1 answers the instance", body: clusterCreateBodySchema, query: WAIT, responses: { 202: "Operation started ({name, node, operation})", 404: "No cluster or no such node", 409: "Name taken, the node is not ready and active, or busy", 422: "Bad input, or no such Moodle build in the library" } },
   },
   "/cluster/instances/{name}": {

@@ -7,6 +7,7 @@ import { useEvents } from "../_lib/events";
 import type { InstanceView } from "../_lib/types";
 import { EmptyState, ErrorNote, HealthDot, Mono, StatusBadge, type OpEventLite } from "../_components/ui";
 import ImportPanel from "./ImportPanel";
+import ClusterSites from "./ClusterSites";
 import { StatCell } from "../components/charts/StatCell";
 import { useStatsHistory } from "../components/charts/useStatsHistory";
 
@@ -188,6 +189,7 @@ export default function InstanceList() {
           </table>
         </div>
       )}
+      <ClusterSites />
     </div>
   );
 }

@@ -6,6 +6,7 @@ import type { InstanceView as ApiInstanceView } from "../../instances/query";
 import type { CronState } from "../../instances/cron";
 export type { ClusterOverview, NodeOverview } from "../../services/cluster/overview";
 export type { JoinInstructions } from "../../services/cluster/join";
+export type { ClusterSiteRow } from "../../services/cluster/info";
 export type { ClusterLogFile } from "../../services/cluster/logs";
 
 export type { ServiceStatus } from "../../instances/query";

@@ -5,6 +5,7 @@ import type { Engine } from "../../lib/cluster/swarm";
 import { EngineError } from "../../lib/errors";
 import { resolveBuild } from "../../lib/moodle/library";
 import { BUILD_ID_RE, libraryDir } from "../../lib/moodle/paths";
+import { readBuilds } from "../../lib/moodle/store";
 import { NODE_HOME } from "./stack";
 
 /**
@@ -32,6 +33,12 @@ export async function resolveClusterMoodle(want: string): Promise<ClusterMoodle>
   if (want === FIXTURE) return { id: FIXTURE, branch: FIXTURE, release: "fixture app" };
   const b = await resolveBuild(want);
   return { id: b.id, branch: b.branch, release: b.release };
+}
+
+/** What a person reads for a recorded build: its release from this host's library (its id when removed since), or "fixture app". */
+export async function releaseLabels(): Promise<(id: string | undefined) => string> {
+  const builds = await readBuilds();
+  return (id) => (!id || id === FIXTURE ? "fixture app" : `Moodle ${builds.find((b) => b.id === id)?.release ?? id}`);
 }
 
 /** The branch of a recorded build id (its first part), or the fixture's. */

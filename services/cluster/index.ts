@@ -5,7 +5,7 @@ export { clusterOverview, type ClusterOverview, type NodeOverview } from "./over
 export { clusterLogFiles, clusterLogTail, type ClusterLogFile } from "./logs";
 export { createClusterInstance, listClusterInstances, moveInstance, snapshotInstance, recoverNode, drainNode, removeClusterInstance, startClusterInstance } from "./instances";
 export { cloneClusterInstance, exportClusterInstance } from "./export";
-export { clusterInstanceInfo, type ClusterInstanceInfo } from "./info";
+export { clusterInstanceInfo, listClusterSites, type ClusterInstanceInfo, type ClusterSiteRow } from "./info";
 export { snapshotRound, startSnapshotSchedule } from "./schedule";
 export { cloneClusterOp, snapshotClusterOp, exportClusterOp, exportClusterForDownload, drainNodeOp, activateNodeOp, createClusterOp, startClusterOp, moveClusterOp, removeClusterOp, recoverNodeOp } from "./ops";
 export { addNode, initCluster, joinInstructions, leaveCluster, nodeCertificates, type JoinInstructions } from "./join";

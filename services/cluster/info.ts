@@ -2,8 +2,11 @@ import { readJsonOn } from "../../lib/cluster/engine-io";
 import { NotFoundError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
 import type { InstanceRecord, Secrets } from "../../instances/store";
+import { publicHost } from "../../instances/lifecycle";
+import { releaseLabels } from "./builds";
+import { listClusterInstances } from "./instances";
 import { HELPER_IMAGE, NODE_INSTANCES } from "./stack";
-import { nodeEngine, requireState, type ClusterInstance } from "./state";
+import { nodeEngine, readState, requireState, type ClusterInstance } from "./state";
 
 /**
  * One cluster instance as a user needs it to use the site: where it answers (the wwwroot its node
@@ -36,5 +39,29 @@ export async function clusterInstanceInfo(nameIn: string, opts: { showPassword?:
     release: rec.source.release,
     adminUser: sec.adminUser,
     ...(opts.showPassword ? { adminPassword: sec.adminPassword } : {}),
+  };
+}
+
+/** A cluster site as the Instances page lists it beside the host's own. */
+export interface ClusterSiteRow {
+  name: string;
+  node: string;
+  port: number;
+  running: boolean;
+  release: string;
+  url: string;
+}
+
+/**
+ * The cluster's sites for the Instances page, from the cluster record and the manager's task list
+ * only (no node is read): no cluster is an empty list, not an error, since most hosts have none.
+ */
+export async function listClusterSites(): Promise<{ cluster: string | null; sites: ClusterSiteRow[] }> {
+  const s = await readState();
+  if (!s) return { cluster: null, sites: [] };
+  const [rows, release] = await Promise.all([listClusterInstances(), releaseLabels()]);
+  return {
+    cluster: s.name,
+    sites: rows.map((r) => ({ name: r.name, node: r.node, port: r.port, running: r.running, release: release(r.moodle), url: `http://${publicHost()}:${r.port}/` })),
   };
 }

@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import { execOn } from "../../lib/cluster/engine-io";
 import { listNodes, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { withDeadline } from "../../lib/deadline";
-import { readBuilds } from "../../lib/moodle/store";
+import { releaseLabels } from "./builds";
 import { listClusterInstances } from "./instances";
 import { instanceOfTask } from "./stack";
 import { managerEngine, nodeEngine, readState } from "./state";
@@ -109,9 +109,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
   const s = await readState();
   if (!s) return { cluster: null, nodes: [] };
   const mgr = await managerEngine(s);
-  const [nodes, instances, builds] = await Promise.all([listNodes(mgr), listClusterInstances(), readBuilds()]);
-  // What a person reads: the release of each build (this host's library), its id when removed since.
-  const release = (id: string | undefined) => (!id || id === "fixture" ? "fixture app" : `Moodle ${builds.find((b) => b.id === id)?.release ?? id}`);
+  const [nodes, instances, release] = await Promise.all([listNodes(mgr), listClusterInstances(), releaseLabels()]);
   const out = await Promise.all(
     nodes.map(async (n): Promise<NodeOverview> => {
       let usage: NodeUsage | null = null;

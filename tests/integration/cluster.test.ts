@@ -133,6 +133,11 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
     expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: rows[1].name } })).status).toBe(409);
     expect((await rest("POST", `/api/v1/cluster/instances/${rows[0].name}/clone`, { body: { to: "../x" } })).status).toBe(422);
     expect((await rest("POST", "/api/v1/cluster/instances", { body: { name: "clz", moodle: "5.1;id" } })).status).toBe(422);
+    // The Instances page's list: every site, with its address at the manager and the fixture's label.
+    const listed = await rest("GET", "/api/v1/cluster/instances");
+    expect(listed.status).toBe(200);
+    expect((listed.body.sites as { name: string }[]).map((x) => x.name).sort()).toEqual(rows.map((r) => r.name).sort());
+    expect(listed.body.sites[0]).toMatchObject({ url: `http://127.0.0.1:${listed.body.sites[0].port}/`, release: "fixture app" });
     // The default is the newest build of this host's library, which is empty here: said before any work.
     const none = await rest("POST", "/api/v1/cluster/instances", { body: { name: "clz" } });
     expect(none.status).toBe(422);

@@ -63,6 +63,13 @@ describe("cluster operations refuse at once, before any operation starts", () =>
     await expect(ops.drainNodeOp("t-node2")).rejects.toMatchObject({ kind: "not_found" });
   });
 
+  it("the Instances page's list of cluster sites: without a cluster, empty (most hosts have none), not an error", async () => {
+    const { listClusterSites } = await import("../../services/cluster/info");
+    expect(await listClusterSites()).toEqual({ cluster: null, sites: [] });
+    const { GET } = await import("../../app/api/v1/cluster/instances/route");
+    expect((await GET(new Request("http://127.0.0.1/api/v1/cluster/instances"), { params: Promise.resolve({}) } as never)).status).toBe(401);
+  });
+
   it("hostile names and nodes: a validation error, never the engine", async () => {
     const ops = await import("../../services/cluster/ops");
     writeState({});
