@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { LABEL, managedLabels } from "../../lib/docker";
-import { AppError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
+import { AppError, CommandError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
 import { mailPassword } from "../../lib/mail/auth";
 import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
@@ -381,10 +381,20 @@ const snapshotDump = (engine: DbEngine) => (engine === "postgres" ? "db.pgdump" 
 
 /** The instance's database dumped by its running db task (instances/db.ts's dump): consistent while the site runs. */
 export async function dumpOnNode(engine: Engine, inst: ClusterInstance): Promise<Buffer> {
-  const db = await taskContainer(engine, serviceName(inst.name, "db"));
-  if (!db) throw new ConflictError(`${inst.name}'s database is not running on ${inst.node}`);
   const { cmd, user } = dumpCommand(dbEngineOf(inst));
-  return (await execOn(engine, db, cmd, { user, what: "database dump" })).stdout;
+  for (let attempt = 1; ; attempt++) {
+    const db = await taskContainer(engine, serviceName(inst.name, "db"));
+    if (!db) throw new ConflictError(`${inst.name}'s database is not running on ${inst.node}`);
+    try {
+      return (await execOn(engine, db, cmd, { user, what: "database dump" })).stdout;
+    } catch (e) {
+      // 126 with nothing said is the runtime failing to start the exec: the task's container was
+      // on its way out (the swarm replacing it) when it was picked. Its successor is asked instead.
+      const runtime = e instanceof CommandError && e.exitCode === 126 && !e.stderr.trim();
+      if (!runtime || attempt >= 3) throw e;
+      await sleep(2000);
+    }
+  }
 }
 
 /** A tar stream of the instance's folder on a node (entries start with `NAME/`); call done() after. */
