@@ -4,6 +4,7 @@ import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import type Docker from "dockerode";
 import tar from "tar-stream";
 import { LABEL, managedLabels } from "../../lib/docker";
 import { AppError, CommandError, ConflictError, EngineError, NotFoundError, engineError } from "../../lib/errors";
@@ -181,20 +182,22 @@ async function deployStack(s: ClusterState, inst: ClusterInstance, spec: Instanc
     const cs = csOf(spec);
     cs.Mounts = (cs.Mounts ?? []).filter((m) => !missing.has(m.Source ?? ""));
   }
-  for (const svc of only ?? SERVICES) {
-    const want = specs[svc as keyof typeof specs];
-    const existing = await mgr.getService(want.Name!).inspect().catch(() => null);
-    if (existing) await mgr.getService(want.Name!).update({ version: existing.Version.Index, ...want } as never);
-    else await mgr.createService(want as never);
-  }
+  // The engine's own words when a service cannot be made (an overlay still going away, a name
+  // taken), as a typed engine error rather than an unexplained 500.
+  const put = async (spec: Docker.CreateServiceOptions) => {
+    const existing = await mgr.getService(spec.Name!).inspect().catch(() => null);
+    await (existing ? mgr.getService(spec.Name!).update({ version: existing.Version.Index, ...spec } as never) : mgr.createService(spec as never)).catch((e: unknown) => {
+      throw engineError(`${existing ? "updating" : "creating"} service ${spec.Name}`, e);
+    });
+  };
+  for (const svc of only ?? SERVICES) await put(specs[svc as keyof typeof specs]);
   if (only) return;
   const configName = `mdind-${inst.name}-proxy-${inst.port}`;
   const cfg = (await mgr.getConfig(configName).inspect().catch(() => null)) as { ID: string } | null;
-  const id = cfg?.ID ?? ((await mgr.createConfig({ Name: configName, Data: Buffer.from(proxyConfig(inst.port)).toString("base64"), Labels: managedLabels({ [LABEL.instance]: inst.name }) } as never)) as unknown as { id: string }).id;
-  const proxy = proxySpec(inst.name, inst.n, inst.port, id, configName);
-  const existing = await mgr.getService(proxy.Name!).inspect().catch(() => null);
-  if (existing) await mgr.getService(proxy.Name!).update({ version: existing.Version.Index, ...proxy } as never);
-  else await mgr.createService(proxy as never);
+  const made = cfg ? null : ((await mgr.createConfig({ Name: configName, Data: Buffer.from(proxyConfig(inst.port)).toString("base64"), Labels: managedLabels({ [LABEL.instance]: inst.name }) } as never).catch((e: unknown) => {
+    throw engineError(`creating config ${configName}`, e);
+  })) as unknown as { id: string });
+  await put(proxySpec(inst.name, inst.n, inst.port, cfg?.ID ?? made!.id, configName));
 }
 
 /** Scale the stack's pinned services to `replicas` (0 stops the instance everywhere). */

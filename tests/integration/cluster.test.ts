@@ -179,7 +179,7 @@ describe.runIf(wanted)("cluster: several DinD hosts in one swarm", () => {
   it("REST: create on a chosen node, move it live, start it again, remove it", async () => {
     const name = "clrest";
     const c = await rest("POST", "/api/v1/cluster/instances?wait=1", { body: { name, node: `${CLUSTER}-node3`, moodle: "fixture" } });
-    expect(c.status).toBe(200);
+    expect(c.status, JSON.stringify(c.body)).toBe(200);
     expect(c.body).toMatchObject({ name, node: `${CLUSTER}-node3` });
     try {
       const site = (await page(c.body.port)).site;
