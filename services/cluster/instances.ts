@@ -13,7 +13,7 @@ import { smtpPort } from "../../lib/mail/server";
 import { imageRef } from "../../lib/images/catalog";
 import { validateName } from "../../lib/names";
 import { inlineStep, type Operation } from "../../lib/operations";
-import { execOn, missingOn, readFolder, readJsonOn, runInHost, runOn, taskContainer, writeFolder } from "../../lib/cluster/engine-io";
+import { execOn, missingOn, readFolder, readJsonOn, runInHost, runOn, taskContainer, writeFolder, type Captured } from "../../lib/cluster/engine-io";
 import { activateNode, drainPlacement, listNodes, localEngine, NOT_DRAINED, type Engine } from "../../lib/cluster/swarm";
 import { subnetFor, gatewayFor, nFromSubnet, N_MIN, N_MAX } from "../../networks/subnets";
 import { parseCreateInput, resolveSpec, type DbEngine, type InstanceSpec } from "../../instances/spec";
@@ -132,12 +132,21 @@ async function prepareOnNode(s: ClusterState, node: string, name: string, port: 
   const env = [`MDIND_PUBLIC_HOST=${publicHost()}`, `MDIND_HOME=${NODE_HOME}`, `MDIND_PORT_RANGE=${port}-${port}`, "MDIND_PREALLOCATED_NETWORKS=0", ...noSources, ...(await mailEnv(s, name))];
   const create = () => runInHost(engine, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", ...verb], { cwd: NODE_APP, env, what: `create ${name} on ${node}`, timeoutMs: 900_000 });
   // A node's first PostgreSQL initdb can outlast the create's 120 s readiness wait on a busy
-  // machine; the create rolls itself back, and a second try finds the images and disk warm.
-  const r = await create().catch((e: unknown) => {
-    if (!/did not become ready/.test((e as Error).message)) throw e;
-    log(`${name}: ${(e as Error).message.split("\n")[0]}; trying once more`);
-    return create();
-  });
+  // machine; the create rolls itself back, and a second try finds the images and disk warm. A
+  // port a removed instance's proxy held is free on the node a moment after its container goes
+  // (the node CLI tests the bind): a few short waits, then its own error.
+  let r: Captured | undefined;
+  for (let attempt = 1, initdbRetried = false; !r; attempt++) {
+    try {
+      r = await create();
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/did not become ready/.test(msg) && !initdbRetried) initdbRetried = true;
+      else if (!/port pool .* is full/.test(msg) || attempt >= 6) throw e;
+      log(`${name}: ${msg.split("\n")[0]}; trying again`);
+      await sleep(/port pool/.test(msg) ? 3000 : 0);
+    }
+  }
   const view = JSON.parse(r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}") as { n?: number };
   log(`${name}: made on ${node} by its own moodle-dind`);
   for (const svc of SERVICES) await engine.getContainer(`mdind-${name}-${svc}`).remove({ force: true }).catch(() => undefined);
@@ -210,13 +219,14 @@ async function scale(mgr: Engine, name: string, replicas: number, services: read
   }
 }
 
-/** Wait until no task container of the instance runs on `node` (or the node is gone). */
-async function waitStopped(s: ClusterState, node: string, name: string): Promise<void> {
+/** Wait until no task container of the instance runs on `node` (or the node is gone); its proxy too with `proxyToo`. */
+async function waitStopped(s: ClusterState, node: string, name: string, opts: { proxyToo?: boolean } = {}): Promise<void> {
   const engine = await nodeEngine(s, node);
   const deadline = Date.now() + 90_000;
   for (;;) {
-    // The instance's proxy runs on the manager for good (it is the way in): only db, app, web and cron stop.
-    const left = (await engine.listContainers({ filters: { label: [`${LABEL.instance}=${name}`] } }).catch(() => [])).filter((c) => c.Labels?.[LABEL.service] !== "proxy");
+    // The instance's proxy runs on the manager for good (it is the way in): only db, app, web and
+    // cron stop, unless the instance itself goes.
+    const left = (await engine.listContainers({ filters: { label: [`${LABEL.instance}=${name}`] } }).catch(() => [])).filter((c) => opts.proxyToo || c.Labels?.[LABEL.service] !== "proxy");
     if (left.length === 0) return;
     if (Date.now() > deadline) throw new EngineError(`${name}'s containers on ${node} did not stop`);
     await sleep(500);
@@ -659,6 +669,9 @@ async function removeUnlocked(name: string, log: (l: string) => void): Promise<v
   await mgr.getService(`mdind-place-${name}`).remove().catch(() => undefined);
   if (inst) {
     await waitStopped(s, inst.node, name).catch(() => undefined);
+    // The proxy's task on the manager holds the port and the overlay until it is gone: the next
+    // create would meet both (an overlay removed while attached is refused and stays behind).
+    await waitStopped(s, s.manager, name, { proxyToo: true }).catch(() => undefined);
     await mgr.getNetwork(overlayName(inst.n)).remove().catch(() => undefined);
     await mgr.getConfig(`mdind-${name}-proxy-${inst.port}`).remove().catch(() => undefined);
     await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
