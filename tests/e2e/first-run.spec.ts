@@ -122,6 +122,10 @@ test("5. with real packages: one site per build, side by side, the admin logged 
     const secrets = await (await page.context().request.get(`/api/v1/instances/${s.name}/secrets`)).json() as { adminUser: string; adminPassword: string };
     const site = await page.context().newPage();
     await site.goto(`${s.url}login/index.php`);
+    // Moodle 5.x swaps the password input for one with a show/hide toggle once its template has
+    // loaded (outerHTML, so a value typed before is lost): type after the swap, as a person would.
+    // (4.3 and later; 4.1's page has no toggle.)
+    if ((await site.content()).includes("core/togglesensitive")) await site.locator(".toggle-sensitive-btn").waitFor({ state: "attached", timeout: 60_000 });
     await site.locator("#username").fill(secrets.adminUser);
     await site.locator("#password").fill(secrets.adminPassword);
     await site.locator("#loginbtn").click();
