@@ -3,7 +3,7 @@ import { NotFoundError } from "../../lib/errors";
 import { validateName } from "../../lib/names";
 import type { InstanceRecord, Secrets } from "../../instances/store";
 import { publicHost } from "../../instances/lifecycle";
-import { releaseLabels } from "./builds";
+import { FIXTURE, releaseLabels } from "./builds";
 import { listClusterInstances } from "./instances";
 import { HELPER_IMAGE, NODE_INSTANCES } from "./stack";
 import { nodeEngine, readState, requireState, type ClusterInstance } from "./state";
@@ -34,7 +34,7 @@ export async function clusterInstanceInfo(nameIn: string, opts: { showPassword?:
   return {
     ...rest,
     snapshotAt: snapshot?.at ?? null,
-    moodle: inst.moodle ?? "fixture",
+    moodle: inst.moodle ?? FIXTURE,
     url: rec.url,
     release: rec.source.release,
     adminUser: sec.adminUser,

@@ -24,7 +24,7 @@ import { httpGetLoopback } from "../../instances/ready";
 import { copyImages } from "../../lib/images/copy";
 import { readRegistry } from "../../lib/allocation";
 import { ensureImages } from "../../lib/images/build";
-import { HELPER_IMAGE, NODE_APP, NODE_HOME, NODE_INSTANCES, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
+import { HELPER_IMAGE, NODE_APP, NODE_HOME, NODE_INSTANCES, STACK_SERVICES, overlayName, proxyConfig, proxySpec, serviceName, serviceSpecs } from "./stack";
 import { managerEngine, nodeEngine, requireState, snapshotDir, updateState, withInstanceLock, type ClusterInstance, type ClusterState } from "./state";
 import { withDeadline } from "../../lib/deadline";
 import { branchOfId, ensureBuildOn, FIXTURE, resolveClusterMoodle } from "./builds";
@@ -33,7 +33,6 @@ import { branchOfId, ensureBuildOn, FIXTURE, resolveClusterMoodle } from "./buil
  * Instances of a cluster: created on the node the swarm scheduler picks, run as a swarm stack
  * pinned there, moved between nodes (live copy, or the latest snapshot when the node is gone).
  */
-const INSTANCES = NODE_INSTANCES;
 const RESERVE_MB = Number.parseInt(process.env.MDIND_CLUSTER_RESERVE_MB ?? "256", 10);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,7 +72,7 @@ async function placeByScheduler(mgr: Engine, name: string): Promise<string> {
     Name: probe,
     Labels: managedLabels({ [LABEL.instance]: name }),
     TaskTemplate: {
-      ContainerSpec: { Image: imageRef("nginx", "1.22"), Command: ["sleep", "300"] },
+      ContainerSpec: { Image: HELPER_IMAGE, Command: ["sleep", "300"] },
       Resources: { Reservations: { MemoryBytes: RESERVE_MB * 2 ** 20 } },
       RestartPolicy: { Condition: "none" },
       Placement: { Constraints: [NOT_DRAINED] },
@@ -174,7 +173,7 @@ async function ensureOverlay(mgr: Engine, n: number, name: string): Promise<void
 }
 
 async function readSpec(s: ClusterState, node: string, name: string): Promise<InstanceSpec> {
-  return (await readJsonOn<{ spec: InstanceSpec }>(await nodeEngine(s, node), HELPER_IMAGE, INSTANCES, `${name}/instance.json`)).spec;
+  return (await readJsonOn<{ spec: InstanceSpec }>(await nodeEngine(s, node), HELPER_IMAGE, NODE_INSTANCES, `${name}/instance.json`)).spec;
 }
 
 async function deployStack(s: ClusterState, inst: ClusterInstance, spec: InstanceSpec, only?: readonly string[]): Promise<void> {
@@ -341,7 +340,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     if (node !== s0.manager) {
       await copyImages(localEngine(), await nodeEngine(s0, node), imageRefs(spec), log);
       await liveCopy(s0, s0.manager, node, name);
-      await runOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]);
+      await runOn(await nodeEngine(s0, s0.manager), HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${name}`]);
       log(`${name}: data copied to ${node}`);
     }
     await deployStack(await requireState(), inst, spec);
@@ -353,7 +352,7 @@ export async function createClusterInstance(nameIn: string, opts: { node?: strin
     // timeout killed it before its own rollback) its containers and record in the node's data dir.
     const m = await nodeEngine(s0, s0.manager).catch(() => null);
     if (m) {
-      await runOn(m, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+      await runOn(m, HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
       await runInHost(m, HELPER_IMAGE, ["node", "bin/moodle-dind.mjs", "remove", name, "--yes", "--json"], { cwd: NODE_APP, env: [`MDIND_HOME=${NODE_HOME}`], check: false, timeoutMs: 120_000 }).catch(() => undefined);
     }
     throw e;
@@ -411,7 +410,7 @@ export async function dumpOnNode(engine: Engine, inst: ClusterInstance): Promise
 }
 
 /** A tar stream of the instance's folder on a node (entries start with `NAME/`); call done() after. */
-export const readInstanceFolder = (engine: Engine, name: string) => readFolder(engine, HELPER_IMAGE, INSTANCES, name);
+export const readInstanceFolder = (engine: Engine, name: string) => readFolder(engine, HELPER_IMAGE, NODE_INSTANCES, name);
 
 /**
  * A snapshot: the database dumped by the running db (consistent while the site runs) plus the
@@ -471,12 +470,12 @@ async function takeSnapshot(name: string, log: (l: string) => void): Promise<{ f
 async function liveCopy(s: ClusterState, from: string, to: string, name: string): Promise<void> {
   const src = await nodeEngine(s, from);
   const dst = await nodeEngine(s, to);
-  await runOn(dst, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${INSTANCES}`]));
-  const { stream, done } = await readFolder(src, HELPER_IMAGE, INSTANCES, name);
+  await runOn(dst, HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${NODE_INSTANCES}`]));
+  const { stream, done } = await readFolder(src, HELPER_IMAGE, NODE_INSTANCES, name);
   try {
     const pass = new PassThrough();
     stream.pipe(pass);
-    await writeFolder(dst, HELPER_IMAGE, INSTANCES, pass);
+    await writeFolder(dst, HELPER_IMAGE, NODE_INSTANCES, pass);
   } finally {
     await done();
   }
@@ -485,9 +484,9 @@ async function liveCopy(s: ClusterState, from: string, to: string, name: string)
 async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: string, spec: InstanceSpec | null, log: (l: string) => void): Promise<InstanceSpec> {
   if (!inst.snapshot) throw new NotFoundError(`${inst.name} has no snapshot to restore from`);
   const dst = await nodeEngine(s, to);
-  await runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${INSTANCES}`]);
-  await runOn(dst, HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${inst.name}`]);
-  await writeFolder(dst, HELPER_IMAGE, INSTANCES, fs.createReadStream(inst.snapshot.file) as unknown as Readable);
+  await runOn(dst, HELPER_IMAGE, "/", ["mkdir", "-p", `/mnt${NODE_INSTANCES}`]);
+  await runOn(dst, HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${inst.name}`]);
+  await writeFolder(dst, HELPER_IMAGE, NODE_INSTANCES, fs.createReadStream(inst.snapshot.file) as unknown as Readable);
   const sp = spec ?? (await readSpec(s, to, inst.name));
   const moved = { ...inst, node: to };
   // The db first, on its empty data folder; the dump goes in before the site starts.
@@ -501,7 +500,7 @@ async function restoreSnapshot(s: ClusterState, inst: ClusterInstance, to: strin
     if (Date.now() > deadline) throw new EngineError(`${inst.name}'s database did not start on ${to}`);
     await sleep(1000);
   }
-  const dumpRead = await readFolder(dst, HELPER_IMAGE, INSTANCES, `${inst.name}/snapshot/${snapshotDump(dbEngineOf(inst))}`);
+  const dumpRead = await readFolder(dst, HELPER_IMAGE, NODE_INSTANCES, `${inst.name}/snapshot/${snapshotDump(dbEngineOf(inst))}`);
   const chunks: Buffer[] = [];
   try {
     const extract = tar.extract();
@@ -584,7 +583,7 @@ async function relocate(name: string, to: string, how: "live" | "snapshot", log:
   }
   if (how === "live") {
     // The old copy goes only once the new one answers.
-    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
   }
   const seconds = (Date.now() - started) / 1000;
   log(`${name}: answers again on 127.0.0.1:${inst.port} from ${to} (${seconds.toFixed(1)} s, ${how})`);
@@ -665,7 +664,7 @@ async function removeUnlocked(name: string, log: (l: string) => void): Promise<v
   const s = await requireState();
   const inst = s.instances[name];
   const mgr = await managerEngine(s);
-  for (const svc of [...SERVICES, "proxy"]) await mgr.getService(serviceName(name, svc)).remove().catch(() => undefined);
+  for (const svc of STACK_SERVICES) await mgr.getService(serviceName(name, svc)).remove().catch(() => undefined);
   await mgr.getService(`mdind-place-${name}`).remove().catch(() => undefined);
   if (inst) {
     await waitStopped(s, inst.node, name).catch(() => undefined);
@@ -674,7 +673,7 @@ async function removeUnlocked(name: string, log: (l: string) => void): Promise<v
     await waitStopped(s, s.manager, name, { proxyToo: true }).catch(() => undefined);
     await mgr.getNetwork(overlayName(inst.n)).remove().catch(() => undefined);
     await mgr.getConfig(`mdind-${name}-proxy-${inst.port}`).remove().catch(() => undefined);
-    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
+    await runOn(await nodeEngine(s, inst.node), HELPER_IMAGE, NODE_INSTANCES, ["rm", "-rf", `/mnt/${name}`]).catch(() => undefined);
     if (inst.snapshot) await fsp.rm(inst.snapshot.file, { force: true });
   }
   await updateState((st) => {

@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import { execOn } from "../../lib/cluster/engine-io";
 import { listNodes, type Engine, type NodeView } from "../../lib/cluster/swarm";
 import { withDeadline } from "../../lib/deadline";
-import { releaseLabels } from "./builds";
+import { FIXTURE, releaseLabels } from "./builds";
 import { listClusterInstances } from "./instances";
 import { instanceOfTask } from "./stack";
 import { managerEngine, nodeEngine, readState } from "./state";
@@ -126,7 +126,7 @@ export async function clusterOverview(): Promise<ClusterOverview> {
         .filter((i) => i.node === n.hostname || i.webNode === n.hostname)
         .map((i) => {
           const u = usage && Object.hasOwn(usage.byInstance, i.name) ? usage.byInstance[i.name] : undefined;
-          return { name: i.name, port: i.port, node: i.node, moodle: i.moodle ?? "fixture", release: release(i.moodle), running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
+          return { name: i.name, port: i.port, node: i.node, moodle: i.moodle ?? FIXTURE, release: release(i.moodle), running: i.running, webHere: i.webNode === n.hostname, snapshotAt: i.snapshot?.at ?? null, cpuPercent: u?.cpuPercent ?? null, memBytes: u?.memBytes ?? null };
         });
       return { ...n, instances: mine, usage, error };
     }),
